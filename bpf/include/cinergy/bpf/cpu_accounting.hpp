@@ -1,0 +1,103 @@
+// Per-subject and per-CPU CPU time, exact at the instant of each sample.
+//
+// A *subject* is what the user wants CPU time for: a cgroup v2 subtree (a VM's
+// libvirt scope, the noise cgroup), a process (all its threads) or one thread.
+// Each subject has one or more *series*: its total, plus for a cgroup one
+// series per direct child cgroup (a libvirt VM: "emulator", "vcpu0", ...), so
+// per-vCPU time is available.
+//
+// Two backends implement this interface:
+//  * "bpf": a tp_btf/sched_switch program keeps per-CPU nanosecond counters in
+//    an mmapped map; read() adds the running slice of whatever is on each CPU
+//    now, so a thread that never yields still shows its time at every sample.
+//  * "procfs": cgroup2 cpu.stat usage_usec and /proc/PID/task/TID/schedstat,
+//    used when BPF cannot be loaded; coarser (lags by up to a scheduler tick)
+//    and costs file reads per subject. Always reported as such.
+//
+// Units: every time is nanoseconds of CPU, cumulative since the subject was
+// added (series) or since open (per-CPU busy). Counters never go backwards.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "cinergy/common/error.hpp"
+
+namespace cinergy::bpf {
+
+enum class SubjectKind { cgroup, pid, tid };
+
+struct SubjectSpec {
+  SubjectKind kind = SubjectKind::cgroup;
+  // cgroup: a path, absolute or relative to the cgroup2 root
+  // ("machine/qemu-1-vm.libvirt-qemu" or "/sys/fs/cgroup/unified/machine/...").
+  // pid / tid: the decimal id.
+  std::string target;
+  // Label used in traces and summaries; empty = the path's last component
+  // (cgroup) or the id (pid/tid).
+  std::string label;
+};
+
+// One column of per-subject CPU time in every sample.
+struct SeriesInfo {
+  std::string name;            // "<label>" for the total, "<label>/<child>" for a child cgroup
+  std::size_t subject_index;   // which subject it belongs to
+  bool is_total;               // true for the subject's total series
+};
+
+struct Options {
+  // Where cgroup2 is mounted; empty = detect (/sys/fs/cgroup if it is cgroup2,
+  // else /sys/fs/cgroup/unified). Injectable for tests.
+  std::filesystem::path cgroup2_root;
+  std::filesystem::path proc_root = "/proc";
+  // Backend choice: "auto" (bpf, else procfs with a logged reason), "bpf", "procfs".
+  std::string backend = "auto";
+};
+
+class CpuAccounting {
+ public:
+  virtual ~CpuAccounting() = default;
+
+  // "bpf" or "procfs".
+  [[nodiscard]] virtual std::string_view backend() const = 0;
+  // Why the backend was chosen when it is not the best one ("not root", "no
+  // BTF", "verifier refused: ..."); empty otherwise.
+  [[nodiscard]] virtual std::string_view fallback_reason() const = 0;
+
+  // Setup, not for the hot loop. Resolves the target, registers it (and, for a
+  // cgroup, its whole subtree) and returns the subject's index. Errors name
+  // the cgroup path / pid / tid that does not exist.
+  virtual Result<std::size_t> add_subject(const SubjectSpec& spec) = 0;
+
+  // All series, in the order read() fills them. Stable after the last add_subject().
+  [[nodiscard]] virtual const std::vector<SeriesInfo>& series() const = 0;
+
+  // Logical CPUs covered by cpu_busy_ns (index = CPU number).
+  [[nodiscard]] virtual std::size_t cpu_count() const = 0;
+
+  // Hot path: no allocation, no logging, no exceptions, no per-subject syscall
+  // for the bpf backend. Fills series_cpu_ns (size series().size()) and
+  // cpu_busy_ns (size cpu_count()) with cumulative ns at this instant.
+  // Returns the number of values that could not be read this time (the caller
+  // counts them as read errors); the previous value is kept for those.
+  virtual std::size_t read(std::span<std::uint64_t> series_cpu_ns,
+                           std::span<std::uint64_t> cpu_busy_ns) noexcept = 0;
+
+  // Whether the subject still exists (a VM whose cgroup was removed, a pid that
+  // exited). Not for the hot loop: the writer/orchestrator polls it. A subject
+  // that ended keeps its last value.
+  [[nodiscard]] virtual bool subject_alive(std::size_t subject_index) const = 0;
+};
+
+// Opens the backend named in options.backend. "auto" never fails because BPF
+// is missing: it falls back to procfs and says why in fallback_reason().
+Result<std::unique_ptr<CpuAccounting>> open_cpu_accounting(const Options& options);
+
+// The cgroup2 mount point on this host (pure v2 or hybrid), or an error.
+Result<std::filesystem::path> detect_cgroup2_root();
+
+}  // namespace cinergy::bpf

@@ -1,0 +1,19 @@
+// Subcommand registration. Each register_*() adds its subcommand(s) to the app
+// and sets a callback that stores the exit code in `exit_code`.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace cinergy::cli {
+
+void register_probe(CLI::App& app, int& exit_code);
+void register_record(CLI::App& app, int& exit_code);
+void register_model(CLI::App& app, int& exit_code);   // fit, predict, estimate, evaluate
+void register_run(CLI::App& app, int& exit_code);
+void register_report(CLI::App& app, int& exit_code);
+void register_bench(CLI::App& app, int& exit_code);
+
+// Prints "cinergy: <message>" on stderr (one line) and returns 1.
+int report_error(const std::string& message);
+
+}  // namespace cinergy::cli

@@ -1,0 +1,120 @@
+// The high-frequency sampler: energy of every RAPL domain plus per-subject CPU
+// time, on absolute deadlines, handed through a lock-free SPSC queue to a
+// writer thread that writes the trace. This is the interface the cinergy
+// executable and the orchestrator use; the pieces behind it (energy sources,
+// counter arithmetic, trace writer) have their own headers in this folder.
+//
+// Trace format (one file per recording, gzip-compressed CSV, loads with
+// `pandas.read_csv(path)`; written as a series of complete gzip members, one
+// at least every second, so a killed run loses at most the last second):
+//   t_ns                       ns since the trace's t0 (CLOCK_MONOTONIC), int
+//   simulated                  1 when the energy comes from the simulated meter, else 0
+//   <domain>_energy_uj         cumulative energy since t0, uJ, wraps corrected
+//                              (package-0, core-0, dram-0, psys, package-global, ...)
+//   cpu_ns:<series>            cumulative CPU ns of a subject series since t0
+//                              (cpu_ns:vm, cpu_ns:vm/vcpu0, cpu_ns:noise, ...)
+//   busy_ns:cpu<N>             cumulative busy ns of logical CPU N since t0
+// A sidecar "<trace>.meta.json" holds: source, simulated, sim_host, rate_hz,
+// t0_monotonic_ns, t0_realtime_ns (the realtime offset, recorded once),
+// domains (name, max_energy_range_uj), series, cpu backend, and at the end the
+// summary (samples, dropped, read_errors, lateness, interrupted).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cinergy/bpf/cpu_accounting.hpp"
+#include "cinergy/common/error.hpp"
+
+namespace cinergy::sampler {
+
+// Which energy source to use. auto = perf, then powercap, then msr; never sim.
+struct SourceOptions {
+  std::string source = "auto";  // auto|powercap|msr|perf|sim
+  std::filesystem::path powercap_root = "/sys/class/powercap";
+  std::filesystem::path dev_cpu_root = "/dev/cpu";
+  std::filesystem::path perf_sysfs_root = "/sys/bus/event_source/devices/power";
+  std::filesystem::path sysfs_cpu_root = "/sys/devices/system/cpu";
+  // Simulated meter: SPECpower result_id of the host curve, and the CSV.
+  std::string sim_host;  // empty = documented default
+  std::filesystem::path specpower_csv;  // empty = ../shared/data/specpower-curves.csv (build-time path)
+  std::uint64_t sim_seed = 1;
+};
+
+struct SamplerConfig {
+  double rate_hz = 1000.0;          // (0, 100000]
+  std::optional<int> pin_cpu;       // sched_setaffinity of the sampling thread
+  std::optional<int> fifo_priority; // SCHED_FIFO priority of the sampling thread
+  std::size_t queue_samples = 1u << 14;  // SPSC queue capacity, in samples
+  std::filesystem::path trace_path;  // empty = no trace written
+};
+
+// One cumulative reading, as seen by consumers of Sampler::latest().
+struct Snapshot {
+  std::int64_t t_ns = 0;                    // since t0
+  std::vector<std::uint64_t> energy_uj;     // per domain, same order as domain_names()
+  std::vector<std::uint64_t> series_cpu_ns; // per CPU-accounting series
+  std::vector<std::uint64_t> cpu_busy_ns;   // per logical CPU
+  std::uint64_t samples = 0, dropped = 0, read_errors = 0;
+};
+
+struct LatenessStats { double p50_us = 0, p99_us = 0, max_us = 0; };
+
+struct Summary {
+  std::string source;
+  bool simulated = false;
+  std::string sim_host;
+  std::uint64_t samples = 0, dropped = 0, read_errors = 0;
+  double rate_hz = 0, duration_s = 0;
+  LatenessStats lateness;
+  double cpu_pct = 0;     // the recorder's own CPU over the run, % of one CPU
+  bool interrupted = false;
+  nlohmann::json to_json() const;  // the `cinergy record --json` object's core fields
+};
+
+class EnergySource;  // sampler/energy_source.hpp
+
+class Sampler {
+ public:
+  // Takes ownership of the source; the accounting object may be null (no
+  // subjects, no per-CPU busy) and must outlive the sampler.
+  static Result<std::unique_ptr<Sampler>> create(std::unique_ptr<EnergySource> source,
+                                                 bpf::CpuAccounting* accounting,
+                                                 SamplerConfig config);
+  ~Sampler();
+
+  [[nodiscard]] std::vector<std::string> domain_names() const;
+  [[nodiscard]] bool simulated() const;
+
+  // Starts the sampling and writer threads. t0 is taken here.
+  Result<void> start();
+  // Stops both threads, drains the queue, flushes and closes the trace, writes
+  // the sidecar. Idempotent. `interrupted` is recorded in the sidecar.
+  Summary stop(bool interrupted = false);
+
+  // The newest sample the writer has seen (copy; takes a mutex, never touched
+  // by the sampling thread). nullopt before the first sample.
+  [[nodiscard]] std::optional<Snapshot> latest() const;
+  [[nodiscard]] std::int64_t t0_monotonic_ns() const;
+
+ private:
+  Sampler() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Opens the source named in options (auto picks the best real one and fails,
+// naming `--source sim`, when there is none). `accounting` feeds the simulated
+// meter's host utilisation (exact per-CPU busy time); may be null for real sources.
+Result<std::unique_ptr<EnergySource>> open_energy_source(const SourceOptions& options,
+                                                         bpf::CpuAccounting* accounting);
+
+}  // namespace cinergy::sampler
