@@ -1,0 +1,70 @@
+// The subject VM of scenarios B and C: an existing libvirt domain, a
+// user's launch script, or the built-in test VM (libvirt when a daemon
+// answers, else a plain qemu process in its own cgroup). Every VM the run
+// starts is stopped by stop() or by the destructor; a VM found running by the
+// user is refused (the run needs it to start alone), never touched.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cinergy/common/error.hpp"
+
+namespace cinergy::orchestrator {
+
+struct VmOptions {
+  enum class Kind { libvirt_domain, launch_script, testvm };
+  Kind kind = Kind::testvm;
+  std::string name;                       // libvirt domain name (libvirt_domain, testvm)
+  std::string connect_uri = "qemu:///system";
+  std::filesystem::path launch_script;    // launch_script: run with an argv, no shell string
+  // Readiness before measuring: a command (argv) that must exit 0, or a file
+  // that must appear; polled until ready_timeout.
+  std::vector<std::string> ready_command;
+  std::filesystem::path ready_file;
+  std::chrono::seconds ready_timeout{120};
+  // Test VM: vCPUs, memory, and its load profile (guest duty cycle per vCPU,
+  // each held for step_seconds, cycled `cycles` times; the paper-like default
+  // is 20,95,60,3 % x 30 s). The guest powers off at the end.
+  int testvm_vcpus = 2;
+  int testvm_memory_mib = 256;
+  std::vector<int> testvm_profile_pct = {20, 95, 60, 3};
+  int testvm_step_seconds = 30;
+  int testvm_cycles = 1;
+  std::filesystem::path testvm_cache_dir;  // kernel + initramfs (built on first use)
+  std::filesystem::path work_dir;          // serial log, domain XML, pid files of this run
+  std::filesystem::path cgroup2_root;      // for the plain-qemu fallback and cgroup discovery
+};
+
+// What the sampler needs to account the VM's CPU.
+struct VmRuntime {
+  std::filesystem::path cgroup;     // the VM's cgroup2 directory (scope with emulator/vcpuN children)
+  int qemu_pid = 0;                 // 0 if unknown (launch script without libvirt)
+  int vcpus = 0;
+  std::string how;                  // "libvirt qemu:///system", "qemu (no libvirt)", "script"
+};
+
+class Vm {
+ public:
+  virtual ~Vm() = default;
+  // Starts the VM (and its workload) and waits until it is ready; returns
+  // where its CPU time is accounted. Errors are one line naming the VM.
+  virtual Result<VmRuntime> start() = 0;
+  // Non-blocking: has the VM stopped by itself (workload done, or it vanished)?
+  virtual bool finished() = 0;
+  // Stops the VM if this object started it and it still runs. Idempotent,
+  // safe from a signal-driven shutdown path (not from a signal handler).
+  virtual void stop() = 0;
+  // For the manifest: kind, name, uri, vcpus, memory, profile, how it ran.
+  [[nodiscard]] virtual nlohmann::json describe() const = 0;
+};
+
+Result<std::unique_ptr<Vm>> make_vm(const VmOptions& options);
+
+}  // namespace cinergy::orchestrator
