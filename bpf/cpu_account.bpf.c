@@ -13,13 +13,15 @@
  * The running slice of the current task is not counted here: user space adds
  * now - switched_in_ns at read time, so values are exact at every sample.
  */
+// clang-format off
+#include "vmlinux.h"
+// clang-format on
+
 #include "cpu_account.h"
 
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
-
-#include "vmlinux.h"
 
 char LICENSE[] SEC("license") = "GPL";
 

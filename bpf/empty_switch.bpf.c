@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The reference for the overhead benchmark: an empty tp_btf/sched_switch
  * program, loaded in the same run as the accounting program. */
+// clang-format off
+#include "vmlinux.h"
+// clang-format on
+
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
-
-#include "vmlinux.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
