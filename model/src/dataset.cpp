@@ -133,6 +133,9 @@ Result<Table> parse_long_csv(std::string_view text, const std::filesystem::path&
   std::size_t last_row = 0;
   std::size_t last_col = 0;
   std::string_view last_domain;
+  constexpr std::size_t kNone = std::numeric_limits<std::size_t>::max();
+  std::vector<std::size_t> next_col;  // per column: the column that followed it last time
+  std::vector<std::string_view> key_of_col;  // views of the map's keys (stable nodes)
 
   while (next_line(line)) {
     if (trim(line).empty()) continue;
@@ -149,20 +152,30 @@ Result<Table> parse_long_csv(std::string_view text, const std::filesystem::path&
                               std::string(trim(ts_text).substr(0, 40))));
     if (domain.empty()) return fail(fmt::format("{}:{}: empty domain", src, line_no));
 
+    // Windows repeat the same domain sequence: try the domain that followed
+    // the previous one last time before hashing.
     std::size_t col = 0;
+    const std::size_t guess = last_col < next_col.size() ? next_col[last_col] : kNone;
     if (!last_domain.empty() && domain == last_domain) {
       col = last_col;
+    } else if (guess != kNone && key_of_col[guess] == domain) {
+      col = guess;
+      last_col = col;
+      last_domain = key_of_col[col];
     } else {
       auto it = domain_index.find(domain);
       if (it == domain_index.end()) {
         col = t.names.size();
         it = domain_index.emplace(std::string(domain), col).first;
         t.names.emplace_back(domain);
+        key_of_col.push_back(it->first);
       } else {
         col = it->second;
       }
+      if (last_col < next_col.size() && !last_domain.empty()) next_col[last_col] = col;
       last_col = col;
       last_domain = it->first;  // stable storage in the map's node
+      if (next_col.size() < t.names.size()) next_col.resize(t.names.size(), kNone);
     }
 
     double value = 0;

@@ -177,6 +177,7 @@ Result<PolyFit> fit_polynomial(std::span<const double> x, std::span<const double
   const int parts = cv ? folds : 1;
   acc.reserve(static_cast<std::size_t>(parts));
   for (int f = 0; f < parts; ++f) acc.emplace_back(cols);
+  std::vector<std::size_t> fold_n(static_cast<std::size_t>(parts), 0);
   for (std::size_t i = 0; i < n; ++i) {
     const double u = (x[i] - basis.x_center) / basis.x_scale;
     int f = 0;
@@ -185,6 +186,7 @@ Result<PolyFit> fit_polynomial(std::span<const double> x, std::span<const double
       f = static_cast<int>(((g % folds) + folds) % folds);
     }
     acc[static_cast<std::size_t>(f)].add(u, y[i]);
+    ++fold_n[static_cast<std::size_t>(f)];
   }
   std::vector<Matrix> r_fold;
   for (auto& a : acc) r_fold.push_back(a.r());
@@ -205,11 +207,15 @@ Result<PolyFit> fit_polynomial(std::span<const double> x, std::span<const double
         std::sqrt(sse(r_all, *c) / static_cast<double>(n));
     coef[static_cast<std::size_t>(d - options.min_degree)] = std::move(c);
   }
+  // Per degree: CV MSE and its standard error over folds (for the one-SE rule).
+  std::vector<double> cv_se(static_cast<std::size_t>(nd), 0.0);
   if (cv) {
     out.cv_rmse_by_degree.assign(static_cast<std::size_t>(nd), kNaN);
+    std::vector<std::vector<double>> fold_mse(static_cast<std::size_t>(nd));
     std::vector<double> held_sse(static_cast<std::size_t>(nd), 0.0);
     std::vector<bool> valid(static_cast<std::size_t>(nd), true);
     for (int f = 0; f < folds; ++f) {
+      const auto fi = static_cast<std::size_t>(f);
       std::vector<const Matrix*> others;
       for (int g = 0; g < folds; ++g)
         if (g != f) others.push_back(&r_fold[static_cast<std::size_t>(g)]);
@@ -221,12 +227,24 @@ Result<PolyFit> fit_polynomial(std::span<const double> x, std::span<const double
           valid[k] = false;
           continue;
         }
-        held_sse[k] += sse(r_fold[static_cast<std::size_t>(f)], *c);
+        const double e = sse(r_fold[fi], *c);
+        held_sse[k] += e;
+        if (fold_n[fi] > 0) fold_mse[k].push_back(e / static_cast<double>(fold_n[fi]));
       }
     }
-    for (std::size_t k = 0; k < held_sse.size(); ++k)
-      if (valid[k] && coef[k])
-        out.cv_rmse_by_degree[k] = std::sqrt(held_sse[k] / static_cast<double>(n));
+    for (std::size_t k = 0; k < held_sse.size(); ++k) {
+      if (!valid[k] || !coef[k]) continue;
+      out.cv_rmse_by_degree[k] = std::sqrt(held_sse[k] / static_cast<double>(n));
+      const auto& m = fold_mse[k];
+      if (m.size() >= 2) {
+        double mean = 0, var = 0;
+        for (double v : m) mean += v;
+        mean /= static_cast<double>(m.size());
+        for (double v : m) var += (v - mean) * (v - mean);
+        var /= static_cast<double>(m.size() - 1);
+        cv_se[k] = std::sqrt(var / static_cast<double>(m.size()));
+      }
+    }
   }
 
   const auto& score = cv ? out.cv_rmse_by_degree : out.train_rmse_by_degree;
@@ -245,6 +263,21 @@ Result<PolyFit> fit_polynomial(std::span<const double> x, std::span<const double
         (best_mono < 0 || score[k] < score[static_cast<std::size_t>(best_mono)]))
       best_mono = static_cast<int>(k);
   }
+  // Parsimony with CV (the one-standard-error rule): the lowest degree whose
+  // CV MSE is within one standard error of the best one, since noise makes
+  // the minimum wander towards higher degrees.
+  auto simplest = [&](int best, bool mono) {
+    if (!cv || best < 0) return best;
+    const auto b = static_cast<std::size_t>(best);
+    const double limit = score[b] * score[b] + cv_se[b];
+    for (std::size_t k = 0; k < b; ++k)
+      if (std::isfinite(score[k]) && score[k] * score[k] <= limit &&
+          (!mono || to_poly(k).non_decreasing(lo, hi)))
+        return static_cast<int>(k);
+    return best;
+  };
+  best_any = simplest(best_any, false);
+  best_mono = simplest(best_mono, true);
   if (best_any < 0)
     return fail(fmt::format("{}: the fit is numerically singular at every degree ({} levels)", name,
                             levels));
