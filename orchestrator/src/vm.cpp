@@ -56,8 +56,17 @@ Result<VmRuntime> locate_libvirt_domain(const HostPaths& paths, const LibvirtDom
       auto pid = parse_pid(*text, pid_file.string());
       if (pid && pid_alive(paths, *pid)) {
         auto cgroup = vm_cgroup_of_pid(paths, *pid);
-        if (cgroup) return VmRuntime{*cgroup, *pid, *vcpus, fmt::format("libvirt {}", uri)};
-        last = cgroup.error();
+        if (cgroup) {
+          // libvirt moves the vCPU threads into vcpuN after the domain turns active.
+          int missing = -1;
+          std::error_code ec;
+          for (int i = 0; i < *vcpus && missing < 0; ++i)
+            if (!fs::is_directory(*cgroup / fmt::format("vcpu{}", i), ec)) missing = i;
+          if (missing < 0) return VmRuntime{*cgroup, *pid, *vcpus, fmt::format("libvirt {}", uri)};
+          last = Error{0, fmt::format("cgroup {} has no vcpu{} yet", cgroup->string(), missing)};
+        } else {
+          last = cgroup.error();
+        }
       } else {
         last = pid ? Error{0, fmt::format("qemu pid {} from {} is not running", *pid,
                                           pid_file.string())}

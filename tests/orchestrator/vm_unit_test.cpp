@@ -93,7 +93,7 @@ struct FakeHost {
   void libvirt_domain(const std::string& name, int pid, const std::string& scope) {
     dir.write("run/libvirt/qemu/" + name + ".pid", std::to_string(pid));
     process(pid, "qemu-system-x86", 'S', scope + "/emulator");
-    for (auto child : {"emulator", "vcpu0", "vcpu1"})
+    for (auto child : {"emulator", "vcpu0", "vcpu1", "vcpu2"})
       std::filesystem::create_directories(paths.cgroup2_root / scope.substr(1) / child);
   }
 };
@@ -467,6 +467,16 @@ TEST_F(VmLibvirtMock, MissingQemuProcessIsAClearError) {
       << rt.error().message;
   vm.stop();
   EXPECT_FALSE(conn_->find("cinergy-unit").active());
+}
+
+TEST_F(VmLibvirtMock, WaitsForTheVcpuCgroups) {
+  std::filesystem::remove(host_.paths.cgroup2_root /
+                          "machine/qemu-7-cinergy-unit.libvirt-qemu/vcpu2");
+  LibvirtDomainVm vm(options_, host_.paths);
+  vm.locate_timeout = 200ms;
+  auto rt = vm.start();
+  ASSERT_FALSE(rt);
+  EXPECT_NE(rt.error().message.find("has no vcpu2 yet"), std::string::npos) << rt.error().message;
 }
 
 TEST(VmLibvirt, AnswersOnTheMockOnly) {
