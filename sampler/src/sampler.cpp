@@ -85,7 +85,10 @@ struct Sampler::Impl {
 
   // Loop-thread state, read only after join.
   LogHistogram lateness_ns;
-  std::uint64_t samples = 0, dropped = 0, read_errors = 0, missed = 0;
+  std::uint64_t samples = 0, missed = 0;
+  // Read by latest() while running: relaxed atomics, only written on a drop / error.
+  std::atomic<std::uint64_t> dropped{0}, read_errors{0};
+  std::uint64_t rows_seen = 0;
   std::int64_t loop_cpu_ns = 0;
 
   // Writer-thread state, read only after join.
@@ -263,12 +266,13 @@ void Sampler::Impl::loop(std::promise<Result<void>> ready) {
     const std::int64_t now = clock_ns(CLOCK_MONOTONIC);
     lateness_ns.record(now > deadline ? static_cast<std::uint64_t>(now - deadline) : 0);
     buf[0] = static_cast<std::uint64_t>(now - t0_mono);
-    read_errors += source->read(energy);
-    if (acc) read_errors += acc->read(series, busy);
+    std::size_t errs = source->read(energy);
+    if (acc) errs += acc->read(series, busy);
+    if (errs) read_errors.fetch_add(errs, std::memory_order_relaxed);
     if (queue->write_available() >= stride) {
       queue->push(buf.data(), stride);
     } else {
-      ++dropped;
+      dropped.fetch_add(1, std::memory_order_relaxed);
     }
     ++samples;
     // Late by more than a period: the deadlines already passed are skipped
@@ -325,6 +329,9 @@ void Sampler::Impl::writer() {
     std::lock_guard lk(latest_mu);
     if (!latest) latest.emplace();
     latest->t_ns = t;
+    latest->samples = ++rows_seen;
+    latest->dropped = dropped.load(std::memory_order_relaxed);
+    latest->read_errors = read_errors.load(std::memory_order_relaxed);
     latest->energy_uj.assign(rel.begin() + 1, rel.begin() + 1 + static_cast<long>(nd));
     latest->series_cpu_ns.assign(rel.begin() + 1 + static_cast<long>(nd),
                                  rel.begin() + 1 + static_cast<long>(nd + ns));
@@ -382,8 +389,8 @@ Summary Sampler::stop(bool interrupted) {
   s.simulated = m.source->simulated();
   s.sim_host = m.source->sim_host();
   s.samples = m.samples;
-  s.dropped = m.dropped;
-  s.read_errors = m.read_errors;
+  s.dropped = m.dropped.load();
+  s.read_errors = m.read_errors.load();
   s.missed_deadlines = m.missed;
   s.suspect_gaps = m.source->suspect_gaps();
   s.rate_hz = m.cfg.rate_hz;
