@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <thread>
@@ -79,7 +80,8 @@ class BpfAccounting final : public CpuAccounting {
         cpu_tmp_(CINERGY_MAX_SLOTS, 0),
         busy_base_(ncpu, 0),
         busy_last_(ncpu, 0),
-        busy_now_(ncpu, 0) {
+        busy_now_(ncpu, 0),
+        rows_(ncpu) {
     pairs_.reserve(4 * CINERGY_MAX_SLOTS);
     snapshot(monotonic_now_ns());
     busy_base_ = busy_now_;
@@ -174,15 +176,16 @@ class BpfAccounting final : public CpuAccounting {
     return reinterpret_cast<const cinergy_cpu_acct*>(acct_ + c * sizeof(cinergy_cpu_acct));
   }
 
-  // Per-CPU consistent snapshot into slot_total_ (summed over CPUs, running
-  // slices included) and busy_now_.
-  void snapshot(std::uint64_t now_ns) noexcept {
+  // Per-CPU consistent snapshots: completed slices summed into slot_total_,
+  // rows kept for the running slices, which are added once the program
+  // clock "now" is known (from the freshest calibration pair).
+  void snapshot(std::uint64_t now_mono_ns) noexcept {
     const std::uint32_t used = next_slot_;
     std::fill_n(slot_total_.begin(), used, 0);
     for (std::size_t c = 0; c < ncpu_; ++c) {
       const auto* a = cpu(c);
       const auto* seqp = reinterpret_cast<const volatile std::uint64_t*>(&a->row.seq);
-      RowSnapshot row;
+      RowSnapshot& row = rows_[c];
       for (int attempt = 0; attempt < 16; ++attempt) {
         const std::uint64_t s1 = *seqp;
         if (s1 & 1) continue;  // the CPU is mid-update: a few ns
@@ -195,15 +198,29 @@ class BpfAccounting final : public CpuAccounting {
         row.cur_tracked = vr.cur_tracked != 0;
         row.busy = vr.busy != 0;
         row.initialized = vr.initialized != 0;
+        row.calib_clock_ns = vr.calib_clock_ns;
+        row.calib_mono_ns = vr.calib_mono_ns;
         const volatile __u64* slots = a->slot_ns;
         for (std::uint32_t s = 1; s < used; ++s) cpu_tmp_[s] = slots[s];
         std::atomic_signal_fence(std::memory_order_acquire);
         if (*seqp == s1) break;
       }
       for (std::uint32_t s = 1; s < used; ++s) slot_total_[s] += cpu_tmp_[s];
-      add_running_slice(row, now_ns, std::span(slot_total_).first(used));
-      busy_now_[c] = busy_at(row, now_ns);
     }
+    // Running slices are in CLOCK_MONOTONIC (bpf_ktime_get_ns); busy runs in
+    // the busy clock, converted with this CPU's calibration pair (per-CPU
+    // sched clocks need not agree when sched_clock is unstable); a CPU
+    // without a pair yet uses the freshest pair of any CPU.
+    const std::uint64_t any_now = program_clock_now(rows_, now_mono_ns);
+    for (std::size_t c = 0; c < ncpu_; ++c) {
+      const std::uint64_t busy_now = rows_[c].calib_mono_ns != 0
+                                         ? program_clock_now(std::span(&rows_[c], 1), now_mono_ns)
+                                         : any_now;
+      add_running_slice(rows_[c], now_mono_ns, std::span(slot_total_).first(used));
+      busy_now_[c] = busy_at(rows_[c], busy_now);
+    }
+    // Ask every CPU for a fresh pair at its next switch (one clock read each).
+    std::atomic_ref<__u32>(skel_->bss->calib_request).fetch_add(1, std::memory_order_relaxed);
   }
 
   void compute_raw(std::uint64_t now_ns) noexcept {
@@ -283,6 +300,7 @@ class BpfAccounting final : public CpuAccounting {
   std::vector<std::uint64_t> slot_total_, cpu_tmp_;
   std::vector<std::uint64_t> raw_, baseline_, last_;
   std::vector<std::uint64_t> busy_base_, busy_last_, busy_now_;
+  std::vector<RowSnapshot> rows_;
   std::vector<SubjectState> subjects_;
   std::vector<SeriesInfo> series_;
 };
@@ -310,6 +328,11 @@ Result<std::unique_ptr<CpuAccounting>> open_bpf_backend(const fs::path& cgroup2_
     destroy();
     return fail_errno(-e, "cannot size the cpu_acct map");
   }
+  // CINERGY_BPF_CLOCK=ktime times idle <-> busy with bpf_ktime_get_ns()
+  // instead of rq->clock (for comparisons; see docs/bpf.md).
+  const char* clock_env = std::getenv("CINERGY_BPF_CLOCK");
+  const bool use_ktime = clock_env != nullptr && std::string_view(clock_env) == "ktime";
+  skel->rodata->use_rq_clock = use_ktime ? 0 : 1;
   if (int e = cpu_account__load(skel); e != 0) {
     auto why = last_libbpf_warning();
     destroy();
