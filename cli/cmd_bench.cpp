@@ -60,7 +60,8 @@ void register_bench_bpf(CLI::App& bench, int& exit_code) {
                            {"calls_tracked", r.calls_tracked},
                            {"switch_ops_per_s_none", r.rate_none},
                            {"switch_ops_per_s_untracked", r.rate_untracked},
-                           {"switch_ops_per_s_tracked", r.rate_tracked}});
+                           {"switch_ops_per_s_tracked", r.rate_tracked},
+                           {"empty_attached_first", r.empty_attached_first}});
     }
     auto put = [&](const char* name, const std::vector<double>& v) {
       auto s = spread(v);
@@ -97,9 +98,11 @@ void register_bench_bpf(CLI::App& bench, int& exit_code) {
         s_du.median, s_du.min, s_du.max, s_dt.median, s_dt.min, s_dt.max);
     for (const auto& r : *runs)
       std::printf(
-          "  run: none %.0f ops/s, untracked %.0f ops/s, tracked %.0f ops/s; calls %lu / %lu\n",
-          r.rate_none, r.rate_untracked, r.rate_tracked,
-          static_cast<unsigned long>(r.calls_untracked),
+          "  run (%s attached first): acct/empty %.1f/%.1f ns untracked, %.1f/%.1f ns tracked; "
+          "switch ops/s none %.0f, untracked %.0f, tracked %.0f; calls %lu / %lu\n",
+          r.empty_attached_first ? "empty" : "accounting", r.acct_ns_untracked,
+          r.empty_ns_untracked, r.acct_ns_tracked, r.empty_ns_tracked, r.rate_none,
+          r.rate_untracked, r.rate_tracked, static_cast<unsigned long>(r.calls_untracked),
           static_cast<unsigned long>(r.calls_tracked));
   });
 }

@@ -185,10 +185,9 @@ Result<std::vector<SwitchBenchRun>> run_switch_bench(const SwitchBenchOptions& o
     if (!rate) return std::unexpected(rate.error());
     run.rate_none = *rate;
 
-    {  // per-call costs, both programs on the same switches, stats on
-      auto acct = open_acct(root, dummy.path());
-      if (!acct) return std::unexpected(acct.error());
-      Fd acct_fd(acct->second);
+    {  // per-call costs, both programs on the same switches, stats on.
+      // Attach order alternates between repetitions: the first program on a
+      // tracepoint can pay cache/TLB misses the second then finds warm.
       detail::route_libbpf_logs_to_spdlog();
       empty_switch* empty = empty_switch__open_and_load();
       if (empty == nullptr) return fail_errno("cannot load the empty reference program");
@@ -196,8 +195,17 @@ Result<std::vector<SwitchBenchRun>> run_switch_bench(const SwitchBenchOptions& o
         empty_switch* s;
         ~Guard() { empty_switch__destroy(s); }
       } guard{empty};
-      if (int e = empty_switch__attach(empty); e != 0)
-        return fail_errno(-e, "cannot attach the empty reference program");
+      const bool empty_first = rep % 2 == 1;
+      if (empty_first)
+        if (int e = empty_switch__attach(empty); e != 0)
+          return fail_errno(-e, "cannot attach the empty reference program");
+      auto acct = open_acct(root, dummy.path());
+      if (!acct) return std::unexpected(acct.error());
+      Fd acct_fd(acct->second);
+      if (!empty_first)
+        if (int e = empty_switch__attach(empty); e != 0)
+          return fail_errno(-e, "cannot attach the empty reference program");
+      run.empty_attached_first = empty_first;
       const int empty_fd = bpf_program__fd(empty->progs.cinergy_empty_switch);
       Fd stats(bpf_enable_stats(BPF_STATS_RUN_TIME));
       if (stats.get() < 0) return fail_errno("cannot enable BPF run-time stats");

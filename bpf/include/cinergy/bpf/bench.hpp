@@ -27,6 +27,7 @@ struct SwitchBenchRun {
   double empty_ns_untracked = 0, acct_ns_untracked = 0;  // run_time_ns / run_cnt
   double empty_ns_tracked = 0, acct_ns_tracked = 0;
   std::uint64_t calls_untracked = 0, calls_tracked = 0;  // run_cnt of the accounting program
+  bool empty_attached_first = false;  // attach order (alternates between repetitions)
   // stress-ng --switch bogo ops/s (real time); stats off for these runs.
   double rate_none = 0, rate_untracked = 0, rate_tracked = 0;
 };
