@@ -8,11 +8,10 @@
  *  - the incoming task's slots come from three direct-mapped tables (a load
  *    and a compare each, skipped while a table is empty);
  *  - bpf_ktime_get_ns() is read only when the outgoing or incoming task is
- *    tracked (one read serves both), and once per CPU per sample for the
- *    clock calibration pair; idle <-> busy transitions are timed with the
- *    run queue clock __schedule() has just updated (rq->clock), for free.
- *    A switch between two untracked busy tasks reads no clock and writes
- *    nothing.
+ *    tracked (one read serves both), at idle <-> busy transitions (or, with
+ *    use_rq_clock, the run queue clock __schedule() has just updated), and
+ *    once per CPU per sample for the clock calibration pair. A switch
+ *    between two untracked busy tasks reads no clock and writes nothing.
  * The running slice of the current task is not counted here: user space adds
  * now - switched_in_ns at read time, so values are exact at every sample.
  */
@@ -40,9 +39,9 @@ __u32 n_tid;          /* entries in tid_table */
 __u32 has_collisions; /* bit 0: cg, bit 1: tgid, bit 2: tid overflow maps in use */
 __u32 calib_request;  /* bumped by user space to ask every CPU for a fresh clock pair */
 
-/* 1: time idle <-> busy with rq->clock (no clock read); 0: with
+/* 1: time idle <-> busy with rq->clock (no clock read); 0 (default): with
  * bpf_ktime_get_ns() (~100 ns on kvm-clock). Set before load. */
-const volatile __u32 use_rq_clock = 1;
+const volatile __u32 use_rq_clock = 0;
 
 /* Keys that collided in the direct-mapped tables (rare: cgroup ids and pids
  * are mostly sequential). Only consulted when has_collisions says so. */

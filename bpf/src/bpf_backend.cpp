@@ -66,6 +66,9 @@ struct SubjectState {
   ResolvedSubject resolved;
 };
 
+// Spins of about 10-40 ns each: a few hundred us at most.
+constexpr int kMaxSeqAttempts = 10'000;
+
 class BpfAccounting final : public CpuAccounting {
  public:
   BpfAccounting(fs::path cgroup2_root, fs::path proc_root, cpu_account* skel, void* acct,
@@ -139,24 +142,29 @@ class BpfAccounting final : public CpuAccounting {
     // its series at 0 (a directory shared with an earlier subject already has
     // counts in its slot).
     prime_cpus(ncpu_);
-    compute_raw(monotonic_now_ns());
+    for (int i = 0; i < 100 && !compute_raw(monotonic_now_ns()); ++i) {
+    }
     for (std::size_t i = first_series; i < series_.size(); ++i) baseline_[i] = raw_[i];
     return index;
   }
 
   std::size_t read(std::span<std::uint64_t> series_cpu_ns,
                    std::span<std::uint64_t> cpu_busy_ns) noexcept override {
-    compute_raw(monotonic_now_ns());
+    // On a torn snapshot every value keeps its previous value and counts as
+    // not read this time.
+    const bool fresh = compute_raw(monotonic_now_ns());
     const std::size_t n = std::min(series_cpu_ns.size(), raw_.size());
     for (std::size_t i = 0; i < n; ++i) {
-      last_[i] = clamp_monotonic(last_[i], since_baseline(raw_[i], baseline_[i]));
+      if (fresh) last_[i] = clamp_monotonic(last_[i], since_baseline(raw_[i], baseline_[i]));
       series_cpu_ns[i] = last_[i];
     }
     const std::size_t m = std::min(cpu_busy_ns.size(), ncpu_);
     for (std::size_t c = 0; c < ncpu_; ++c) {
-      busy_last_[c] = clamp_monotonic(busy_last_[c], since_baseline(busy_now_[c], busy_base_[c]));
+      if (fresh)
+        busy_last_[c] = clamp_monotonic(busy_last_[c], since_baseline(busy_now_[c], busy_base_[c]));
       if (c < m) cpu_busy_ns[c] = busy_last_[c];
     }
+    if (!fresh) return n + m;
     return (series_cpu_ns.size() < raw_.size() ? raw_.size() - series_cpu_ns.size() : 0) +
            (cpu_busy_ns.size() < ncpu_ ? ncpu_ - cpu_busy_ns.size() : 0);
   }
@@ -179,16 +187,25 @@ class BpfAccounting final : public CpuAccounting {
   // Per-CPU consistent snapshots: completed slices summed into slot_total_,
   // rows kept for the running slices, which are added once the program
   // clock "now" is known (from the freshest calibration pair).
-  void snapshot(std::uint64_t now_mono_ns) noexcept {
+  // False when a CPU's row could not be copied consistently.
+  bool snapshot(std::uint64_t now_mono_ns) noexcept {
     const std::uint32_t used = next_slot_;
     std::fill_n(slot_total_.begin(), used, 0);
     for (std::size_t c = 0; c < ncpu_; ++c) {
       const auto* a = cpu(c);
       const auto* seqp = reinterpret_cast<const volatile std::uint64_t*>(&a->row.seq);
       RowSnapshot& row = rows_[c];
-      for (int attempt = 0; attempt < 16; ++attempt) {
+      // The program holds seq odd for ~100 ns, longer if the hypervisor
+      // preempts that vCPU mid-update: spin (bounded), and if no consistent
+      // copy comes, report this read as failed rather than publish a torn
+      // row (which would overshoot and then stall the series).
+      bool consistent = false;
+      for (int attempt = 0; attempt < kMaxSeqAttempts && !consistent; ++attempt) {
         const std::uint64_t s1 = *seqp;
-        if (s1 & 1) continue;  // the CPU is mid-update: a few ns
+        if (s1 & 1) {
+          __builtin_ia32_pause();
+          continue;
+        }
         std::atomic_signal_fence(std::memory_order_acquire);
         const volatile auto& vr = a->row;
         row.switched_in_ns = vr.switched_in_ns;
@@ -203,8 +220,9 @@ class BpfAccounting final : public CpuAccounting {
         const volatile __u64* slots = a->slot_ns;
         for (std::uint32_t s = 1; s < used; ++s) cpu_tmp_[s] = slots[s];
         std::atomic_signal_fence(std::memory_order_acquire);
-        if (*seqp == s1) break;
+        consistent = *seqp == s1;
       }
+      if (!consistent) return false;
       for (std::uint32_t s = 1; s < used; ++s) slot_total_[s] += cpu_tmp_[s];
     }
     // Running slices are in CLOCK_MONOTONIC (bpf_ktime_get_ns); busy runs in
@@ -221,11 +239,13 @@ class BpfAccounting final : public CpuAccounting {
     }
     // Ask every CPU for a fresh pair at its next switch (one clock read each).
     std::atomic_ref<__u32>(skel_->bss->calib_request).fetch_add(1, std::memory_order_relaxed);
+    return true;
   }
 
-  void compute_raw(std::uint64_t now_ns) noexcept {
-    snapshot(now_ns);
+  bool compute_raw(std::uint64_t now_ns) noexcept {
+    if (!snapshot(now_ns)) return false;
     sum_series(slot_total_, pairs_, raw_);
+    return true;
   }
 
   Result<std::uint32_t> new_slot(const std::string& what) {
@@ -328,11 +348,13 @@ Result<std::unique_ptr<CpuAccounting>> open_bpf_backend(const fs::path& cgroup2_
     destroy();
     return fail_errno(-e, "cannot size the cpu_acct map");
   }
-  // CINERGY_BPF_CLOCK=ktime times idle <-> busy with bpf_ktime_get_ns()
-  // instead of rq->clock (for comparisons; see docs/bpf.md).
+  // Idle <-> busy is timed with bpf_ktime_get_ns() by default;
+  // CINERGY_BPF_CLOCK=rq uses the run queue clock instead (free to read, but
+  // not rate-stable on hosts with an unstable sched_clock; it measured no
+  // gain here, see docs/bpf.md).
   const char* clock_env = std::getenv("CINERGY_BPF_CLOCK");
-  const bool use_ktime = clock_env != nullptr && std::string_view(clock_env) == "ktime";
-  skel->rodata->use_rq_clock = use_ktime ? 0 : 1;
+  const bool use_rq = clock_env != nullptr && std::string_view(clock_env) == "rq";
+  skel->rodata->use_rq_clock = use_rq ? 1 : 0;
   if (int e = cpu_account__load(skel); e != 0) {
     auto why = last_libbpf_warning();
     destroy();

@@ -188,7 +188,15 @@ TEST(BpfKernel, PinnedBusyLoopExactAt100Hz) {
     if (ref < 1e6) continue;
     ++ran;
     if (rel_err(got, ref) <= 0.10) ++near_ref;
-    if (got == 0) ++zero;
+    if (got == 0) {
+      ++zero;
+      std::printf(
+          "zero interval %d: bpf deltas %.3f %.3f %.3f ms, thread clock deltas %.3f %.3f %.3f ms\n",
+          i, double(bpf_ns[i - 1] - bpf_ns[std::max(i - 2, 0)]) / 1e6, got / 1e6,
+          i < kIntervals ? double(bpf_ns[i + 1] - bpf_ns[i]) / 1e6 : 0.0,
+          double(ref_ns[i - 1] - ref_ns[std::max(i - 2, 0)]) / 1e6, ref / 1e6,
+          i < kIntervals ? double(ref_ns[i + 1] - ref_ns[i]) / 1e6 : 0.0);
+    }
   }
   std::printf(
       "intervals where the thread ran >= 1 ms: %d/%d; of those within 10%% of its CPU clock: "
