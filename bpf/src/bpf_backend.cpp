@@ -225,17 +225,17 @@ class BpfAccounting final : public CpuAccounting {
       if (!consistent) return false;
       for (std::uint32_t s = 1; s < used; ++s) slot_total_[s] += cpu_tmp_[s];
     }
-    // Running slices are in CLOCK_MONOTONIC (bpf_ktime_get_ns); busy runs in
-    // the busy clock, converted with this CPU's calibration pair (per-CPU
-    // sched clocks need not agree when sched_clock is unstable); a CPU
-    // without a pair yet uses the freshest pair of any CPU.
+    // The program clock (rq->clock by default) "now" of each CPU from its own
+    // calibration pair (per-CPU sched clocks need not agree when
+    // sched_clock is unstable); a CPU without a pair yet uses the freshest
+    // pair of any CPU.
     const std::uint64_t any_now = program_clock_now(rows_, now_mono_ns);
     for (std::size_t c = 0; c < ncpu_; ++c) {
-      const std::uint64_t busy_now = rows_[c].calib_mono_ns != 0
-                                         ? program_clock_now(std::span(&rows_[c], 1), now_mono_ns)
-                                         : any_now;
-      add_running_slice(rows_[c], now_mono_ns, std::span(slot_total_).first(used));
-      busy_now_[c] = busy_at(rows_[c], busy_now);
+      const std::uint64_t now = rows_[c].calib_mono_ns != 0
+                                    ? program_clock_now(std::span(&rows_[c], 1), now_mono_ns)
+                                    : any_now;
+      add_running_slice(rows_[c], now, std::span(slot_total_).first(used));
+      busy_now_[c] = busy_at(rows_[c], now);
     }
     // Ask every CPU for a fresh pair at its next switch (one clock read each).
     std::atomic_ref<__u32>(skel_->bss->calib_request).fetch_add(1, std::memory_order_relaxed);
@@ -348,12 +348,11 @@ Result<std::unique_ptr<CpuAccounting>> open_bpf_backend(const fs::path& cgroup2_
     destroy();
     return fail_errno(-e, "cannot size the cpu_acct map");
   }
-  // Idle <-> busy is timed with bpf_ktime_get_ns() by default;
-  // CINERGY_BPF_CLOCK=rq uses the run queue clock instead (free to read, but
-  // not rate-stable on hosts with an unstable sched_clock; it measured no
-  // gain here, see docs/bpf.md).
+  // Slices are timed with the run queue clock by default (the clock of
+  // cpu.stat, and free); CINERGY_BPF_CLOCK=ktime uses bpf_ktime_get_ns()
+  // instead (see docs/bpf.md for the measured difference).
   const char* clock_env = std::getenv("CINERGY_BPF_CLOCK");
-  const bool use_rq = clock_env != nullptr && std::string_view(clock_env) == "rq";
+  const bool use_rq = clock_env == nullptr || std::string_view(clock_env) != "ktime";
   skel->rodata->use_rq_clock = use_rq ? 1 : 0;
   if (int e = cpu_account__load(skel); e != 0) {
     auto why = last_libbpf_warning();
