@@ -7,11 +7,13 @@
  * (kvm-clock) and a hash lookup ~90 ns. So the common path does neither:
  *  - the incoming task's slots come from three direct-mapped tables (a load
  *    and a compare each, skipped while a table is empty);
- *  - the clock is read only when the outgoing or incoming task is tracked, or
- *    when the CPU goes idle <-> busy. A switch between two untracked busy
- *    tasks reads no clock and writes nothing.
+ *  - slices and idle <-> busy are timed with the run queue clock that
+ *    __schedule() has just updated (rq->clock), not with a clock read;
+ *    bpf_ktime_get_ns() is read once per CPU per sample for the calibration
+ *    pair. A switch between two untracked busy tasks writes nothing.
  * The running slice of the current task is not counted here: user space adds
- * now - switched_in_ns at read time, so values are exact at every sample.
+ * now - switched_in_ns at read time (now converted into the rq clock with the
+ * CPU's calibration pair), so values are exact at every sample.
  */
 // clang-format off
 #include "vmlinux.h"
@@ -35,6 +37,12 @@ __u32 n_cg;           /* entries in cg_table (0: skip the probe) */
 __u32 n_tgid;         /* entries in tgid_table */
 __u32 n_tid;          /* entries in tid_table */
 __u32 has_collisions; /* bit 0: cg, bit 1: tgid, bit 2: tid overflow maps in use */
+__u32 calib_request;  /* bumped by user space to ask every CPU for a fresh clock pair */
+
+/* 1 (default): time slices and idle <-> busy with rq->clock (no clock read,
+ * the scheduler's own clock, so totals match cpu.stat); 0: with
+ * bpf_ktime_get_ns() (~100 ns on kvm-clock). Set before load. */
+const volatile __u32 use_rq_clock = 1;
 
 /* Keys that collided in the direct-mapped tables (rare: cgroup ids and pids
  * are mostly sequential). Only consulted when has_collisions says so. */
@@ -98,35 +106,56 @@ int BPF_PROG(cinergy_sched_switch, bool preempt, struct task_struct* prev, struc
   __u32 next_tracked = (s_cg | s_tgid | s_tid) != 0;
   __u32 prev_busy = prev->pid != 0;
   __u32 next_busy = next->pid != 0;
-  if (!next_tracked && !r->cur_tracked && prev_busy == next_busy && r->initialized) return 0;
+  __u32 want_calib = calib_request;
+  __u32 need_slots = next_tracked | r->cur_tracked;
+  __u32 need_busy = prev_busy != next_busy || !r->initialized;
+  if (!need_slots && !need_busy && r->calib_seen == want_calib) return 0;
 
-  __u64 now = bpf_ktime_get_ns();
+  /* The clock: the run queue clock that __schedule() has just updated (free
+   * to read; prev ran here, so prev->se.cfs_rq->rq is this CPU's rq, no ksym
+   * needed; CONFIG_FAIR_GROUP_SCHED). It is the clock of sum_exec_runtime and
+   * cpu.stat. bpf_ktime_get_ns() (CLOCK_MONOTONIC) is read only for the
+   * calibration pair user space converts its "now" with, once per CPU per
+   * sample. With use_rq_clock = 0, or without that field, ktime throughout. */
+  __u32 rq_mode = use_rq_clock && bpf_core_field_exists(prev->se.cfs_rq);
+  __u64 now = 0, mono = 0;
+  if (rq_mode) {
+    struct rq* rq = prev->se.cfs_rq->rq;
+    if (!rq) return 0;
+    now = rq->clock;
+  }
+  if (!rq_mode || r->calib_seen != want_calib) mono = bpf_ktime_get_ns();
+  if (!rq_mode) now = mono;
+
   __u64 seq = r->seq;
   *(volatile __u64*)&r->seq = seq + 1;
   barrier();
 
+  if (r->calib_seen != want_calib) {
+    r->calib_clock_ns = now;
+    r->calib_mono_ns = mono;
+    r->calib_seen = want_calib;
+  }
   if (r->cur_tracked) {
     __u64 d = now - r->switched_in_ns;
     a->slot_ns[r->cur_slot[CINERGY_SLOT_CGROUP] & (CINERGY_MAX_SLOTS - 1)] += d;
     a->slot_ns[r->cur_slot[CINERGY_SLOT_TGID] & (CINERGY_MAX_SLOTS - 1)] += d;
     a->slot_ns[r->cur_slot[CINERGY_SLOT_TID] & (CINERGY_MAX_SLOTS - 1)] += d;
   }
-  if (!r->initialized) {
-    /* First switch seen on this CPU: start the busy clock now if prev ran. */
+  if (need_busy) {
+    if (!r->initialized)
+      r->initialized = 1; /* first switch seen here: the busy clock starts now */
+    else if (prev_busy)
+      r->busy_ns += now - r->busy_since_ns;
     r->busy_since_ns = now;
-    r->initialized = 1;
-  } else if (prev_busy && !next_busy) {
-    r->busy_ns += now - r->busy_since_ns;
+    r->busy = next_busy;
   }
-  if (!prev_busy && next_busy) r->busy_since_ns = now;
-  if (prev_busy && !next_busy) r->busy_since_ns = now; /* unused while idle; keeps it recent */
-  r->busy = next_busy;
 
   r->cur_slot[CINERGY_SLOT_CGROUP] = s_cg;
   r->cur_slot[CINERGY_SLOT_TGID] = s_tgid;
   r->cur_slot[CINERGY_SLOT_TID] = s_tid;
   r->cur_tracked = next_tracked;
-  r->switched_in_ns = now;
+  if (next_tracked) r->switched_in_ns = now;
 
   barrier();
   *(volatile __u64*)&r->seq = seq + 2;

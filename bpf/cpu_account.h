@@ -57,15 +57,25 @@ struct cinergy_id_entry {
  * smp_store_release/smp_load_acquire pairs. */
 struct cinergy_cpu_row {
   __u64 seq;            /* even: stable; odd: being updated */
-  __u64 switched_in_ns; /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) when the current task,
-                           if tracked, was switched in */
-  __u64 busy_since_ns;  /* CLOCK_MONOTONIC ns when this CPU last left idle (valid when busy) */
+  __u64 switched_in_ns; /* program clock (see below) when the current task, if tracked,
+                           was switched in */
+  __u64 busy_since_ns;  /* program clock when this CPU last left idle (valid when busy) */
   __u64 busy_ns;        /* non-idle ns accumulated up to the last busy->idle switch */
   __u32 cur_slot[CINERGY_NSLOT_KINDS]; /* slots of the current task (0 = none) */
   __u32 cur_tracked;                   /* 1 if any cur_slot is not 0 */
   __u32 busy;                          /* 1 if the current task is not the idle task (pid 0) */
   __u32 initialized;                   /* 0 until this CPU's first accounted switch after attach */
-  __u64 pad[2];                        /* to 64 bytes */
+  /* The program clock is the run queue clock (rq->clock, sched_clock based,
+   * updated by __schedule just before the switch: free to read) or, with
+   * use_rq_clock = 0, bpf_ktime_get_ns(). User space converts its
+   * CLOCK_MONOTONIC "now" with this CPU's pair below: clock_now =
+   * calib_clock_ns + (mono_now - calib_mono_ns). A CPU refreshes its pair at
+   * its first switch after user space bumps calib_request. */
+  __u64 calib_clock_ns; /* program clock at the last calibration on this CPU */
+  __u64 calib_mono_ns;  /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) at the same instant */
+  __u32 calib_seen;     /* the calib_request value that pair answers */
+  __u32 pad0;           /* zero */
+  __u64 pad[6];         /* to 128 bytes (two cache lines) */
 };
 
 /* One element of the cpu_acct map (index = CPU number). */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <thread>
@@ -65,6 +66,9 @@ struct SubjectState {
   ResolvedSubject resolved;
 };
 
+// Spins of about 10-40 ns each: a few hundred us at most.
+constexpr int kMaxSeqAttempts = 10'000;
+
 class BpfAccounting final : public CpuAccounting {
  public:
   BpfAccounting(fs::path cgroup2_root, fs::path proc_root, cpu_account* skel, void* acct,
@@ -79,7 +83,8 @@ class BpfAccounting final : public CpuAccounting {
         cpu_tmp_(CINERGY_MAX_SLOTS, 0),
         busy_base_(ncpu, 0),
         busy_last_(ncpu, 0),
-        busy_now_(ncpu, 0) {
+        busy_now_(ncpu, 0),
+        rows_(ncpu) {
     pairs_.reserve(4 * CINERGY_MAX_SLOTS);
     snapshot(monotonic_now_ns());
     busy_base_ = busy_now_;
@@ -137,24 +142,29 @@ class BpfAccounting final : public CpuAccounting {
     // its series at 0 (a directory shared with an earlier subject already has
     // counts in its slot).
     prime_cpus(ncpu_);
-    compute_raw(monotonic_now_ns());
+    for (int i = 0; i < 100 && !compute_raw(monotonic_now_ns()); ++i) {
+    }
     for (std::size_t i = first_series; i < series_.size(); ++i) baseline_[i] = raw_[i];
     return index;
   }
 
   std::size_t read(std::span<std::uint64_t> series_cpu_ns,
                    std::span<std::uint64_t> cpu_busy_ns) noexcept override {
-    compute_raw(monotonic_now_ns());
+    // On a torn snapshot every value keeps its previous value and counts as
+    // not read this time.
+    const bool fresh = compute_raw(monotonic_now_ns());
     const std::size_t n = std::min(series_cpu_ns.size(), raw_.size());
     for (std::size_t i = 0; i < n; ++i) {
-      last_[i] = clamp_monotonic(last_[i], since_baseline(raw_[i], baseline_[i]));
+      if (fresh) last_[i] = clamp_monotonic(last_[i], since_baseline(raw_[i], baseline_[i]));
       series_cpu_ns[i] = last_[i];
     }
     const std::size_t m = std::min(cpu_busy_ns.size(), ncpu_);
     for (std::size_t c = 0; c < ncpu_; ++c) {
-      busy_last_[c] = clamp_monotonic(busy_last_[c], since_baseline(busy_now_[c], busy_base_[c]));
+      if (fresh)
+        busy_last_[c] = clamp_monotonic(busy_last_[c], since_baseline(busy_now_[c], busy_base_[c]));
       if (c < m) cpu_busy_ns[c] = busy_last_[c];
     }
+    if (!fresh) return n + m;
     return (series_cpu_ns.size() < raw_.size() ? raw_.size() - series_cpu_ns.size() : 0) +
            (cpu_busy_ns.size() < ncpu_ ? ncpu_ - cpu_busy_ns.size() : 0);
   }
@@ -174,18 +184,28 @@ class BpfAccounting final : public CpuAccounting {
     return reinterpret_cast<const cinergy_cpu_acct*>(acct_ + c * sizeof(cinergy_cpu_acct));
   }
 
-  // Per-CPU consistent snapshot into slot_total_ (summed over CPUs, running
-  // slices included) and busy_now_.
-  void snapshot(std::uint64_t now_ns) noexcept {
+  // Per-CPU consistent snapshots: completed slices summed into slot_total_,
+  // rows kept for the running slices, which are added once the program
+  // clock "now" is known (from the freshest calibration pair).
+  // False when a CPU's row could not be copied consistently.
+  bool snapshot(std::uint64_t now_mono_ns) noexcept {
     const std::uint32_t used = next_slot_;
     std::fill_n(slot_total_.begin(), used, 0);
     for (std::size_t c = 0; c < ncpu_; ++c) {
       const auto* a = cpu(c);
       const auto* seqp = reinterpret_cast<const volatile std::uint64_t*>(&a->row.seq);
-      RowSnapshot row;
-      for (int attempt = 0; attempt < 16; ++attempt) {
+      RowSnapshot& row = rows_[c];
+      // The program holds seq odd for ~100 ns, longer if the hypervisor
+      // preempts that vCPU mid-update: spin (bounded), and if no consistent
+      // copy comes, report this read as failed rather than publish a torn
+      // row (which would overshoot and then stall the series).
+      bool consistent = false;
+      for (int attempt = 0; attempt < kMaxSeqAttempts && !consistent; ++attempt) {
         const std::uint64_t s1 = *seqp;
-        if (s1 & 1) continue;  // the CPU is mid-update: a few ns
+        if (s1 & 1) {
+          __builtin_ia32_pause();
+          continue;
+        }
         std::atomic_signal_fence(std::memory_order_acquire);
         const volatile auto& vr = a->row;
         row.switched_in_ns = vr.switched_in_ns;
@@ -195,20 +215,37 @@ class BpfAccounting final : public CpuAccounting {
         row.cur_tracked = vr.cur_tracked != 0;
         row.busy = vr.busy != 0;
         row.initialized = vr.initialized != 0;
+        row.calib_clock_ns = vr.calib_clock_ns;
+        row.calib_mono_ns = vr.calib_mono_ns;
         const volatile __u64* slots = a->slot_ns;
         for (std::uint32_t s = 1; s < used; ++s) cpu_tmp_[s] = slots[s];
         std::atomic_signal_fence(std::memory_order_acquire);
-        if (*seqp == s1) break;
+        consistent = *seqp == s1;
       }
+      if (!consistent) return false;
       for (std::uint32_t s = 1; s < used; ++s) slot_total_[s] += cpu_tmp_[s];
-      add_running_slice(row, now_ns, std::span(slot_total_).first(used));
-      busy_now_[c] = busy_at(row, now_ns);
     }
+    // The program clock (rq->clock by default) "now" of each CPU from its own
+    // calibration pair (per-CPU sched clocks need not agree when
+    // sched_clock is unstable); a CPU without a pair yet uses the freshest
+    // pair of any CPU.
+    const std::uint64_t any_now = program_clock_now(rows_, now_mono_ns);
+    for (std::size_t c = 0; c < ncpu_; ++c) {
+      const std::uint64_t now = rows_[c].calib_mono_ns != 0
+                                    ? program_clock_now(std::span(&rows_[c], 1), now_mono_ns)
+                                    : any_now;
+      add_running_slice(rows_[c], now, std::span(slot_total_).first(used));
+      busy_now_[c] = busy_at(rows_[c], now);
+    }
+    // Ask every CPU for a fresh pair at its next switch (one clock read each).
+    std::atomic_ref<__u32>(skel_->bss->calib_request).fetch_add(1, std::memory_order_relaxed);
+    return true;
   }
 
-  void compute_raw(std::uint64_t now_ns) noexcept {
-    snapshot(now_ns);
+  bool compute_raw(std::uint64_t now_ns) noexcept {
+    if (!snapshot(now_ns)) return false;
     sum_series(slot_total_, pairs_, raw_);
+    return true;
   }
 
   Result<std::uint32_t> new_slot(const std::string& what) {
@@ -283,6 +320,7 @@ class BpfAccounting final : public CpuAccounting {
   std::vector<std::uint64_t> slot_total_, cpu_tmp_;
   std::vector<std::uint64_t> raw_, baseline_, last_;
   std::vector<std::uint64_t> busy_base_, busy_last_, busy_now_;
+  std::vector<RowSnapshot> rows_;
   std::vector<SubjectState> subjects_;
   std::vector<SeriesInfo> series_;
 };
@@ -310,6 +348,12 @@ Result<std::unique_ptr<CpuAccounting>> open_bpf_backend(const fs::path& cgroup2_
     destroy();
     return fail_errno(-e, "cannot size the cpu_acct map");
   }
+  // Slices are timed with the run queue clock by default (the clock of
+  // cpu.stat, and free); CINERGY_BPF_CLOCK=ktime uses bpf_ktime_get_ns()
+  // instead (see docs/bpf.md for the measured difference).
+  const char* clock_env = std::getenv("CINERGY_BPF_CLOCK");
+  const bool use_rq = clock_env == nullptr || std::string_view(clock_env) != "ktime";
+  skel->rodata->use_rq_clock = use_rq ? 1 : 0;
   if (int e = cpu_account__load(skel); e != 0) {
     auto why = last_libbpf_warning();
     destroy();

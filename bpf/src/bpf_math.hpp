@@ -32,10 +32,26 @@ struct RowSnapshot {
   bool cur_tracked = false;
   bool busy = false;
   bool initialized = false;
+  std::uint64_t calib_clock_ns = 0;  // program clock at the calibration instant
+  std::uint64_t calib_mono_ns = 0;   // CLOCK_MONOTONIC at the same instant (0 = none yet)
 };
 
 constexpr std::uint64_t elapsed_ns(std::uint64_t now_ns, std::uint64_t since_ns) {
   return now_ns > since_ns ? now_ns - since_ns : 0;
+}
+
+// The program clock "now" from a CLOCK_MONOTONIC "now" and the freshest
+// calibration pair among `rows` (both clocks advance at the same rate; the
+// pair is refreshed at every sample, so rate differences do not accumulate).
+// Returns now_mono_ns unchanged when no CPU has calibrated yet.
+inline std::uint64_t program_clock_now(std::span<const RowSnapshot> rows,
+                                       std::uint64_t now_mono_ns) {
+  const RowSnapshot* best = nullptr;
+  for (const auto& r : rows)
+    if (r.calib_mono_ns != 0 && (best == nullptr || r.calib_mono_ns > best->calib_mono_ns))
+      best = &r;
+  if (best == nullptr) return now_mono_ns;
+  return best->calib_clock_ns + elapsed_ns(now_mono_ns, best->calib_mono_ns);
 }
 
 // Busy ns of one CPU at `now_ns`: folded busy time plus the current busy run.
