@@ -246,6 +246,27 @@ Result<DataSet> load_dataset(const std::filesystem::path& dir) {
     return fail(fmt::format("{}: not a directory (expected a folder of <prefix>-training-50.csv, "
                             "-groundtruth.csv, -cloudlike.csv)",
                             dir.string()));
+  // A run directory's manifest gives host.threads and the CSV prefix (other
+  // files there, like events-training-50.csv, must not count as a host).
+  bool has_manifest = false;
+  std::optional<int> manifest_threads;
+  std::string manifest_prefix;
+  const auto manifest = dir / "manifest.json";
+  if (std::filesystem::exists(manifest, ec)) {
+    has_manifest = true;
+    std::ifstream in(manifest);
+    auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) return fail(fmt::format("{}: not valid JSON", manifest.string()));
+    if (j.is_object() && j.contains("host") && j["host"].is_object() &&
+        j["host"].contains("threads")) {
+      const auto& th = j["host"]["threads"];
+      if (!th.is_number_integer() || th.get<long long>() <= 0 || th.get<long long>() > 1 << 20)
+        return fail(fmt::format("{}: host.threads must be a positive integer", manifest.string()));
+      manifest_threads = th.get<int>();
+    }
+    if (j.is_object() && j.contains("csv_prefix") && j["csv_prefix"].is_string())
+      manifest_prefix = j["csv_prefix"].get<std::string>();
+  }
   static const std::regex kName(R"((.+)-(training-(25|50|100)|groundtruth|cloudlike)\.csv)");
   struct Found {
     std::string prefix, phase;
@@ -259,6 +280,7 @@ Result<DataSet> load_dataset(const std::filesystem::path& dir) {
     const std::string name = entry.path().filename().string();
     std::smatch m;
     if (!std::regex_match(name, m, kName)) continue;
+    if (!manifest_prefix.empty() && m[1].str() != manifest_prefix) continue;
     Found f{m[1].str(), m[2].str(), m[3].matched ? std::stoi(m[3].str()) : 0, entry.path()};
     prefixes.insert(f.prefix);
     found.push_back(std::move(f));
@@ -275,6 +297,8 @@ Result<DataSet> load_dataset(const std::filesystem::path& dir) {
                             dir.string(), list));
   }
   DataSet d;
+  d.has_manifest = has_manifest;
+  d.manifest_host_threads = manifest_threads;
   d.dir = dir;
   d.prefix = *prefixes.begin();
   std::ranges::sort(found, {}, &Found::path);
@@ -287,20 +311,6 @@ Result<DataSet> load_dataset(const std::filesystem::path& dir) {
       d.groundtruth = std::move(*t);
     else
       d.cloudlike = std::move(*t);
-  }
-  const auto manifest = dir / "manifest.json";
-  if (std::filesystem::exists(manifest, ec)) {
-    d.has_manifest = true;
-    std::ifstream in(manifest);
-    auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded()) return fail(fmt::format("{}: not valid JSON", manifest.string()));
-    if (j.is_object() && j.contains("host") && j["host"].is_object() &&
-        j["host"].contains("threads")) {
-      const auto& th = j["host"]["threads"];
-      if (!th.is_number_integer() || th.get<long long>() <= 0 || th.get<long long>() > 1 << 20)
-        return fail(fmt::format("{}: host.threads must be a positive integer", manifest.string()));
-      d.manifest_host_threads = th.get<int>();
-    }
   }
   return d;
 }

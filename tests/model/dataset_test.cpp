@@ -181,5 +181,16 @@ TEST(LoadDataset, ManifestGivesHostThreads) {
   EXPECT_FALSE(load_dataset(dir.path()));
 }
 
+TEST(LoadDataset, RunDirectoryUsesTheManifestPrefix) {
+  test::TempDir dir;
+  dir.write("node-7-training-50.csv", kSmall);
+  dir.write("events-training-50.csv", "t_ns,event,level,window,target_pct,workers\n");
+  dir.write("manifest.json", R"({"host": {"threads": 16}, "csv_prefix": "node-7"})");
+  auto d = load_dataset(dir.path());
+  ASSERT_TRUE(d) << d.error().message;
+  EXPECT_EQ(d->prefix, "node-7");
+  EXPECT_EQ(resolve_host_threads(*d, std::nullopt).value(), 16);
+}
+
 }  // namespace
 }  // namespace cinergy::model
