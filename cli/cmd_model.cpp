@@ -1,12 +1,12 @@
 // fit, predict, estimate, evaluate: the isolation model (docs/model.md).
+#include <fmt/format.h>
+
 #include <cmath>
 #include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "cinergy/model/analyze.hpp"
 #include "cinergy/model/dataset.hpp"
@@ -140,9 +140,8 @@ void register_model(CLI::App& app, int& exit_code) {
     cmd->add_option("--host-util", *utils, "Host load in % (repeatable)")->required();
     cmd->add_option("--step", *step,
                     "Per-CPU load of the busy CPUs in % (25, 50, 100 or between; default 50)");
-    cmd->callback([&exit_code, model, utils, step] {
-      exit_code = run_predict(*model, *utils, *step);
-    });
+    cmd->callback(
+        [&exit_code, model, utils, step] { exit_code = run_predict(*model, *utils, *step); });
   }
   {
     auto path = std::make_shared<std::string>();

@@ -1,19 +1,19 @@
 #include "cinergy/model/dataset.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <fmt/format.h>
 #include <fstream>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <numeric>
 #include <regex>
 #include <set>
 #include <unordered_map>
-
-#include <nlohmann/json.hpp>
 
 namespace cinergy::model {
 namespace {
@@ -27,7 +27,8 @@ struct StringHash {
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -134,7 +135,7 @@ Result<Table> parse_long_csv(std::string_view text, const std::filesystem::path&
   std::size_t last_col = 0;
   std::string_view last_domain;
   constexpr std::size_t kNone = std::numeric_limits<std::size_t>::max();
-  std::vector<std::size_t> next_col;  // per column: the column that followed it last time
+  std::vector<std::size_t> next_col;         // per column: the column that followed it last time
   std::vector<std::string_view> key_of_col;  // views of the map's keys (stable nodes)
 
   while (next_line(line)) {
@@ -243,9 +244,10 @@ Result<Table> load_long_csv(const std::filesystem::path& file) {
 Result<DataSet> load_dataset(const std::filesystem::path& dir) {
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec))
-    return fail(fmt::format("{}: not a directory (expected a folder of <prefix>-training-50.csv, "
-                            "-groundtruth.csv, -cloudlike.csv)",
-                            dir.string()));
+    return fail(
+        fmt::format("{}: not a directory (expected a folder of <prefix>-training-50.csv, "
+                    "-groundtruth.csv, -cloudlike.csv)",
+                    dir.string()));
   // A run directory's manifest gives host.threads and the CSV prefix (other
   // files there, like events-training-50.csv, must not count as a host).
   bool has_manifest = false;
@@ -287,9 +289,10 @@ Result<DataSet> load_dataset(const std::filesystem::path& dir) {
   }
   if (ec) return fail_errno(ec.value(), fmt::format("{}: cannot list", dir.string()));
   if (found.empty())
-    return fail(fmt::format("{}: no <prefix>-training-<25|50|100>.csv, -groundtruth.csv or "
-                            "-cloudlike.csv file",
-                            dir.string()));
+    return fail(
+        fmt::format("{}: no <prefix>-training-<25|50|100>.csv, -groundtruth.csv or "
+                    "-cloudlike.csv file",
+                    dir.string()));
   if (prefixes.size() > 1) {
     std::string list;
     for (const auto& p : prefixes) list += (list.empty() ? "" : ", ") + p;
@@ -324,9 +327,10 @@ Result<int> resolve_host_threads(const DataSet& data, std::optional<int> flag) {
   if (data.has_manifest)
     return fail(fmt::format("{}: manifest.json has no host.threads; pass --host-threads N",
                             (data.dir / "manifest.json").string()));
-  return fail(fmt::format("{}: --host-threads N is required for original-format data (no "
-                          "manifest.json)",
-                          data.dir.string()));
+  return fail(
+      fmt::format("{}: --host-threads N is required for original-format data (no "
+                  "manifest.json)",
+                  data.dir.string()));
 }
 
 }  // namespace cinergy::model

@@ -1,10 +1,11 @@
 // Loading and pivoting the original long CSV format, and every bad-input error.
-#include <cmath>
+#include "cinergy/model/dataset.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "cinergy/model/dataset.hpp"
+#include <cmath>
+
 #include "temp_dir.hpp"
 
 namespace cinergy::model {
@@ -110,13 +111,15 @@ TEST(LoadLongCsv, MissingFileAndDirectory) {
   EXPECT_THAT(e.error().message, HasSubstr("empty.csv: empty file"));
 }
 
-const char* kSmall = "timestamp,domain,measure\n2,cpu%_package-global,1\n2,package-global-watt,50\n";
+const char* kSmall =
+    "timestamp,domain,measure\n2,cpu%_package-global,1\n2,package-global-watt,50\n";
 
 TEST(LoadDataset, DiscoversPrefixAndFiles) {
   test::TempDir dir;
   dir.write("nova-1.lyon-training-50.csv", kSmall);
   dir.write("nova-1.lyon-training-100.csv", kSmall);
-  dir.write("nova-1.lyon-groundtruth.csv", "timestamp,domain,measure\n2,vm,5\n2,CPU0,1\n2,CPU1,1\n");
+  dir.write("nova-1.lyon-groundtruth.csv",
+            "timestamp,domain,measure\n2,vm,5\n2,CPU0,1\n2,CPU1,1\n");
   dir.write("notes.txt", "ignored");
   dir.write("other.csv", "ignored");
   auto d = load_dataset(dir.path());
@@ -170,7 +173,8 @@ TEST(LoadDataset, ManifestGivesHostThreads) {
   ASSERT_TRUE(d2);
   auto th = resolve_host_threads(*d2, std::nullopt);
   ASSERT_FALSE(th);
-  EXPECT_THAT(th.error().message, HasSubstr("manifest.json has no host.threads; pass --host-threads"));
+  EXPECT_THAT(th.error().message,
+              HasSubstr("manifest.json has no host.threads; pass --host-threads"));
 
   dir.write("manifest.json", "{not json");
   auto d3 = load_dataset(dir.path());
