@@ -253,6 +253,7 @@ Result<DataSet> load_dataset(const std::filesystem::path& dir) {
   bool has_manifest = false;
   std::optional<int> manifest_threads;
   std::string manifest_prefix;
+  bool simulated = false;
   const auto manifest = dir / "manifest.json";
   if (std::filesystem::exists(manifest, ec)) {
     has_manifest = true;
@@ -265,6 +266,13 @@ Result<DataSet> load_dataset(const std::filesystem::path& dir) {
       if (!th.is_number_integer() || th.get<long long>() <= 0 || th.get<long long>() > 1 << 20)
         return fail(fmt::format("{}: host.threads must be a positive integer", manifest.string()));
       manifest_threads = th.get<int>();
+    }
+    if (j.is_object()) {
+      const auto top = j.find("simulated");
+      if (top != j.end() && top->is_boolean() && top->get<bool>()) simulated = true;
+      const auto rapl = j.find("rapl");
+      if (rapl != j.end() && rapl->is_object() && rapl->value("simulated", false) == true)
+        simulated = true;
     }
     if (j.is_object() && j.contains("csv_prefix") && j["csv_prefix"].is_string())
       manifest_prefix = j["csv_prefix"].get<std::string>();
@@ -301,6 +309,7 @@ Result<DataSet> load_dataset(const std::filesystem::path& dir) {
   }
   DataSet d;
   d.has_manifest = has_manifest;
+  d.simulated_power = simulated;
   d.manifest_host_threads = manifest_threads;
   d.dir = dir;
   d.prefix = *prefixes.begin();

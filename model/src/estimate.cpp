@@ -128,6 +128,7 @@ Result<nlohmann::json> evaluate(const HostModel& model, const std::vector<Estima
   nlohmann::json j;
   nlohmann::json reasons = nlohmann::json::object();
   j["method"] = method_name(model.method);
+  j["simulated_power"] = model.simulated_power;
   j["host_threads"] = model.host_threads;
   j["vm_vcpus"] = model.vm_vcpus;
   j["n_cloudlike"] = cloud.size();

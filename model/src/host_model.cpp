@@ -97,6 +97,7 @@ Result<HostModel> fit_model(const DataSet& data, const ModelOptions& options) {
   HostModel m;
   m.method = options.method;
   m.prefix = data.prefix;
+  m.simulated_power = data.simulated_power;
   auto threads = resolve_host_threads(data, options.host_threads);
   if (!threads) return std::unexpected(threads.error());
   m.host_threads = *threads;
@@ -187,6 +188,7 @@ nlohmann::json to_json(const HostModel& m) {
   j["format"] = "cinergy-model-1";
   j["method"] = method_name(m.method);
   j["prefix"] = m.prefix;
+  j["simulated_power"] = m.simulated_power;
   j["host_threads"] = m.host_threads;
   j["vm_vcpus"] = m.vm_vcpus;
   j["fit_range_pct"] = {0.0, m.fit_hi_pct};
@@ -235,6 +237,7 @@ Result<HostModel> model_from_json(const nlohmann::json& j, std::string_view sour
     if (!method) return fail(fmt::format("{}: {}", src, method.error().message));
     m.method = *method;
     m.prefix = j.value("prefix", "");
+    m.simulated_power = j.value("simulated_power", false);
     m.host_threads = j.at("host_threads").get<int>();
     m.vm_vcpus = j.at("vm_vcpus").get<int>();
     m.fit_hi_pct = j.at("fit_range_pct").at(1).get<double>();
@@ -288,9 +291,11 @@ Result<void> save_json(const nlohmann::json& j, const std::filesystem::path& fil
 }
 
 std::string describe(const HostModel& m) {
-  std::string s =
-      fmt::format("method {}  host_threads {}  vm_vcpus {}  fit region: host load <= {:.2f} %\n",
-                  method_name(m.method), m.host_threads, m.vm_vcpus, m.fit_hi_pct);
+  std::string s = m.simulated_power
+                      ? "WARNING: SIMULATED POWER: fitted on modelled, not measured, energy\n"
+                      : "";
+  s += fmt::format("method {}  host_threads {}  vm_vcpus {}  fit region: host load <= {:.2f} %\n",
+                   method_name(m.method), m.host_threads, m.vm_vcpus, m.fit_hi_pct);
   for (const auto& c : m.curves) {
     const auto& f = c.fit;
     s += fmt::format("step {:>3} ({}): degree {}, n {}, levels {}, x in [{:.2f}, {:.2f}] %\n",

@@ -194,6 +194,12 @@ TEST(LoadDataset, RunDirectoryUsesTheManifestPrefix) {
   ASSERT_TRUE(d) << d.error().message;
   EXPECT_EQ(d->prefix, "node-7");
   EXPECT_EQ(resolve_host_threads(*d, std::nullopt).value(), 16);
+  EXPECT_FALSE(d->simulated_power);
+  dir.write("manifest.json",
+            R"({"host": {"threads": 16}, "csv_prefix": "node-7", "simulated": true})");
+  auto s = load_dataset(dir.path());
+  ASSERT_TRUE(s);
+  EXPECT_TRUE(s->simulated_power);
 }
 
 }  // namespace

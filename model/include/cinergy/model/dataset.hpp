@@ -55,6 +55,7 @@ struct DataSet {
   std::optional<Table> cloudlike;            // scenario C
   std::optional<int> manifest_host_threads;  // manifest.json `host.threads`
   bool has_manifest = false;
+  bool simulated_power = false;  // manifest.json says the power was simulated
 };
 
 // Discovers the prefix from *-groundtruth.csv / *-training-<S>.csv /

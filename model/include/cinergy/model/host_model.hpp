@@ -53,6 +53,7 @@ struct HostModel {
   std::string prefix;
   std::vector<StepCurve> curves;   // ascending step
   std::vector<std::string> notes;  // monotone rule, skipped steps, ...
+  bool simulated_power = false;    // fitted on simulated power (labelled in every output)
 
   // Host power (W) at host load x (%) when the busy CPUs run at
   // `intensity_pct` each: linear between the neighbouring step curves,
