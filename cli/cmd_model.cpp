@@ -1,12 +1,12 @@
 // fit, predict, estimate, evaluate: the isolation model (docs/model.md).
+#include <fmt/format.h>
+
 #include <cmath>
 #include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "cinergy/model/analyze.hpp"
 #include "cinergy/model/dataset.hpp"
@@ -64,6 +64,9 @@ int run_predict(const std::string& model_file, const std::vector<double>& utils,
   for (double u : utils)
     if (!std::isfinite(u) || u < 0 || u > 100)
       return report_error(fmt::format("--host-util must be in [0, 100] % (got {})", u));
+  if (model->simulated_power)
+    std::fprintf(stderr,
+                 "cinergy: warning: SIMULATED POWER: the model was fitted on simulated energy\n");
   for (double u : utils) std::printf("%.4f\n", model->power_w(u, step.value_or(50.0)));
   return 0;
 }
@@ -80,6 +83,7 @@ int run_estimate(const std::string& path, const std::string& model_file, const s
   auto rows = m::estimate(*model, *table);
   if (!rows) return report_error(rows.error().what());
   if (auto r = m::write_estimate_csv(*rows, out); !r) return report_error(r.error().what());
+  if (model->simulated_power) std::printf("WARNING: SIMULATED POWER (from the model)\n");
   std::printf("%zu windows written to %s (method %s)\n", rows->size(), out.c_str(),
               std::string(m::method_name(model->method)).c_str());
   return 0;
@@ -106,6 +110,9 @@ int run_evaluate(const CommonFlags& f, const std::string& out_dir) {
     return 0;
   }
   const auto& e = *j;
+  if (e.value("simulated_power", false))
+    std::printf(
+        "WARNING: SIMULATED POWER: these figures come from modelled, not measured, energy\n");
   std::printf("method %s: n %zu matched (of %zu cloud-like, %zu ground-truth windows)\n",
               e["method"].get<std::string>().c_str(), e["n"].get<std::size_t>(),
               e["n_cloudlike"].get<std::size_t>(), e["n_groundtruth"].get<std::size_t>());
@@ -140,9 +147,8 @@ void register_model(CLI::App& app, int& exit_code) {
     cmd->add_option("--host-util", *utils, "Host load in % (repeatable)")->required();
     cmd->add_option("--step", *step,
                     "Per-CPU load of the busy CPUs in % (25, 50, 100 or between; default 50)");
-    cmd->callback([&exit_code, model, utils, step] {
-      exit_code = run_predict(*model, *utils, *step);
-    });
+    cmd->callback(
+        [&exit_code, model, utils, step] { exit_code = run_predict(*model, *utils, *step); });
   }
   {
     auto path = std::make_shared<std::string>();

@@ -16,7 +16,8 @@ Result<nlohmann::json> analyze(const AnalyzeOptions& options) {
   const auto name = [&](std::string_view phase) {
     return (options.data_dir / fmt::format("{}-{}.csv", data->prefix, phase)).string();
   };
-  if (!data->cloudlike) return fail(fmt::format("{}: missing (needed to estimate)", name("cloudlike")));
+  if (!data->cloudlike)
+    return fail(fmt::format("{}: missing (needed to estimate)", name("cloudlike")));
   if (!data->groundtruth)
     return fail(fmt::format("{}: missing (needed to evaluate)", name("groundtruth")));
   auto rows = estimate(*model, *data->cloudlike);
@@ -27,11 +28,14 @@ Result<nlohmann::json> analyze(const AnalyzeOptions& options) {
   if (!options.out_dir.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(options.out_dir, ec);
-    if (ec) return fail_errno(ec.value(), fmt::format("{}: cannot create", options.out_dir.string()));
+    if (ec)
+      return fail_errno(ec.value(), fmt::format("{}: cannot create", options.out_dir.string()));
     const std::string suffix = options.method == Method::paper ? "-paper" : "";
-    if (auto r = save_json(to_json(*model), options.out_dir / fmt::format("model{}.json", suffix)); !r)
+    if (auto r = save_json(to_json(*model), options.out_dir / fmt::format("model{}.json", suffix));
+        !r)
       return std::unexpected(r.error());
-    if (auto r = write_estimate_csv(*rows, options.out_dir / fmt::format("isolated{}.csv", suffix)); !r)
+    if (auto r = write_estimate_csv(*rows, options.out_dir / fmt::format("isolated{}.csv", suffix));
+        !r)
       return std::unexpected(r.error());
     if (auto r = save_json(*eval, options.out_dir / fmt::format("evaluation{}.json", suffix)); !r)
       return std::unexpected(r.error());

@@ -1,19 +1,19 @@
 #include "cinergy/model/dataset.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <fmt/format.h>
 #include <fstream>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <numeric>
 #include <regex>
 #include <set>
 #include <unordered_map>
-
-#include <nlohmann/json.hpp>
 
 namespace cinergy::model {
 namespace {
@@ -27,7 +27,8 @@ struct StringHash {
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -134,7 +135,7 @@ Result<Table> parse_long_csv(std::string_view text, const std::filesystem::path&
   std::size_t last_col = 0;
   std::string_view last_domain;
   constexpr std::size_t kNone = std::numeric_limits<std::size_t>::max();
-  std::vector<std::size_t> next_col;  // per column: the column that followed it last time
+  std::vector<std::size_t> next_col;         // per column: the column that followed it last time
   std::vector<std::string_view> key_of_col;  // views of the map's keys (stable nodes)
 
   while (next_line(line)) {
@@ -243,9 +244,39 @@ Result<Table> load_long_csv(const std::filesystem::path& file) {
 Result<DataSet> load_dataset(const std::filesystem::path& dir) {
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec))
-    return fail(fmt::format("{}: not a directory (expected a folder of <prefix>-training-50.csv, "
-                            "-groundtruth.csv, -cloudlike.csv)",
-                            dir.string()));
+    return fail(
+        fmt::format("{}: not a directory (expected a folder of <prefix>-training-50.csv, "
+                    "-groundtruth.csv, -cloudlike.csv)",
+                    dir.string()));
+  // A run directory's manifest gives host.threads and the CSV prefix (other
+  // files there, like events-training-50.csv, must not count as a host).
+  bool has_manifest = false;
+  std::optional<int> manifest_threads;
+  std::string manifest_prefix;
+  bool simulated = false;
+  const auto manifest = dir / "manifest.json";
+  if (std::filesystem::exists(manifest, ec)) {
+    has_manifest = true;
+    std::ifstream in(manifest);
+    auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) return fail(fmt::format("{}: not valid JSON", manifest.string()));
+    if (j.is_object() && j.contains("host") && j["host"].is_object() &&
+        j["host"].contains("threads")) {
+      const auto& th = j["host"]["threads"];
+      if (!th.is_number_integer() || th.get<long long>() <= 0 || th.get<long long>() > 1 << 20)
+        return fail(fmt::format("{}: host.threads must be a positive integer", manifest.string()));
+      manifest_threads = th.get<int>();
+    }
+    if (j.is_object()) {
+      const auto top = j.find("simulated");
+      if (top != j.end() && top->is_boolean() && top->get<bool>()) simulated = true;
+      const auto rapl = j.find("rapl");
+      if (rapl != j.end() && rapl->is_object() && rapl->value("simulated", false) == true)
+        simulated = true;
+    }
+    if (j.is_object() && j.contains("csv_prefix") && j["csv_prefix"].is_string())
+      manifest_prefix = j["csv_prefix"].get<std::string>();
+  }
   static const std::regex kName(R"((.+)-(training-(25|50|100)|groundtruth|cloudlike)\.csv)");
   struct Found {
     std::string prefix, phase;
@@ -259,15 +290,17 @@ Result<DataSet> load_dataset(const std::filesystem::path& dir) {
     const std::string name = entry.path().filename().string();
     std::smatch m;
     if (!std::regex_match(name, m, kName)) continue;
+    if (!manifest_prefix.empty() && m[1].str() != manifest_prefix) continue;
     Found f{m[1].str(), m[2].str(), m[3].matched ? std::stoi(m[3].str()) : 0, entry.path()};
     prefixes.insert(f.prefix);
     found.push_back(std::move(f));
   }
   if (ec) return fail_errno(ec.value(), fmt::format("{}: cannot list", dir.string()));
   if (found.empty())
-    return fail(fmt::format("{}: no <prefix>-training-<25|50|100>.csv, -groundtruth.csv or "
-                            "-cloudlike.csv file",
-                            dir.string()));
+    return fail(
+        fmt::format("{}: no <prefix>-training-<25|50|100>.csv, -groundtruth.csv or "
+                    "-cloudlike.csv file",
+                    dir.string()));
   if (prefixes.size() > 1) {
     std::string list;
     for (const auto& p : prefixes) list += (list.empty() ? "" : ", ") + p;
@@ -275,6 +308,9 @@ Result<DataSet> load_dataset(const std::filesystem::path& dir) {
                             dir.string(), list));
   }
   DataSet d;
+  d.has_manifest = has_manifest;
+  d.simulated_power = simulated;
+  d.manifest_host_threads = manifest_threads;
   d.dir = dir;
   d.prefix = *prefixes.begin();
   std::ranges::sort(found, {}, &Found::path);
@@ -288,20 +324,6 @@ Result<DataSet> load_dataset(const std::filesystem::path& dir) {
     else
       d.cloudlike = std::move(*t);
   }
-  const auto manifest = dir / "manifest.json";
-  if (std::filesystem::exists(manifest, ec)) {
-    d.has_manifest = true;
-    std::ifstream in(manifest);
-    auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded()) return fail(fmt::format("{}: not valid JSON", manifest.string()));
-    if (j.is_object() && j.contains("host") && j["host"].is_object() &&
-        j["host"].contains("threads")) {
-      const auto& th = j["host"]["threads"];
-      if (!th.is_number_integer() || th.get<long long>() <= 0 || th.get<long long>() > 1 << 20)
-        return fail(fmt::format("{}: host.threads must be a positive integer", manifest.string()));
-      d.manifest_host_threads = th.get<int>();
-    }
-  }
   return d;
 }
 
@@ -314,9 +336,10 @@ Result<int> resolve_host_threads(const DataSet& data, std::optional<int> flag) {
   if (data.has_manifest)
     return fail(fmt::format("{}: manifest.json has no host.threads; pass --host-threads N",
                             (data.dir / "manifest.json").string()));
-  return fail(fmt::format("{}: --host-threads N is required for original-format data (no "
-                          "manifest.json)",
-                          data.dir.string()));
+  return fail(
+      fmt::format("{}: --host-threads N is required for original-format data (no "
+                  "manifest.json)",
+                  data.dir.string()));
 }
 
 }  // namespace cinergy::model

@@ -1,9 +1,10 @@
 #include "cinergy/model/estimate.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <fmt/format.h>
 #include <limits>
 
 namespace cinergy::model {
@@ -112,9 +113,8 @@ Result<nlohmann::json> evaluate(const HostModel& model, const std::vector<Estima
   const auto* watt = gt.column("package-global-watt");
   if (vm == nullptr || watt == nullptr)
     return fail(fmt::format("{}: needs 'vm' and 'package-global-watt' rows", src));
-  const auto rows = model.method == Method::paper
-                        ? gt.complete_rows({})
-                        : gt.complete_rows({"vm", "package-global-watt"});
+  const auto rows = model.method == Method::paper ? gt.complete_rows({})
+                                                  : gt.complete_rows({"vm", "package-global-watt"});
   if (rows.empty()) return fail(fmt::format("{}: no usable rows after dropping NaN", src));
 
   struct Truth {
@@ -128,6 +128,7 @@ Result<nlohmann::json> evaluate(const HostModel& model, const std::vector<Estima
   nlohmann::json j;
   nlohmann::json reasons = nlohmann::json::object();
   j["method"] = method_name(model.method);
+  j["simulated_power"] = model.simulated_power;
   j["host_threads"] = model.host_threads;
   j["vm_vcpus"] = model.vm_vcpus;
   j["n_cloudlike"] = cloud.size();

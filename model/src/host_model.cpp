@@ -1,8 +1,9 @@
 #include "cinergy/model/host_model.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
-#include <fmt/format.h>
 #include <fstream>
 #include <limits>
 
@@ -96,6 +97,7 @@ Result<HostModel> fit_model(const DataSet& data, const ModelOptions& options) {
   HostModel m;
   m.method = options.method;
   m.prefix = data.prefix;
+  m.simulated_power = data.simulated_power;
   auto threads = resolve_host_threads(data, options.host_threads);
   if (!threads) return std::unexpected(threads.error());
   m.host_threads = *threads;
@@ -110,14 +112,13 @@ Result<HostModel> fit_model(const DataSet& data, const ModelOptions& options) {
   }
   const bool paper = options.method == Method::paper;
   const double factor = paper ? kPaperRegionFactor : kCinergyRegionFactor;
-  m.fit_hi_pct = m.vm_vcpus > 0
-                     ? std::min(100.0, m.vm_vcpus * 100.0 / m.host_threads * factor)
-                     : 100.0;
+  m.fit_hi_pct =
+      m.vm_vcpus > 0 ? std::min(100.0, m.vm_vcpus * 100.0 / m.host_threads * factor) : 100.0;
   if (m.vm_vcpus == 0) m.notes.push_back("VM vCPUs unknown: fitted on the whole load range");
 
   if (data.training.empty())
-    return fail(fmt::format("{}: no {}-training-<25|50|100>.csv to fit", data.dir.string(),
-                            data.prefix));
+    return fail(
+        fmt::format("{}: no {}-training-<25|50|100>.csv to fit", data.dir.string(), data.prefix));
   if (paper && !data.training.contains(50))
     return fail(fmt::format("{}: the paper method needs the step-50 curve",
                             (data.dir / (data.prefix + "-training-50.csv")).string()));
@@ -187,6 +188,7 @@ nlohmann::json to_json(const HostModel& m) {
   j["format"] = "cinergy-model-1";
   j["method"] = method_name(m.method);
   j["prefix"] = m.prefix;
+  j["simulated_power"] = m.simulated_power;
   j["host_threads"] = m.host_threads;
   j["vm_vcpus"] = m.vm_vcpus;
   j["fit_range_pct"] = {0.0, m.fit_hi_pct};
@@ -235,6 +237,7 @@ Result<HostModel> model_from_json(const nlohmann::json& j, std::string_view sour
     if (!method) return fail(fmt::format("{}: {}", src, method.error().message));
     m.method = *method;
     m.prefix = j.value("prefix", "");
+    m.simulated_power = j.value("simulated_power", false);
     m.host_threads = j.at("host_threads").get<int>();
     m.vm_vcpus = j.at("vm_vcpus").get<int>();
     m.fit_hi_pct = j.at("fit_range_pct").at(1).get<double>();
@@ -253,9 +256,9 @@ Result<HostModel> model_from_json(const nlohmann::json& j, std::string_view sour
       f.n = cj.value("n", std::size_t{0});
       f.levels = cj.value("levels", std::size_t{0});
       f.non_decreasing = cj.value("non_decreasing", true);
-      if (f.poly.coef.empty() || !std::ranges::all_of(f.poly.coef, [](double v) {
-            return std::isfinite(v);
-          }) || !(f.poly.x_scale > 0))
+      if (f.poly.coef.empty() ||
+          !std::ranges::all_of(f.poly.coef, [](double v) { return std::isfinite(v); }) ||
+          !(f.poly.x_scale > 0))
         return fail(fmt::format("{}: curve step {} has invalid coefficients", src, c.step_pct));
       m.curves.push_back(std::move(c));
     }
@@ -288,9 +291,11 @@ Result<void> save_json(const nlohmann::json& j, const std::filesystem::path& fil
 }
 
 std::string describe(const HostModel& m) {
-  std::string s = fmt::format(
-      "method {}  host_threads {}  vm_vcpus {}  fit region: host load <= {:.2f} %\n",
-      method_name(m.method), m.host_threads, m.vm_vcpus, m.fit_hi_pct);
+  std::string s = m.simulated_power
+                      ? "WARNING: SIMULATED POWER: fitted on modelled, not measured, energy\n"
+                      : "";
+  s += fmt::format("method {}  host_threads {}  vm_vcpus {}  fit region: host load <= {:.2f} %\n",
+                   method_name(m.method), m.host_threads, m.vm_vcpus, m.fit_hi_pct);
   for (const auto& c : m.curves) {
     const auto& f = c.fit;
     s += fmt::format("step {:>3} ({}): degree {}, n {}, levels {}, x in [{:.2f}, {:.2f}] %\n",
@@ -305,8 +310,8 @@ std::string describe(const HostModel& m) {
                          k == 1 ? "" : fmt::format("^{}", k));
     }
     s += fmt::format(",  u = (x - {:.4g}) / {:.4g}\n", f.poly.x_center, f.poly.x_scale);
-    s += fmt::format("  idle {:.2f} W  R2 {:.4f}  RMSE {:.3f} W  MAE {:.3f} W", f.poly(0.0),
-                     f.r2, f.rmse, f.mae);
+    s += fmt::format("  idle {:.2f} W  R2 {:.4f}  RMSE {:.3f} W  MAE {:.3f} W", f.poly(0.0), f.r2,
+                     f.rmse, f.mae);
     if (f.cv_rmse) s += fmt::format("  CV RMSE {:.3f} W", *f.cv_rmse);
     s += f.non_decreasing ? "  non-decreasing\n" : "  NOT non-decreasing\n";
   }

@@ -1,12 +1,12 @@
 #include "cinergy/model/polyfit.hpp"
 
-#include <algorithm>
-#include <cmath>
 #include <fmt/format.h>
-#include <limits>
-#include <unordered_set>
 
 #include <Eigen/Dense>
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <unordered_set>
 
 namespace cinergy::model {
 namespace {
@@ -19,9 +19,7 @@ using Matrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColM
 // Running R factor of the rows [1 u .. u^D | y] added so far.
 class RAccumulator {
  public:
-  explicit RAccumulator(int cols) : cols_(cols), work_(cols + kChunkRows, cols) {
-    work_.setZero();
-  }
+  explicit RAccumulator(int cols) : cols_(cols), work_(cols + kChunkRows, cols) { work_.setZero(); }
 
   // Row into the chunk buffer; reduces when full.
   void add(double u, double y) {
@@ -75,8 +73,8 @@ std::optional<Eigen::VectorXd> solve_degree(const Matrix& r, int d) {
   if (max_diag == 0) return std::nullopt;
   for (int i = 0; i < k; ++i)
     if (std::abs(r(i, i)) < 1e-11 * max_diag) return std::nullopt;
-  Eigen::VectorXd c = r.topLeftCorner(k, k).triangularView<Eigen::Upper>().solve(
-      r.block(0, p - 1, k, 1));
+  Eigen::VectorXd c =
+      r.topLeftCorner(k, k).triangularView<Eigen::Upper>().solve(r.block(0, p - 1, k, 1));
   if (!c.allFinite()) return std::nullopt;
   return c;
 }
@@ -128,10 +126,9 @@ Result<PolyFit> fit_polynomial(std::span<const double> x, std::span<const double
   const std::string name(what);
   if (x.size() != y.size() || (!group.empty() && group.size() != x.size()))
     return fail(fmt::format("{}: x, y and group sizes differ", name));
-  if (options.min_degree < 0 || options.max_degree < options.min_degree ||
-      options.max_degree > 20)
-    return fail(fmt::format("{}: bad degree range {}..{}", name, options.min_degree,
-                            options.max_degree));
+  if (options.min_degree < 0 || options.max_degree < options.min_degree || options.max_degree > 20)
+    return fail(
+        fmt::format("{}: bad degree range {}..{}", name, options.min_degree, options.max_degree));
   const std::size_t n = x.size();
   double lo = std::numeric_limits<double>::infinity(), hi = -lo;
   for (std::size_t i = 0; i < n; ++i) {
@@ -162,8 +159,7 @@ Result<PolyFit> fit_polynomial(std::span<const double> x, std::span<const double
   if (cv) folds = std::min<int>(folds, static_cast<int>(levels));
   // A degree needs more levels than coefficients; with CV, in every training set.
   const std::size_t usable_levels = cv ? levels - (levels + folds - 1) / folds : levels;
-  const int max_degree =
-      std::min<int>(options.max_degree, static_cast<int>(usable_levels) - 1);
+  const int max_degree = std::min<int>(options.max_degree, static_cast<int>(usable_levels) - 1);
   if (max_degree < options.min_degree)
     return fail(fmt::format("{}: too few distinct load levels for a fit ({} in {} points)", name,
                             levels, n));

@@ -1,10 +1,10 @@
 #include "accuracy.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <unordered_map>
-
-#include <fmt/format.h>
 
 #include "cinergy/model/dataset.hpp"
 #include "cinergy/model/estimate.hpp"
@@ -79,12 +79,12 @@ std::string accuracy_table(const std::vector<AccuracyRow>& rows) {
     sum_c += r.cinergy.rmse_truth_w;
     const auto& pe = r.paper.evaluation;
     const auto& ce = r.cinergy.evaluation;
-    s += fmt::format("| {} | {} | {:.2f} | {:.2f} | {:.2f} | {:.1f} | {:.1f} | {} / {} | {} / {} | {} | {} |\n",
-                     r.host.threads, r.host.system.substr(0, 40), r.paper.rmse_truth_w,
-                     r.cinergy.rmse_truth_w, ratio, r.paper.dyn_err_pct, r.cinergy.dyn_err_pct,
-                     num(pe["r2"], "{:.2f}"), num(pe["rmse_w"], "{:.2f}"), num(ce["r2"], "{:.2f}"),
-                     num(ce["rmse_w"], "{:.2f}"), num(pe["binned_rmse_w"], "{:.2f}"),
-                     num(ce["binned_rmse_w"], "{:.2f}"));
+    s += fmt::format(
+        "| {} | {} | {:.2f} | {:.2f} | {:.2f} | {:.1f} | {:.1f} | {} / {} | {} / {} | {} | {} |\n",
+        r.host.threads, r.host.system.substr(0, 40), r.paper.rmse_truth_w, r.cinergy.rmse_truth_w,
+        ratio, r.paper.dyn_err_pct, r.cinergy.dyn_err_pct, num(pe["r2"], "{:.2f}"),
+        num(pe["rmse_w"], "{:.2f}"), num(ce["r2"], "{:.2f}"), num(ce["rmse_w"], "{:.2f}"),
+        num(pe["binned_rmse_w"], "{:.2f}"), num(ce["binned_rmse_w"], "{:.2f}"));
   }
   const double n = static_cast<double>(rows.size());
   s += fmt::format(

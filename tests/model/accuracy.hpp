@@ -3,10 +3,9 @@
 #pragma once
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "cinergy/common/error.hpp"
 #include "generator.hpp"
@@ -16,7 +15,7 @@ namespace cinergy::model::testing {
 struct MethodScore {
   double rmse_truth_w = 0;  // isolated_w vs true isolated power, all cloud-like windows
   double mae_truth_w = 0;
-  double dyn_err_pct = 0;   // rmse_truth_w / mean true dynamic power * 100
+  double dyn_err_pct = 0;  // rmse_truth_w / mean true dynamic power * 100
   std::size_t n = 0;
   nlohmann::json evaluation;  // the paper-style evaluation object
 };

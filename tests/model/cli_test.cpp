@@ -1,15 +1,14 @@
 // `cinergy fit/predict/estimate/evaluate` as a user runs them: exit codes,
 // output shape, one-line errors.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
-#include <sstream>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "generator.hpp"
 #include "temp_dir.hpp"
@@ -115,7 +114,8 @@ TEST_F(CliTest, PredictPrintsOneValuePerUtilInOrder) {
 
 TEST_F(CliTest, EstimateWritesOneRowPerCloudlikeWindow) {
   ASSERT_EQ(run("fit " + data().string() + " --host-threads 8 -o " + tmp("m2.json")).rc, 0);
-  auto r = run("estimate " + data().string() + " --model " + tmp("m2.json") + " -o " + tmp("iso.csv"));
+  auto r =
+      run("estimate " + data().string() + " --model " + tmp("m2.json") + " -o " + tmp("iso.csv"));
   ASSERT_EQ(r.rc, 0) << r.err;
   std::ifstream in(tmp("iso.csv"));
   std::string line;
@@ -138,7 +138,8 @@ TEST_F(CliTest, EvaluateJsonHasThePaperMetricsAndBins) {
     EXPECT_EQ(r.out.find("NaN"), std::string::npos);
     auto j = nlohmann::json::parse(r.out);
     EXPECT_EQ(j["method"], method);
-    for (const char* k : {"n", "r2", "rmse_w", "mae_w", "mape_pct"}) EXPECT_TRUE(j[k].is_number()) << k;
+    for (const char* k : {"n", "r2", "rmse_w", "mae_w", "mape_pct"})
+      EXPECT_TRUE(j[k].is_number()) << k;
     EXPECT_GT(j["n"].get<int>(), 0);
     EXPECT_TRUE(j["binned"].is_array());
     EXPECT_FALSE(j["binned"].empty());
@@ -159,12 +160,16 @@ TEST_F(CliTest, BadInputIsOneLineAndNonZero) {
   header.write("h-training-50.csv", "ts,domain,value\n");
   const std::pair<std::string, std::string> cases[] = {
       {"evaluate " + data().string(), "--host-threads N is required"},
-      {"evaluate " + data().string() + " --host-threads 8 --method magic", "unknown method 'magic'"},
+      {"evaluate " + data().string() + " --host-threads 8 --method magic",
+       "unknown method 'magic'"},
       {"fit /nonexistent/dir --host-threads 8 -o " + tmp("x.json"), "not a directory"},
-      {"fit " + bad.path().string() + " --host-threads 8 -o " + tmp("x.json"), "h-training-50.csv: empty file"},
-      {"fit " + header.path().string() + " --host-threads 8 -o " + tmp("x.json"), "h-training-50.csv:1: wrong header"},
+      {"fit " + bad.path().string() + " --host-threads 8 -o " + tmp("x.json"),
+       "h-training-50.csv: empty file"},
+      {"fit " + header.path().string() + " --host-threads 8 -o " + tmp("x.json"),
+       "h-training-50.csv:1: wrong header"},
       {"fit " + data().string() + " --host-threads 8 -o /nonexistent/dir/m.json", "cannot write"},
-      {"fit " + data().string() + " --host-threads -2 -o " + tmp("x.json"), "--host-threads must be positive"},
+      {"fit " + data().string() + " --host-threads -2 -o " + tmp("x.json"),
+       "--host-threads must be positive"},
   };
   for (const auto& [args, expected] : cases) {
     auto r = run(args);

@@ -1,10 +1,11 @@
 // Loading and pivoting the original long CSV format, and every bad-input error.
-#include <cmath>
+#include "cinergy/model/dataset.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "cinergy/model/dataset.hpp"
+#include <cmath>
+
 #include "temp_dir.hpp"
 
 namespace cinergy::model {
@@ -110,13 +111,15 @@ TEST(LoadLongCsv, MissingFileAndDirectory) {
   EXPECT_THAT(e.error().message, HasSubstr("empty.csv: empty file"));
 }
 
-const char* kSmall = "timestamp,domain,measure\n2,cpu%_package-global,1\n2,package-global-watt,50\n";
+const char* kSmall =
+    "timestamp,domain,measure\n2,cpu%_package-global,1\n2,package-global-watt,50\n";
 
 TEST(LoadDataset, DiscoversPrefixAndFiles) {
   test::TempDir dir;
   dir.write("nova-1.lyon-training-50.csv", kSmall);
   dir.write("nova-1.lyon-training-100.csv", kSmall);
-  dir.write("nova-1.lyon-groundtruth.csv", "timestamp,domain,measure\n2,vm,5\n2,CPU0,1\n2,CPU1,1\n");
+  dir.write("nova-1.lyon-groundtruth.csv",
+            "timestamp,domain,measure\n2,vm,5\n2,CPU0,1\n2,CPU1,1\n");
   dir.write("notes.txt", "ignored");
   dir.write("other.csv", "ignored");
   auto d = load_dataset(dir.path());
@@ -170,7 +173,8 @@ TEST(LoadDataset, ManifestGivesHostThreads) {
   ASSERT_TRUE(d2);
   auto th = resolve_host_threads(*d2, std::nullopt);
   ASSERT_FALSE(th);
-  EXPECT_THAT(th.error().message, HasSubstr("manifest.json has no host.threads; pass --host-threads"));
+  EXPECT_THAT(th.error().message,
+              HasSubstr("manifest.json has no host.threads; pass --host-threads"));
 
   dir.write("manifest.json", "{not json");
   auto d3 = load_dataset(dir.path());
@@ -179,6 +183,23 @@ TEST(LoadDataset, ManifestGivesHostThreads) {
 
   dir.write("manifest.json", R"({"host": {"threads": -3}})");
   EXPECT_FALSE(load_dataset(dir.path()));
+}
+
+TEST(LoadDataset, RunDirectoryUsesTheManifestPrefix) {
+  test::TempDir dir;
+  dir.write("node-7-training-50.csv", kSmall);
+  dir.write("events-training-50.csv", "t_ns,event,level,window,target_pct,workers\n");
+  dir.write("manifest.json", R"({"host": {"threads": 16}, "csv_prefix": "node-7"})");
+  auto d = load_dataset(dir.path());
+  ASSERT_TRUE(d) << d.error().message;
+  EXPECT_EQ(d->prefix, "node-7");
+  EXPECT_EQ(resolve_host_threads(*d, std::nullopt).value(), 16);
+  EXPECT_FALSE(d->simulated_power);
+  dir.write("manifest.json",
+            R"({"host": {"threads": 16}, "csv_prefix": "node-7", "simulated": true})");
+  auto s = load_dataset(dir.path());
+  ASSERT_TRUE(s);
+  EXPECT_TRUE(s->simulated_power);
 }
 
 }  // namespace

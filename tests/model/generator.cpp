@@ -1,5 +1,7 @@
 #include "generator.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -9,8 +11,6 @@
 #include <queue>
 #include <random>
 #include <sstream>
-
-#include <fmt/format.h>
 
 namespace cinergy::model::testing {
 namespace {
@@ -25,7 +25,8 @@ class MonotoneCurve {
     m_.assign(n, 0.0);
     m_[0] = d[0];
     m_[n - 1] = d[n - 2];
-    for (std::size_t i = 1; i + 1 < n; ++i) m_[i] = d[i - 1] * d[i] <= 0 ? 0.0 : 0.5 * (d[i - 1] + d[i]);
+    for (std::size_t i = 1; i + 1 < n; ++i)
+      m_[i] = d[i - 1] * d[i] <= 0 ? 0.0 : 0.5 * (d[i - 1] + d[i]);
     for (std::size_t i = 0; i + 1 < n; ++i) {
       if (d[i] == 0) {
         m_[i] = m_[i + 1] = 0;
@@ -107,9 +108,9 @@ VmWindow vm_at(const Host& h, double t_s) {
   VmWindow w{};
   double sum = 0;
   for (int j = 0; j < 4; ++j) {
-    const double v = h.phase_load[static_cast<std::size_t>(phase)] *
-                         h.imbalance[static_cast<std::size_t>(j)] +
-                     h.normal(1.5);
+    const double v =
+        h.phase_load[static_cast<std::size_t>(phase)] * h.imbalance[static_cast<std::size_t>(j)] +
+        h.normal(1.5);
     w.vcpu_pct[static_cast<std::size_t>(j)] = std::clamp(v, 0.0, 100.0);
     sum += w.vcpu_pct[static_cast<std::size_t>(j)];
   }
@@ -151,8 +152,9 @@ class Writer {
       const double spike = h_.uniform(0, 1) < h_.spike_prob ? h_.uniform(0.02, 0.08) : 0.0;
       double global = 0;
       for (int s = 0; s < sockets; ++s) {
-        const double share = 0.5 / sockets + 0.5 * (act_sum > 0 ? act[static_cast<std::size_t>(s)] / act_sum
-                                                                : 1.0 / sockets);
+        const double share =
+            0.5 / sockets +
+            0.5 * (act_sum > 0 ? act[static_cast<std::size_t>(s)] / act_sum : 1.0 / sockets);
         double ps = p * share * (1.0 + spike);
         ps += h_.normal(h_.noise_rel * ps + h_.noise_abs / std::sqrt(sockets));
         ps = round2(std::max(ps, 0.0));

@@ -3,10 +3,10 @@
 // trace-derived windows arrive in), and the long-CSV parser's throughput.
 //
 //   build/tests/model/model_bench --benchmark_filter=FitEvaluate
+#include <benchmark/benchmark.h>
+
 #include <cmath>
 #include <random>
-
-#include <benchmark/benchmark.h>
 
 #include "cinergy/model/dataset.hpp"
 #include "cinergy/model/estimate.hpp"
@@ -19,7 +19,7 @@ using namespace cinergy::model;
 constexpr int kThreads = 32;
 constexpr std::size_t kTrainingPerStep = 600'000;  // x3 steps
 constexpr std::size_t kGroundTruth = 600'000;
-constexpr std::size_t kCloudLike = 1'200'000;      // total 3.6 M samples
+constexpr std::size_t kCloudLike = 1'200'000;  // total 3.6 M samples
 
 double host_power(double activity) { return 60 + 140 * std::pow(activity, 0.8); }
 
@@ -41,8 +41,9 @@ const DataSet& hour_at_1khz() {
     d.dir = "/bench";
     d.prefix = "bench";
     for (int step : {25, 50, 100}) {
-      auto t = make_table("bench-training-" + std::to_string(step) + ".csv",
-                          {"target", "cpu%_package-global", "package-global-watt"}, kTrainingPerStep);
+      auto t =
+          make_table("bench-training-" + std::to_string(step) + ".csv",
+                     {"target", "cpu%_package-global", "package-global-watt"}, kTrainingPerStep);
       const std::size_t levels = kThreads * 100 / static_cast<std::size_t>(step) + 1;
       for (std::size_t i = 0; i < kTrainingPerStep; ++i) {
         const double k = static_cast<double>(i * levels / kTrainingPerStep);
@@ -55,10 +56,10 @@ const DataSet& hour_at_1khz() {
       d.training.emplace(step, std::move(t));
     }
     auto vm_table = [&](const std::string& name, std::size_t rows, bool noisy) {
-      auto t = make_table(name,
-                          {"vm", "CPU0", "CPU1", "CPU2", "CPU3", "cpu%_package-global",
-                           "package-global-watt"},
-                          rows);
+      auto t = make_table(
+          name,
+          {"vm", "CPU0", "CPU1", "CPU2", "CPU3", "cpu%_package-global", "package-global-watt"},
+          rows);
       const double phase_load[] = {20, 95, 60, 3};
       for (std::size_t i = 0; i < rows; ++i) {
         const double l = phase_load[(i / 30'000) % 4];
@@ -69,7 +70,8 @@ const DataSet& hour_at_1khz() {
           sum += u;
           act += std::pow(u / 100, 0.7) / kThreads;
         }
-        const double extra = noisy ? 25.0 * static_cast<double>((i / 1000) % kThreads) / kThreads : 0;
+        const double extra =
+            noisy ? 25.0 * static_cast<double>((i / 1000) % kThreads) / kThreads : 0;
         t.columns[0][i] = sum + 1.0;
         t.columns[5][i] = sum / kThreads + extra;
         t.columns[6][i] = host_power(act + extra / 100 * 0.4) + 2.0 * noise(rng);
@@ -96,8 +98,9 @@ void BM_FitEvaluateHourAt1kHz(benchmark::State& state) {
     auto eval = evaluate(*model, *rows, *data.groundtruth);
     benchmark::DoNotOptimize(eval);
   }
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) *
-                          static_cast<std::int64_t>(3 * kTrainingPerStep + kGroundTruth + kCloudLike));
+  state.SetItemsProcessed(
+      static_cast<std::int64_t>(state.iterations()) *
+      static_cast<std::int64_t>(3 * kTrainingPerStep + kGroundTruth + kCloudLike));
   state.SetLabel(method == Method::cinergy ? "cinergy" : "paper");
 }
 BENCHMARK(BM_FitEvaluateHourAt1kHz)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->Iterations(3);
@@ -109,9 +112,9 @@ void BM_ParseLongCsv(benchmark::State& state) {
     char buf[96];
     for (int w = 0; w < 100'000; ++w) {
       const double ts = w * 0.001;
-      for (const char* d : {"phase", "target", "package-0-watt", "package-global-watt",
-                            "cpu%_package-global", "freq_package-0", "vm", "CPU0", "CPU1", "CPU2",
-                            "CPU3"}) {
+      for (const char* d :
+           {"phase", "target", "package-0-watt", "package-global-watt", "cpu%_package-global",
+            "freq_package-0", "vm", "CPU0", "CPU1", "CPU2", "CPU3"}) {
         const int n = d[0] == 'p' && d[1] == 'h'
                           ? std::snprintf(buf, sizeof buf, "%.3f,%s,cloudlike\n", ts, d)
                           : std::snprintf(buf, sizeof buf, "%.3f,%s,%.2f\n", ts, d, 12.34 + w % 97);

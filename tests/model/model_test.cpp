@@ -1,12 +1,12 @@
 // Host model, estimate and evaluation: the paper's method on a hand-made
 // dataset, the Cinergy method's interpolation, JSON, errors, and accuracy
 // against the generator's truth.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <fstream>
 #include <sstream>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "accuracy.hpp"
 #include "cinergy/model/analyze.hpp"
@@ -172,7 +172,7 @@ HostModel two_curve_model() {
 TEST(CinergyMethod, InterpolatesBetweenStepCurvesByIntensity) {
   const auto m = two_curve_model();
   EXPECT_DOUBLE_EQ(m.power_w(20, 25), 30);
-  EXPECT_DOUBLE_EQ(m.power_w(20, 10), 30);   // clamped to the lowest step
+  EXPECT_DOUBLE_EQ(m.power_w(20, 10), 30);  // clamped to the lowest step
   EXPECT_DOUBLE_EQ(m.power_w(20, 100), 20);
   EXPECT_DOUBLE_EQ(m.power_w(20, 62.5), 25);  // half way
   EXPECT_DOUBLE_EQ(m.power_w(20, NAN), m.power_w(20, 50));
@@ -204,10 +204,10 @@ TEST(ModelJson, RoundTripsAndRejectsGarbage) {
   auto back = load_model(dir.path() / "m.json");
   ASSERT_TRUE(back) << back.error().message;
   for (double x : {0.0, 3.0, 20.0, 49.0})
-    for (double s : {25.0, 50.0, 100.0})
-      EXPECT_DOUBLE_EQ(back->power_w(x, s), m->power_w(x, s));
+    for (double s : {25.0, 50.0, 100.0}) EXPECT_DOUBLE_EQ(back->power_w(x, s), m->power_w(x, s));
   dir.write("bad.json", "[1,2]");
-  EXPECT_THAT(load_model(dir.path() / "bad.json").error().message, HasSubstr("not a cinergy model"));
+  EXPECT_THAT(load_model(dir.path() / "bad.json").error().message,
+              HasSubstr("not a cinergy model"));
   dir.write("bad2.json", R"({"format":"cinergy-model-1","method":"paper"})");
   EXPECT_THAT(load_model(dir.path() / "bad2.json").error().message, HasSubstr("malformed model"));
   EXPECT_FALSE(load_model(dir.path() / "none.json"));
@@ -216,7 +216,8 @@ TEST(ModelJson, RoundTripsAndRejectsGarbage) {
 TEST(Evaluate, NoMatchGivesNullsWithReasonsNotNaN) {
   const auto m = two_curve_model();
   auto gt = parse_long_csv(
-      "timestamp,domain,measure\n2,vm,10\n2,package-global-watt,12\n4,vm,20\n4,package-global-watt,14\n",
+      "timestamp,domain,measure\n2,vm,10\n2,package-global-watt,12\n4,vm,20\n4,package-global-watt,"
+      "14\n",
       "gt.csv");
   ASSERT_TRUE(gt);
   std::vector<EstimateRow> rows(1);
@@ -269,7 +270,8 @@ TEST(Analyze, WritesTheThreeFilesPerMethod) {
 // The acceptance criterion of issue 4, on 12 generated hosts of 8..160 threads.
 TEST(Accuracy, CinergyBeatsThePaperAgainstTheTruthOnEveryHost) {
   using namespace testing;
-  const auto curves = load_spec_curves(std::string(CINERGY_SHARED_DIR) + "/data/specpower-curves.csv");
+  const auto curves =
+      load_spec_curves(std::string(CINERGY_SHARED_DIR) + "/data/specpower-curves.csv");
   ASSERT_GT(curves.size(), 500u);
   test::TempDir tmp;
   std::vector<AccuracyRow> rows;

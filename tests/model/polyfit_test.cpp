@@ -1,11 +1,11 @@
 // Polynomial fits: exactness, degree choice, monotone rule, bad input.
-#include <cmath>
-#include <random>
+#include "cinergy/model/polyfit.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "cinergy/model/polyfit.hpp"
+#include <cmath>
+#include <random>
 
 namespace cinergy::model {
 namespace {
@@ -68,7 +68,10 @@ TEST(FitPolynomial, ExactOnPolynomialsUpToHighDegree) {
 
 TEST(FitPolynomial, StableOnFarFromZeroAbscissa) {
   // x in [1000, 1001]: monomials in raw x would be hopeless at degree 6.
-  auto f = [](double x) { const double t = x - 1000.0; return 5 + t - 2 * t * t * t + t * t * t * t * t * t; };
+  auto f = [](double x) {
+    const double t = x - 1000.0;
+    return 5 + t - 2 * t * t * t + t * t * t * t * t * t;
+  };
   auto d = make(f, 1000.0, 1001.0, 40, 1, 0.0);
   FitOptions o;
   o.selection = DegreeSelection::training_rmse;
@@ -80,7 +83,9 @@ TEST(FitPolynomial, StableOnFarFromZeroAbscissa) {
 }
 
 TEST(FitPolynomial, CrossValidationPicksTheTrueDegreeTrainingErrorOverfits) {
-  auto f = [](double x) { return 50 + 1.2 * x - 0.006 * x * x; };  // concave, increasing on [0, 100]
+  auto f = [](double x) {
+    return 50 + 1.2 * x - 0.006 * x * x;
+  };  // concave, increasing on [0, 100]
   auto d = make(f, 0.0, 60.0, 25, 10, 0.8, 7);
   FitOptions cv;
   auto a = fit_polynomial(d.x, d.y, d.group, cv, "cv");

@@ -20,11 +20,11 @@
 namespace cinergy::model {
 
 struct Table {
-  std::filesystem::path source;             // file it came from (for error messages)
-  std::vector<double> timestamp_s;          // ascending, unique (seconds since scenario start)
-  std::vector<std::string> names;           // domain names, in order of first appearance
-  std::vector<std::vector<double>> columns; // columns[c][row]; NaN = missing
-  std::string phase;                        // first `phase` value seen ("" if none)
+  std::filesystem::path source;              // file it came from (for error messages)
+  std::vector<double> timestamp_s;           // ascending, unique (seconds since scenario start)
+  std::vector<std::string> names;            // domain names, in order of first appearance
+  std::vector<std::vector<double>> columns;  // columns[c][row]; NaN = missing
+  std::string phase;                         // first `phase` value seen ("" if none)
 
   [[nodiscard]] std::size_t rows() const { return timestamp_s.size(); }
   // nullptr when the domain never appears.
@@ -49,12 +49,13 @@ Result<Table> load_long_csv(const std::filesystem::path& file);
 // cinergy run directory (same files plus manifest.json).
 struct DataSet {
   std::filesystem::path dir;
-  std::string prefix;                 // "<prefix>-training-50.csv" etc.
-  std::map<int, Table> training;      // step (25, 50, 100) -> scenario A data
-  std::optional<Table> groundtruth;   // scenario B
-  std::optional<Table> cloudlike;     // scenario C
+  std::string prefix;                        // "<prefix>-training-50.csv" etc.
+  std::map<int, Table> training;             // step (25, 50, 100) -> scenario A data
+  std::optional<Table> groundtruth;          // scenario B
+  std::optional<Table> cloudlike;            // scenario C
   std::optional<int> manifest_host_threads;  // manifest.json `host.threads`
   bool has_manifest = false;
+  bool simulated_power = false;  // manifest.json says the power was simulated
 };
 
 // Discovers the prefix from *-groundtruth.csv / *-training-<S>.csv /

@@ -3,9 +3,8 @@
 #pragma once
 
 #include <filesystem>
-#include <vector>
-
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "cinergy/common/error.hpp"
 #include "cinergy/model/dataset.hpp"

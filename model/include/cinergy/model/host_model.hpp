@@ -14,12 +14,11 @@
 #pragma once
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "cinergy/common/error.hpp"
 #include "cinergy/model/analyze.hpp"
@@ -38,8 +37,8 @@ struct ModelOptions {
 };
 
 struct StepCurve {
-  int step_pct = 0;     // the stress-ng -l of the training workers
-  std::string source;   // file name
+  int step_pct = 0;    // the stress-ng -l of the training workers
+  std::string source;  // file name
   PolyFit fit;
   // Power (W) at host load x (%). With `guard`, x beyond the fitted range
   // continues linearly with the edge slope (>= 0) instead of the polynomial.
@@ -49,11 +48,12 @@ struct StepCurve {
 struct HostModel {
   Method method = Method::cinergy;
   int host_threads = 0;
-  int vm_vcpus = 0;          // 0: unknown (fit on the whole range)
-  double fit_hi_pct = 100;   // points with host load above are not fitted
+  int vm_vcpus = 0;         // 0: unknown (fit on the whole range)
+  double fit_hi_pct = 100;  // points with host load above are not fitted
   std::string prefix;
-  std::vector<StepCurve> curves;  // ascending step
-  std::vector<std::string> notes; // monotone rule, skipped steps, ...
+  std::vector<StepCurve> curves;   // ascending step
+  std::vector<std::string> notes;  // monotone rule, skipped steps, ...
+  bool simulated_power = false;    // fitted on simulated power (labelled in every output)
 
   // Host power (W) at host load x (%) when the busy CPUs run at
   // `intensity_pct` each: linear between the neighbouring step curves,
