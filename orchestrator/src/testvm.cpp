@@ -122,7 +122,10 @@ Result<VmRuntime> TestVm::start_qemu(const TestVmFiles& files) {
   if (auto r = make_cgroup(dir); !r) return std::unexpected(r.error());
   own_cgroup_ = dir;
   auto argv = testvm_qemu_argv(o_, name_, files, kvm_);
+  // Its own session, like a daemon (and like libvirt's qemu): not in the
+  // terminal's process group, and its own scheduler autogroup.
   auto pid = spawn(argv, SpawnOptions{.own_process_group = true,
+                                      .new_session = true,
                                       .cgroup_dir = dir,
                                       .output_file = *work_.get(o_.work_dir) / "qemu.log",
                                       .env_add = {}});

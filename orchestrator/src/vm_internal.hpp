@@ -90,8 +90,9 @@ std::vector<std::string> testvm_qemu_argv(const VmOptions& options, std::string_
 
 struct SpawnOptions {
   bool own_process_group = true;
-  fs::path cgroup_dir;               // if set, the child moves itself there before exec
-  fs::path output_file;              // stdout+stderr (appended); default /dev/null
+  bool new_session = false;  // setsid(): own session (and process group, and scheduler autogroup)
+  fs::path cgroup_dir;       // if set, the child moves itself there before exec
+  fs::path output_file;      // stdout+stderr (appended); default /dev/null
   std::vector<std::string> env_add;  // "KEY=VALUE" added to the inherited environment
 };
 // fork/exec of an argv (execvp, no shell). The child is its own process

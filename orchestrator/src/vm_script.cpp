@@ -55,6 +55,7 @@ Result<VmRuntime> LaunchScriptVm::start_impl() {
   }
   auto pid = spawn({fs::absolute(o_.launch_script).string()},
                    SpawnOptions{.own_process_group = true,
+                                .new_session = false,
                                 .cgroup_dir = own_cgroup_,
                                 .output_file = log_,
                                 .env_add = {"CINERGY_VM_WORK_DIR=" + work->string()}});

@@ -338,7 +338,11 @@ Result<pid_t> spawn(const std::vector<std::string>& argv, const SpawnOptions& op
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    if (options.own_process_group && ::setpgid(0, 0) != 0) die(1);
+    if (options.new_session) {
+      if (::setsid() < 0) die(1);
+    } else if (options.own_process_group && ::setpgid(0, 0) != 0) {
+      die(1);
+    }
     if (!procs.empty()) {
       int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
       if (fd < 0 || ::write(fd, "0", 1) != 1) die(2);
@@ -362,8 +366,8 @@ Result<pid_t> spawn(const std::vector<std::string>& argv, const SpawnOptions& op
   if (n == sizeof report) {
     int status = 0;
     ::waitpid(pid, &status, 0);
-    static constexpr const char* kStage[] = {"", "setpgid", "joining cgroup", "opening output",
-                                             "exec"};
+    static constexpr const char* kStage[] = {"", "setpgid/setsid", "joining cgroup",
+                                             "opening output", "exec"};
     std::string where = report[0] == 2
                             ? fmt::format("joining cgroup {}", options.cgroup_dir.string())
                         : report[0] == 3 ? fmt::format("opening {}", out)

@@ -324,14 +324,23 @@ TEST(VmProcess, SpawnOwnGroupAndTerminate) {
   auto pid = spawn({"/bin/sleep", "30"}, SpawnOptions{});
   ASSERT_TRUE(pid) << pid.error().what();
   EXPECT_EQ(::getpgid(*pid), *pid);
+  EXPECT_EQ(::getsid(*pid), ::getsid(0));
   EXPECT_FALSE(try_reap(*pid));
   terminate_and_reap(*pid, true, 2s);
   EXPECT_NE(::kill(*pid, 0), 0);
+  SpawnOptions session;
+  session.new_session = true;
+  auto daemon = spawn({"/bin/sleep", "30"}, session);
+  ASSERT_TRUE(daemon);
+  EXPECT_EQ(::getsid(*daemon), *daemon);
+  terminate_and_reap(*daemon, true, 2s);
+  EXPECT_NE(::kill(*daemon, 0), 0);
   auto missing = spawn({"/nonexistent/x"}, SpawnOptions{});
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().errno_value, ENOENT);
   TempDir dir;
   auto bad_cgroup = spawn({"/bin/true"}, SpawnOptions{.own_process_group = true,
+                                                      .new_session = false,
                                                       .cgroup_dir = dir.path() / "nope",
                                                       .output_file = {},
                                                       .env_add = {}});
