@@ -86,7 +86,8 @@ static void BM_TraceRow8Series(benchmark::State& state) {
     if (++n % 1000 == 0) (void)w->flush();
   }
   (void)w->flush();
-  state.counters["bytes_per_row"] = static_cast<double>(w->bytes_written()) / static_cast<double>(n);
+  state.counters["bytes_per_row"] =
+      static_cast<double>(w->bytes_written()) / static_cast<double>(n);
 }
 BENCHMARK(BM_TraceRow8Series);
 
