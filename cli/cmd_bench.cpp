@@ -1,118 +1,16 @@
-// `cinergy bench ...`: measurements of Cinergy's own overhead (numbers on a
-// shared machine are measurements, not assertions). Each area registers its
-// own sub-subcommand in a separate function.
-#include <algorithm>
-#include <cstdio>
-#include <nlohmann/json.hpp>
-#include <vector>
-
-#include "cinergy/bpf/bench.hpp"
+// `cinergy bench ...`: measurements of Cinergy's own overhead and output size.
+// Numbers on a shared machine are measurements, not assertions: see README
+// "Performance" for the figures and the commands that produced them. Each area
+// registers its own sub-subcommand (bench_<area>.cpp).
 #include "commands.hpp"
 
 namespace cinergy::cli {
-namespace {
-
-struct Spread {
-  double median, min, max;
-};
-Spread spread(std::vector<double> v) {
-  if (v.empty()) return {0, 0, 0};
-  std::sort(v.begin(), v.end());
-  return {v[v.size() / 2], v.front(), v.back()};
-}
-
-// `cinergy bench bpf`: cost per sched_switch of the accounting program against
-// an empty tp_btf/sched_switch program, and the stress-ng --switch rate.
-void register_bench_bpf(CLI::App& bench, int& exit_code) {
-  auto* cmd =
-      bench.add_subcommand("bpf", "Overhead of the BPF CPU accounting program (root, stress-ng)");
-  auto opts = std::make_shared<bpf::SwitchBenchOptions>();
-  auto json = std::make_shared<bool>(false);
-  cmd->add_option("--seconds", opts->seconds, "Seconds per stress-ng run")
-      ->check(CLI::Range(1.0, 60.0));
-  cmd->add_option("--repetitions", opts->repetitions, "Repetitions (5 stress-ng runs each)")
-      ->check(CLI::Range(1, 50));
-  cmd->add_option("--switch-workers", opts->switch_workers, "stress-ng --switch N")
-      ->check(CLI::Range(1, 64));
-  cmd->add_flag("--json", *json, "JSON on stdout");
-  cmd->callback([opts, json, &exit_code] {
-    auto runs = bpf::run_switch_bench(*opts);
-    if (!runs) {
-      exit_code = report_error(runs.error().what());
-      return;
-    }
-    std::vector<double> ru, rt, eu, et, au, at, du, dt;
-    nlohmann::json j;
-    for (const auto& r : *runs) {
-      ru.push_back(r.acct_ns_untracked / r.empty_ns_untracked);
-      rt.push_back(r.acct_ns_tracked / r.empty_ns_tracked);
-      au.push_back(r.acct_ns_untracked);
-      at.push_back(r.acct_ns_tracked);
-      eu.push_back(r.empty_ns_untracked);
-      et.push_back(r.empty_ns_tracked);
-      du.push_back(100.0 * (r.rate_untracked / r.rate_none - 1.0));
-      dt.push_back(100.0 * (r.rate_tracked / r.rate_none - 1.0));
-      j["runs"].push_back({{"empty_ns_untracked", r.empty_ns_untracked},
-                           {"acct_ns_untracked", r.acct_ns_untracked},
-                           {"calls_untracked", r.calls_untracked},
-                           {"empty_ns_tracked", r.empty_ns_tracked},
-                           {"acct_ns_tracked", r.acct_ns_tracked},
-                           {"calls_tracked", r.calls_tracked},
-                           {"switch_ops_per_s_none", r.rate_none},
-                           {"switch_ops_per_s_untracked", r.rate_untracked},
-                           {"switch_ops_per_s_tracked", r.rate_tracked},
-                           {"empty_attached_first", r.empty_attached_first}});
-    }
-    auto put = [&](const char* name, const std::vector<double>& v) {
-      auto s = spread(v);
-      j["summary"][name] = {{"median", s.median}, {"min", s.min}, {"max", s.max}};
-      return s;
-    };
-    auto s_ru = put("ratio_untracked", ru), s_rt = put("ratio_tracked", rt);
-    auto s_au = put("acct_ns_untracked", au), s_at = put("acct_ns_tracked", at);
-    auto s_eu = put("empty_ns_untracked", eu), s_et = put("empty_ns_tracked", et);
-    auto s_du = put("switch_rate_change_pct_untracked", du),
-         s_dt = put("switch_rate_change_pct_tracked", dt);
-    if (*json) {
-      std::printf("%s\n", j.dump(2).c_str());
-      return;
-    }
-    std::printf(
-        "BPF accounting overhead under stress-ng --switch %d, %zu repetition(s) of %.0f s runs\n",
-        opts->switch_workers, runs->size(), opts->seconds);
-    std::printf(
-        "(median [min, max]; per-call cost = run_time_ns / run_cnt from BPF run-time stats)\n");
-    std::printf(
-        "  (a) untracked: accounting %.1f ns [%.1f, %.1f], empty %.1f ns [%.1f, %.1f], ratio %.2fx "
-        "[%.2f, %.2f]\n",
-        s_au.median, s_au.min, s_au.max, s_eu.median, s_eu.min, s_eu.max, s_ru.median, s_ru.min,
-        s_ru.max);
-    std::printf(
-        "  (b) tracked:   accounting %.1f ns [%.1f, %.1f], empty %.1f ns [%.1f, %.1f], ratio %.2fx "
-        "[%.2f, %.2f]\n",
-        s_at.median, s_at.min, s_at.max, s_et.median, s_et.min, s_et.max, s_rt.median, s_rt.min,
-        s_rt.max);
-    std::printf(
-        "  switch rate vs no program: untracked %+.1f %% [%+.1f, %+.1f], tracked %+.1f %% [%+.1f, "
-        "%+.1f]\n",
-        s_du.median, s_du.min, s_du.max, s_dt.median, s_dt.min, s_dt.max);
-    for (const auto& r : *runs)
-      std::printf(
-          "  run (%s attached first): acct/empty %.1f/%.1f ns untracked, %.1f/%.1f ns tracked; "
-          "switch ops/s none %.0f, untracked %.0f, tracked %.0f; calls %lu / %lu\n",
-          r.empty_attached_first ? "empty" : "accounting", r.acct_ns_untracked,
-          r.empty_ns_untracked, r.acct_ns_tracked, r.empty_ns_tracked, r.rate_none,
-          r.rate_untracked, r.rate_tracked, static_cast<unsigned long>(r.calls_untracked),
-          static_cast<unsigned long>(r.calls_tracked));
-  });
-}
-
-}  // namespace
 
 void register_bench(CLI::App& app, int& exit_code) {
-  auto* bench = app.add_subcommand("bench", "Measure Cinergy's own overhead");
+  auto* bench = app.add_subcommand("bench", "Measure Cinergy's own overhead (not tests)");
   bench->require_subcommand(1);
   register_bench_bpf(*bench, exit_code);
+  register_bench_sampler(*bench, exit_code);
 }
 
 }  // namespace cinergy::cli

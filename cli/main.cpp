@@ -1,12 +1,12 @@
 // cinergy: what would this VM draw alone on this host?
-#include <cstdio>
-#include <exception>
-#include <string>
-
-#include <CLI/CLI.hpp>
 #include <spdlog/cfg/env.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+#include <string>
 
 #include "commands.hpp"
 

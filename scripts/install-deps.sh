@@ -27,7 +27,7 @@ pkgs=(
   # build
   build-essential cmake pkg-config git ca-certificates
   # eBPF
-  clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
+  clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev liblzma-dev
   # libraries
   libboost-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libeigen3-dev libvirt-dev libzstd-dev

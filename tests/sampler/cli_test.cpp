@@ -1,11 +1,10 @@
 // Runs build/cinergy with bad input: one line on stderr, non-zero exit, no sampling.
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <array>
 #include <cstdio>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "temp_dir.hpp"
 
@@ -19,7 +18,8 @@ struct Run {
 Run run(const std::string& args) {
   TempDir t;
   const auto err = t.path() / "err";
-  const std::string cmd = std::string(CINERGY_BINARY_DIR) + "/cinergy " + args + " 2>" + err.string();
+  const std::string cmd =
+      std::string(CINERGY_BINARY_DIR) + "/cinergy " + args + " 2>" + err.string();
   FILE* p = popen(cmd.c_str(), "r");
   std::string out;
   std::array<char, 4096> buf{};
@@ -50,21 +50,24 @@ TEST(RecordCli, BadRatesAndDurations) {
 }
 
 TEST(RecordCli, BadSourcesAndPaths) {
-  expect_one_line_error(run("record --source powercap --powercap-root /nonexistent/pc --duration 1"),
-                        "/nonexistent/pc");
+  expect_one_line_error(
+      run("record --source powercap --powercap-root /nonexistent/pc --duration 1"),
+      "/nonexistent/pc");
   TempDir empty;
-  expect_one_line_error(run("record --source powercap --powercap-root " + empty.path().string() + " --duration 1"),
-                        "no intel-rapl");
+  expect_one_line_error(
+      run("record --source powercap --powercap-root " + empty.path().string() + " --duration 1"),
+      "no intel-rapl");
   TempDir unreadable;
   unreadable.write("intel-rapl:0/name", "package-0\n");
   unreadable.write("intel-rapl:0/max_energy_range_uj", "1000\n");
   std::filesystem::create_directories(unreadable.path() / "intel-rapl:0/energy_uj");
-  expect_one_line_error(
-      run("record --source powercap --powercap-root " + unreadable.path().string() + " --duration 1"),
-      "intel-rapl:0/energy_uj");
+  expect_one_line_error(run("record --source powercap --powercap-root " +
+                            unreadable.path().string() + " --duration 1"),
+                        "intel-rapl:0/energy_uj");
   expect_one_line_error(run("record --source sim --duration 1 --out /nonexistent-dir/x.csv.gz"),
                         "/nonexistent-dir/x.csv.gz");
-  expect_one_line_error(run("record --source sim --sim-host nope --duration 1"), "unknown --sim-host 'nope'");
+  expect_one_line_error(run("record --source sim --sim-host nope --duration 1"),
+                        "unknown --sim-host 'nope'");
   expect_one_line_error(run("record --source bogus --duration 1"), "unknown --source 'bogus'");
   expect_one_line_error(run("record --source sim --pin 99999 --duration 1"), "--pin");
   expect_one_line_error(run("record --source sim --pid abc --duration 1"), "");
@@ -72,8 +75,9 @@ TEST(RecordCli, BadSourcesAndPaths) {
 
 TEST(RecordCli, AutoNeverFallsBackToSim) {
   TempDir t;
-  const auto r = run("record --duration 1 --powercap-root " + t.path().string() + " --dev-cpu-root " +
-                     t.path().string() + " --perf-root " + (t.path() / "none").string());
+  const auto r =
+      run("record --duration 1 --powercap-root " + t.path().string() + " --dev-cpu-root " +
+          t.path().string() + " --perf-root " + (t.path() / "none").string());
   expect_one_line_error(r, "--source sim");
 }
 

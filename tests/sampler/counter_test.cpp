@@ -5,9 +5,9 @@
 using namespace cinergy::sampler;
 
 TEST(EnergyUnit, FromPowerUnitMsr) {
-  EXPECT_DOUBLE_EQ(energy_unit_uj(0xA0E03), 61.03515625);  // ESU 14 (Xeon Scalable)
-  EXPECT_DOUBLE_EQ(energy_unit_uj(0xA1003), 15.2587890625);  // ESU 16 (client)
-  EXPECT_DOUBLE_EQ(energy_unit_uj(0x0000), 1e6);             // ESU 0: 1 J
+  EXPECT_DOUBLE_EQ(energy_unit_uj(0xA0E03), 61.03515625);        // ESU 14 (Xeon Scalable)
+  EXPECT_DOUBLE_EQ(energy_unit_uj(0xA1003), 15.2587890625);      // ESU 16 (client)
+  EXPECT_DOUBLE_EQ(energy_unit_uj(0x0000), 1e6);                 // ESU 0: 1 J
   EXPECT_DOUBLE_EQ(energy_unit_uj(0x1F00), 1e6 / 2147483648.0);  // only bits 12:8
 }
 

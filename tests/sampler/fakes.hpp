@@ -14,13 +14,14 @@ namespace cinergy::test {
 class FakeSource final : public sampler::EnergySource {
  public:
   explicit FakeSource(std::size_t n = 2) {
-    for (std::size_t i = 0; i + 1 < n; ++i) info_.push_back({"package-" + std::to_string(i), int(i), 0});
+    for (std::size_t i = 0; i + 1 < n; ++i)
+      info_.push_back({"package-" + std::to_string(i), int(i), 0});
     info_.push_back({"package-global", -1, 0});
   }
   std::string_view kind() const override { return "fake"; }
   const std::vector<sampler::DomainInfo>& domains() const override { return info_; }
   std::size_t read(std::span<std::uint64_t> e) noexcept override {
-    const auto r = reads.fetch_add(1) ;
+    const auto r = reads.fetch_add(1);
     for (std::size_t d = 0; d < e.size(); ++d) e[d] = r * (d + 1) * 1000;
     return fail_every && r % fail_every == 0 ? 1 : 0;
   }
@@ -35,9 +36,7 @@ class FakeSource final : public sampler::EnergySource {
 // vm/vcpu0 +400000, noise +250000, cpu0 +600000, cpu1 +300000.
 class FakeAccounting final : public bpf::CpuAccounting {
  public:
-  FakeAccounting() {
-    series_ = {{"vm", 0, true}, {"vm/vcpu0", 0, false}, {"noise", 1, true}};
-  }
+  FakeAccounting() { series_ = {{"vm", 0, true}, {"vm/vcpu0", 0, false}, {"noise", 1, true}}; }
   std::string_view backend() const override { return "fake"; }
   std::string_view fallback_reason() const override { return ""; }
   Result<std::size_t> add_subject(const bpf::SubjectSpec&) override { return fail("fixed fake"); }

@@ -5,7 +5,8 @@
 using cinergy::sampler::LogHistogram;
 
 TEST(LogHistogram, IndexAndLowerAreConsistent) {
-  for (std::uint64_t v : {0ull, 1ull, 31ull, 32ull, 33ull, 63ull, 64ull, 1000ull, 123456789ull, 1ull << 40}) {
+  for (std::uint64_t v :
+       {0ull, 1ull, 31ull, 32ull, 33ull, 63ull, 64ull, 1000ull, 123456789ull, 1ull << 40}) {
     const unsigned i = LogHistogram::index_of(v);
     EXPECT_LE(LogHistogram::lower_of(i), v) << v;
     EXPECT_GT(LogHistogram::lower_of(i + 1), v) << v;

@@ -1,7 +1,6 @@
 #include <fcntl.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "cinergy/sampler/energy_source.hpp"
 #include "temp_dir.hpp"
@@ -46,8 +45,8 @@ TEST(Msr, IntelTwoPackagesUnitAndWrap) {
   ASSERT_TRUE(s) << s.error().what();
   std::vector<std::string> n;
   for (const auto& d : (*s)->domains()) n.push_back(d.name);
-  EXPECT_EQ(n, (std::vector<std::string>{"package-0", "core-0", "uncore-0", "dram-0", "psys", "package-1",
-                                         "dram-1", "package-global"}));
+  EXPECT_EQ(n, (std::vector<std::string>{"package-0", "core-0", "uncore-0", "dram-0", "psys",
+                                         "package-1", "dram-1", "package-global"}));
   EXPECT_EQ((*s)->domains()[0].max_energy_range_uj, 262144000000ull);  // 2^32 x 61.035 uJ
   std::vector<std::uint64_t> e(n.size());
   EXPECT_EQ((*s)->read(e), 0u);

@@ -1,6 +1,5 @@
-#include <sys/stat.h>
-
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "cinergy/sampler/energy_source.hpp"
 #include "temp_dir.hpp"
@@ -26,7 +25,7 @@ void two_socket_tree(const TempDir& t) {
   zone(t, "intel-rapl:1:0", "dram", 5000);
   zone(t, "intel-rapl:2", "psys", 6000);
   zone(t, "intel-rapl-mmio:0", "package-0", 7000);  // MMIO duplicate: not a RAPL MSR zone
-  t.write("intel-rapl/enabled", "1\n");              // the control type directory
+  t.write("intel-rapl/enabled", "1\n");             // the control type directory
 }
 
 std::vector<std::string> names(const EnergySource& s) {
@@ -42,8 +41,8 @@ TEST(Powercap, NamesDomainsAsTheOriginalFormat) {
   two_socket_tree(t);
   auto s = open_powercap(t.path());
   ASSERT_TRUE(s) << s.error().what();
-  EXPECT_EQ(names(**s), (std::vector<std::string>{"package-0", "core-0", "dram-0", "package-1", "dram-1",
-                                                  "psys", "package-global"}));
+  EXPECT_EQ(names(**s), (std::vector<std::string>{"package-0", "core-0", "dram-0", "package-1",
+                                                  "dram-1", "psys", "package-global"}));
   EXPECT_EQ((*s)->kind(), "powercap");
   EXPECT_FALSE((*s)->simulated());
   EXPECT_EQ((*s)->domains()[0].max_energy_range_uj, 262143328850ull);

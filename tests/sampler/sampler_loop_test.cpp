@@ -1,13 +1,12 @@
 // The sampling loop with fake sources: count-based checks, no wall-clock assertions.
+#include <gtest/gtest.h>
 #include <zlib.h>
 
 #include <chrono>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "cinergy/sampler/sampler.hpp"
 #include "fakes.hpp"
@@ -72,7 +71,8 @@ TEST(SamplerLoop, EverySampleReachesTheTraceAndSummary) {
   cfg.trace_path = t.path() / "trace.csv.gz";
   auto s = Sampler::create(std::move(src), nullptr, cfg);
   ASSERT_TRUE(s) << s.error().what();
-  EXPECT_EQ((*s)->domain_names(), (std::vector<std::string>{"package-0", "package-1", "package-global"}));
+  EXPECT_EQ((*s)->domain_names(),
+            (std::vector<std::string>{"package-0", "package-1", "package-global"}));
   EXPECT_FALSE((*s)->latest());
   ASSERT_TRUE((*s)->start());
   EXPECT_TRUE(std::filesystem::exists(t.path() / "trace.csv.gz.meta.json"));
@@ -171,9 +171,10 @@ TEST(SamplerLoop, SubjectsSeriesAndPercentiles) {
   EXPECT_TRUE(j["subjects"]["noise"].contains("note"));
 
   auto rows = csv(gunzip(t.path() / "s.csv.gz"));
-  EXPECT_EQ(rows[0], (std::vector<std::string>{"t_ns", "simulated", "package-0_energy_uj",
-                                               "package-global_energy_uj", "cpu_ns:vm", "cpu_ns:vm/vcpu0",
-                                               "cpu_ns:noise", "busy_ns:cpu0", "busy_ns:cpu1"}));
+  EXPECT_EQ(rows[0],
+            (std::vector<std::string>{"t_ns", "simulated", "package-0_energy_uj",
+                                      "package-global_energy_uj", "cpu_ns:vm", "cpu_ns:vm/vcpu0",
+                                      "cpu_ns:noise", "busy_ns:cpu0", "busy_ns:cpu1"}));
 }
 
 TEST(SamplerLoop, FullQueueCountsDropsInsteadOfBlocking) {

@@ -37,12 +37,15 @@ TEST(SpecPower, UnknownHostAndBadCsv) {
   EXPECT_NE(c.error().message.find("unknown --sim-host 'power_ssj2008-nope'"), std::string::npos);
   EXPECT_FALSE(parse_specpower_csv("a,b\n1,2\n"));
   EXPECT_FALSE(parse_specpower_csv(
-      "result_id,chips,threads,watts_idle,watts_10,watts_20,watts_30,watts_40,watts_50,watts_60,watts_70,"
+      "result_id,chips,threads,watts_idle,watts_10,watts_20,watts_30,watts_40,watts_50,watts_60,"
+      "watts_70,"
       "watts_80,watts_90,watts_100\nx,1,2,10,11,12,13,14,oops,16,17,18,19,20\n"));
   // Quoted fields with commas parse.
   auto q = parse_specpower_csv(
-      "result_id,system,chips,threads,watts_idle,watts_10,watts_20,watts_30,watts_40,watts_50,watts_60,"
-      "watts_70,watts_80,watts_90,watts_100\nx,\"Big, Server\",1,2,10,11,12,13,14,15,16,17,18,19,20\n");
+      "result_id,system,chips,threads,watts_idle,watts_10,watts_20,watts_30,watts_40,watts_50,"
+      "watts_60,"
+      "watts_70,watts_80,watts_90,watts_100\nx,\"Big, "
+      "Server\",1,2,10,11,12,13,14,15,16,17,18,19,20\n");
   ASSERT_TRUE(q) << q.error().what();
   EXPECT_EQ((*q)[0].system, "Big, Server");
 }
@@ -123,7 +126,7 @@ TEST(SimMeter, LazyUpdateCatchesUpWholeMilliseconds) {
   g_now_ns += 2'500'000;  // 2.5 ms: two whole updates
   (*s)->read(e);
   EXPECT_NEAR(static_cast<double>(e[0]), 200'000.0, 62.0);  // 100 W x 2 ms
-  g_now_ns += 500'000;  // completes the third ms
+  g_now_ns += 500'000;                                      // completes the third ms
   (*s)->read(e);
   EXPECT_NEAR(static_cast<double>(e[0]), 300'000.0, 62.0);
 }

@@ -1,9 +1,8 @@
+#include <gtest/gtest.h>
 #include <zlib.h>
 
 #include <cstdio>
 #include <fstream>
-
-#include <gtest/gtest.h>
 
 #include "cinergy/sampler/trace_writer.hpp"
 #include "temp_dir.hpp"
@@ -66,9 +65,11 @@ TEST(TraceWriter, PythonGzipCsvReadsMultiMemberFile) {
       }
     }
   }
-  const std::string cmd = "python3 -c \"import gzip,csv,sys; r=list(csv.DictReader(gzip.open(sys.argv[1],'rt')));"
-                          "assert len(r)==3000, len(r); assert r[-1]['cpu_ns:vm']=='1499500'; "
-                          "assert all(int(b['t_ns'])>int(a['t_ns']) for a,b in zip(r,r[1:]))\" " + p.string();
+  const std::string cmd =
+      "python3 -c \"import gzip,csv,sys; r=list(csv.DictReader(gzip.open(sys.argv[1],'rt')));"
+      "assert len(r)==3000, len(r); assert r[-1]['cpu_ns:vm']=='1499500'; "
+      "assert all(int(b['t_ns'])>int(a['t_ns']) for a,b in zip(r,r[1:]))\" " +
+      p.string();
   EXPECT_EQ(std::system(cmd.c_str()), 0);
 }
 
@@ -77,4 +78,33 @@ TEST(TraceWriter, UnwritablePathIsAnError) {
   ASSERT_FALSE(w);
   EXPECT_NE(w.error().message.find("/nonexistent-dir/t.csv.gz"), std::string::npos);
   EXPECT_EQ(sidecar_path("/a/b.csv.gz"), std::filesystem::path("/a/b.csv.gz.meta.json"));
+}
+
+TEST(TraceWriter, XzWhenThePathEndsInXzAndPythonReadsIt) {
+  if (std::system("python3 -c 'import lzma,csv' >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "python3 with lzma/csv not available";
+  TempDir t;
+  const auto p = t.path() / "t.csv.xz";
+  {
+    auto w = TraceWriter::open(p, {"t_ns", "simulated", "a_energy_uj"});
+    ASSERT_TRUE(w);
+    EXPECT_TRUE(w->xz());
+    for (std::uint64_t i = 0; i < 2000; ++i) {
+      const std::uint64_t v[] = {i * 61035};
+      w->add_row(static_cast<std::int64_t>(i * 1000000), true, v);
+      if (i % 500 == 499) {
+        ASSERT_TRUE(w->flush());  // four complete xz streams
+      }
+    }
+    ASSERT_TRUE(w->close());
+  }
+  const auto bytes = slurp(p);
+  ASSERT_GT(bytes.size(), 6u);
+  EXPECT_EQ(bytes.substr(1, 4), "7zXZ");
+  const std::string cmd =
+      "python3 -c \"import lzma,csv,sys; r=list(csv.DictReader(lzma.open(sys.argv[1],'rt')));"
+      "assert len(r)==2000, len(r); assert r[-1]['a_energy_uj']=='122008965'; "
+      "assert r[0]['simulated']=='1'\" " +
+      p.string();
+  EXPECT_EQ(std::system(cmd.c_str()), 0);
 }
