@@ -485,45 +485,60 @@ Result<ReportResult> write_report(const fs::path& data_dir, const fs::path& out_
       if (const json* t = jget(*in.manifest, {"host_threads"}); t && t->is_number_integer())
         in.threads = t->get<int>();
 
+  // Traces are built smallest file first, each given an equal share of what
+  // the previous ones left of the budget, so short traces do not waste it.
+  std::vector<std::pair<std::uintmax_t, std::string>> order;
+  for (const auto& phase : trace_phases)
+    order.emplace_back(fs::file_size(data_dir / fmt::format("trace-{}.csv.gz", phase), ec), phase);
+  std::sort(order.begin(), order.end());
+  std::map<std::string, std::pair<json, std::string>> built_traces;
+  std::map<std::string, json> health_by_phase;
+  std::size_t values = 0;
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    const std::string& phase = order[k].second;
+    const fs::path trace = data_dir / fmt::format("trace-{}.csv.gz", phase);
+    detail::TraceInput ti;
+    ti.phase = phase;
+    ti.trace = trace;
+    const fs::path meta_path = trace.string() + ".meta.json";
+    if (auto m = detail::read_json(meta_path)) {
+      ti.meta = *m;
+      if (const json* s = jget(*m, {"simulated"}); s && s->is_boolean() && s->get<bool>())
+        simulated = true;
+    } else {
+      in.missing.push_back(meta_path.filename().string());
+    }
+    const fs::path ev = data_dir / fmt::format("events-{}.csv", phase);
+    if (fs::exists(ev))
+      ti.markers = read_markers(ev);
+    else
+      in.missing.push_back(ev.filename().string());
+    ti.overlays = overlays_for(in, phase);
+    ti.host_threads = in.threads;
+    const std::size_t left = values < kValueBudget ? kValueBudget - values : 0;
+    ti.budget_values = left / (order.size() - k);
+    ti.overview_buckets = kOverviewBuckets;
+    auto out = detail::build_trace(ti);
+    if (!out) {
+      note_error(in, trace.filename().string(), out.error());
+      continue;
+    }
+    if (out->chart.value("simulated", false)) simulated = true;
+    values += out->values;
+    health_by_phase[phase] = std::move(out->health);
+    built_traces[phase] = std::pair{std::move(out->chart), std::move(out->levels_js)};
+  }
+
   json traces = json::array();
   std::vector<std::string> level_blobs;
   std::vector<json> health;
-  std::size_t values = 0;
   for (const char* phase : kPhases) {
-    const fs::path trace = data_dir / fmt::format("trace-{}.csv.gz", phase);
     std::optional<std::pair<json, std::string>> built;
-    if (fs::exists(trace)) {
-      detail::TraceInput ti;
-      ti.phase = phase;
-      ti.trace = trace;
-      const fs::path meta_path = trace.string() + ".meta.json";
-      if (auto m = detail::read_json(meta_path)) {
-        ti.meta = *m;
-        if (const json* s = jget(*m, {"simulated"}); s && s->is_boolean() && s->get<bool>())
-          simulated = true;
-      } else {
-        in.missing.push_back(meta_path.filename().string());
-      }
-      const fs::path ev = data_dir / fmt::format("events-{}.csv", phase);
-      if (fs::exists(ev))
-        ti.markers = read_markers(ev);
-      else
-        in.missing.push_back(ev.filename().string());
-      ti.overlays = overlays_for(in, phase);
-      ti.host_threads = in.threads;
-      ti.budget_values = kValueBudget / trace_phases.size();
-      ti.overview_buckets = kOverviewBuckets;
-      auto out = detail::build_trace(ti);
-      if (!out) {
-        note_error(in, trace.filename().string(), out.error());
-      } else {
-        if (out->chart.value("simulated", false)) simulated = true;
-        values += out->values;
-        health.push_back(out->health);
-        built = std::pair{std::move(out->chart), std::move(out->levels_js)};
-      }
-    } else {
-      in.missing.push_back(trace.filename().string());
+    if (auto it = built_traces.find(phase); it != built_traces.end()) {
+      built = std::move(it->second);
+      health.push_back(std::move(health_by_phase[phase]));
+    } else if (std::find(trace_phases.begin(), trace_phases.end(), phase) == trace_phases.end()) {
+      in.missing.push_back(fmt::format("trace-{}.csv.gz", phase));
     }
     if (!built && in.csv.contains(phase)) {
       built = csv_timeseries(in.csv.at(phase), in.threads);

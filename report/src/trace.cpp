@@ -67,6 +67,32 @@ double hist_percentile(const std::vector<std::uint64_t>& h, std::uint64_t total,
 
 }  // namespace
 
+std::vector<LevelPlan> plan_levels(std::uint64_t rows, std::size_t per_point,
+                                   std::size_t overview_buckets, std::size_t budget_values) {
+  std::vector<LevelPlan> plan;
+  if (rows == 0) return plan;
+  auto cost = [&](const LevelPlan& l) { return (l.raw ? rows : 2 * l.buckets) * per_point; };
+  // Candidates, coarse to fine: envelopes of b, 4b, 16b... buckets while a
+  // bucket still holds more than 2 samples, then the raw rows.
+  std::vector<LevelPlan> candidates;
+  for (std::size_t b = std::max<std::size_t>(overview_buckets, 1); 2 * b < rows; b *= 4)
+    candidates.push_back({b, false});
+  candidates.push_back({static_cast<std::size_t>(rows), true});
+  plan.push_back(candidates.front());  // the overview is always kept
+  std::size_t used = cost(plan.front());
+  if (plan.front().raw) return plan;
+  const LevelPlan raw = candidates.back();
+  const bool raw_fits = used + cost(raw) <= budget_values;
+  if (raw_fits) used += cost(raw);
+  for (std::size_t i = 1; i + 1 < candidates.size(); ++i) {
+    if (used + cost(candidates[i]) > budget_values) break;
+    plan.push_back(candidates[i]);
+    used += cost(candidates[i]);
+  }
+  if (raw_fits) plan.push_back(raw);
+  return plan;
+}
+
 void append_delta_ints(std::string& out, const std::vector<std::int64_t>& values) {
   out.push_back('[');
   std::int64_t prev = 0;
@@ -178,31 +204,11 @@ Result<TraceOutput> build_trace(const TraceInput& in) {
   }
   const std::size_t n_series = series.size();
 
-  // Levels: an overview of <= overview_buckets buckets, then 4x finer each,
-  // then full resolution, kept while the running total of embedded numbers
-  // stays within the budget (the overview is always kept).
-  struct LevelPlan {
-    std::size_t buckets;
-    bool raw;
-  };
-  std::vector<LevelPlan> plan;
+  // Levels (see plan_levels): overview, full resolution if it fits, then the
+  // 4x-finer envelopes in between that still fit.
   const std::size_t per_point = n_series + 1;
-  std::size_t values = 0;
-  if (rows > 0) {
-    std::size_t b = in.overview_buckets;
-    bool first = true;
-    while (true) {
-      const bool raw = 2 * b >= rows;
-      const std::size_t points = raw ? rows : 2 * b;
-      const std::size_t cost = points * per_point;
-      if (!first && values + cost > in.budget_values) break;
-      plan.push_back({raw ? static_cast<std::size_t>(rows) : b, raw});
-      values += cost;
-      first = false;
-      if (raw) break;
-      b *= 4;
-    }
-  }
+  const std::vector<LevelPlan> plan =
+      plan_levels(rows, per_point, in.overview_buckets, in.budget_values);
   std::vector<EnvelopeBuilder> builders;
   for (const auto& p : plan) builders.emplace_back(n_series, t_first, t_last, p.buckets, p.raw);
 

@@ -267,9 +267,38 @@ TEST(BuildTrace, LevelsRespectTheBudget) {
     for (std::size_t i = 1; i < levels.size(); ++i)
       EXPECT_GT(levels[i]["x"].size(), levels[i - 1]["x"].size());
     const bool full = levels.back()["raw"].get<bool>();
-    EXPECT_EQ(full, budget >= 10'000'000u) << "full resolution only when it fits, budget " << budget;
+    // 2 series + x: overview 2000 points, raw 60000 rows.
+    EXPECT_EQ(full, (2000 + 60'000) * 3 <= budget) << "full resolution iff it fits, budget " << budget;
     EXPECT_EQ(out->health["rows"], 60'000);
     EXPECT_NEAR(out->health["rate_reached_hz"].get<double>(), 1000.0, 0.1);
+  }
+}
+
+TEST(PlanLevels, Table) {
+  using cinergy::report::detail::plan_levels;
+  struct Case {
+    const char* name;
+    std::uint64_t rows;
+    std::size_t budget;
+    std::vector<std::pair<std::size_t, bool>> want;  // (buckets or rows, raw)
+  };
+  const std::vector<Case> cases = {
+      {"no rows", 0, 1000, {}},
+      {"short trace: raw only", 5000, 0, {{5000, true}}},
+      {"overview only when nothing fits", 1'000'000, 0, {{4000, false}}},
+      {"raw first, then what fits between", 1'000'000, 2 * (8000 + 1'000'000 + 32000),
+       {{4000, false}, {16000, false}, {1'000'000, true}}},
+      {"raw does not fit: envelopes only", 1'000'000, 2 * (8000 + 32000 + 128000),
+       {{4000, false}, {16000, false}, {64000, false}}},
+      {"everything", 100'000, 100'000'000, {{4000, false}, {16000, false}, {100'000, true}}},
+  };
+  for (const auto& c : cases) {
+    auto got = plan_levels(c.rows, 2, 4000, c.budget);
+    ASSERT_EQ(got.size(), c.want.size()) << c.name;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].buckets, c.want[i].first) << c.name << " level " << i;
+      EXPECT_EQ(got[i].raw, c.want[i].second) << c.name << " level " << i;
+    }
   }
 }
 
