@@ -1,6 +1,225 @@
-// Placeholder registration: the owning issue replaces this file.
+// `cinergy run`: the whole experiment (scenarios A, B, C) into a run directory.
+// Flag parsing and wiring only; the work is in the orchestrator library.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <memory>
+#include <sstream>
+
+#include "cinergy/orchestrator/command_line.hpp"
+#include "cinergy/orchestrator/run.hpp"
 #include "commands.hpp"
 
 namespace cinergy::cli {
-void register_run(CLI::App& /*app*/, int& /*exit_code*/) {}
+namespace orch = cinergy::orchestrator;
+
+namespace {
+struct RunFlags {
+  std::string scenarios = "ABC";
+  std::string steps;
+  double window_s = 0;
+  int windows_per_level = 0;
+  std::string profile = "paper";
+  double rate_hz = 1000;
+  std::string source = "auto";
+  std::string sim_host;
+  std::string cpu_backend = "auto";
+  std::string out;
+  bool live = false;
+  bool no_analysis = false;
+  bool no_pin = false;
+  std::string vm_name;
+  std::string connect_uri = "qemu:///system";
+  std::string vm_launch;
+  bool testvm = false;
+  std::string testvm_profile;
+  int testvm_step_seconds = 0;
+  int testvm_vcpus = 0;
+  std::string cgroup;
+  std::string cmd;
+  std::string ready_cmd;
+  std::string ready_file;
+  int ready_timeout_s = 120;
+  int max_seconds = 120;
+  std::string prefix;
+  std::string cgroup_root;
+};
+
+Result<std::vector<int>> parse_int_list(const std::string& text, const std::string& flag) {
+  std::vector<int> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    try {
+      std::size_t used = 0;
+      const int v = std::stoi(item, &used);
+      if (used != item.size()) throw std::invalid_argument(item);
+      out.push_back(v);
+    } catch (...) {
+      return fail(flag + " '" + text + "': expected comma-separated integers");
+    }
+  }
+  if (out.empty()) return fail(flag + ": empty list");
+  return out;
+}
+
+Result<orch::RunOptions> build_options(const RunFlags& f, const CLI::App& cmd,
+                                       std::vector<std::string> command_line) {
+  orch::RunOptions o;
+  if (auto r = orch::apply_profile(o, f.profile); !r) return std::unexpected(r.error());
+  auto given = [&](const char* name) { return cmd.count(name) > 0; };
+  o.scenarios = f.scenarios;
+  std::ranges::transform(o.scenarios, o.scenarios.begin(), ::toupper);
+  std::erase(o.scenarios, ',');
+  if (given("--steps")) {
+    auto steps = parse_int_list(f.steps, "--steps");
+    if (!steps) return std::unexpected(steps.error());
+    o.steps = *steps;
+  }
+  if (given("--window")) o.window_s = f.window_s;
+  if (given("--windows-per-level")) o.windows_per_level = f.windows_per_level;
+  o.rate_hz = f.rate_hz;
+  o.source.source = f.source;
+  o.source.sim_host = f.sim_host;
+  o.cpu_backend = f.cpu_backend;
+  o.out_dir = f.out;
+  o.live = f.live;
+  o.analysis = !f.no_analysis;
+  o.pin_socket = !f.no_pin;
+  o.csv_prefix = f.prefix;
+  o.cgroup2_root = f.cgroup_root;
+  o.command_line = std::move(command_line);
+  if (f.source == "sim") o.source_note = "Simulated meter chosen with --source sim.";
+
+  const int subjects = (given("--vm") ? 1 : 0) + (given("--vm-launch") ? 1 : 0) +
+                       (f.testvm ? 1 : 0) + (given("--cgroup") ? 1 : 0) + (given("--cmd") ? 1 : 0);
+  if (subjects > 1)
+    return fail("choose one subject: --vm, --vm-launch, --testvm, --cgroup or --cmd");
+  const bool needs_subject = o.scenarios.find_first_of("BC") != std::string::npos;
+  if (subjects == 0 && needs_subject)
+    return fail(
+        "scenarios B and C need a subject: --testvm, --vm NAME, --vm-launch SCRIPT, "
+        "--cgroup PATH or --cmd COMMAND (or --scenarios A)");
+
+  std::vector<std::string> ready_argv;
+  if (!f.ready_cmd.empty()) {
+    auto argv = orch::split_command(f.ready_cmd);
+    if (!argv) return fail("--ready-cmd: " + argv.error().message);
+    ready_argv = *argv;
+  }
+  o.vm.connect_uri = f.connect_uri;
+  o.vm.ready_command = ready_argv;
+  o.vm.ready_file = f.ready_file;
+  o.vm.ready_timeout = std::chrono::seconds(f.ready_timeout_s);
+  o.subject.ready_command = ready_argv;
+  o.subject.ready_file = f.ready_file;
+  o.subject.ready_timeout = std::chrono::seconds(f.ready_timeout_s);
+  o.subject.max_seconds = std::chrono::seconds(f.max_seconds);
+  if (f.testvm) {
+    o.vm.kind = orch::VmOptions::Kind::testvm;
+    o.vm.name = f.vm_name.empty() ? "cinergy-testvm" : f.vm_name;
+    if (!f.testvm_profile.empty()) {
+      auto p = parse_int_list(f.testvm_profile, "--testvm-profile");
+      if (!p) return std::unexpected(p.error());
+      o.vm.testvm_profile_pct = *p;
+    }
+    if (f.testvm_step_seconds > 0) o.vm.testvm_step_seconds = f.testvm_step_seconds;
+    if (f.testvm_vcpus > 0) o.vm.testvm_vcpus = f.testvm_vcpus;
+  } else if (given("--vm")) {
+    o.vm.kind = orch::VmOptions::Kind::libvirt_domain;
+    o.vm.name = f.vm_name;
+  } else if (given("--vm-launch")) {
+    o.vm.kind = orch::VmOptions::Kind::launch_script;
+    o.vm.launch_script = f.vm_launch;
+    o.vm.name = f.vm_name;
+  } else if (given("--cgroup")) {
+    o.subject.kind = orch::SubjectOptions::Kind::cgroup;
+    o.subject.cgroup = f.cgroup;
+  } else if (given("--cmd")) {
+    auto argv = orch::split_command(f.cmd);
+    if (!argv) return fail("--cmd: " + argv.error().message);
+    o.subject.kind = orch::SubjectOptions::Kind::command;
+    o.subject.command = *argv;
+  }
+  return o;
+}
+}  // namespace
+
+void register_run(CLI::App& app, int& exit_code) {
+  auto flags = std::make_shared<RunFlags>();
+  auto* cmd = app.add_subcommand(
+      "run",
+      "Run the experiment: A (stress-ng staircases), B (the VM alone), C (the VM beside the "
+      "step-25 staircase), then the analysis and the report");
+  auto& f = *flags;
+  cmd->add_option("--scenarios", f.scenarios, "Scenarios to run, any of A,B,C")
+      ->capture_default_str();
+  cmd->add_option("--steps", f.steps, "Staircase steps of scenario A, % (default 25,50,100)");
+  cmd->add_option("--window", f.window_s, "Window length, s (>= 1; paper 2, quick 1)");
+  cmd->add_option("--windows-per-level", f.windows_per_level,
+                  "Windows per load level (paper 10, quick 2)");
+  cmd->add_option("--profile", f.profile, "paper (the original's settings) or quick (minutes)")
+      ->capture_default_str();
+  cmd->add_option("--rate", f.rate_hz, "Sampling rate, Hz")->capture_default_str();
+  cmd->add_option("--source", f.source,
+                  "Energy source: auto|powercap|msr|perf|sim (sim = SIMULATED power)")
+      ->capture_default_str();
+  cmd->add_option("--sim-host", f.sim_host,
+                  "Simulated meter: SPECpower result id of the host curve");
+  cmd->add_option("--cpu-backend", f.cpu_backend, "CPU accounting: auto|bpf|procfs")
+      ->capture_default_str();
+  cmd->add_option("--out", f.out, "Run directory (default runs/<host>-<UTC timestamp>)");
+  cmd->add_flag("--live", f.live, "Print host power and each subject's CPU every window");
+  cmd->add_flag("--no-analysis", f.no_analysis, "Skip the model analysis and the report");
+  cmd->add_flag("--no-pin", f.no_pin, "Do not place stress-ng workers on their socket's CPUs");
+  cmd->add_option("--vm", f.vm_name, "Subject: an existing libvirt domain (started for B and C)");
+  cmd->add_option("--connect", f.connect_uri, "libvirt URI")->capture_default_str();
+  cmd->add_option("--vm-launch", f.vm_launch,
+                  "Subject: a script that starts the VM and its workload");
+  cmd->add_flag("--testvm", f.testvm, "Subject: the built-in test VM (TCG without KVM)");
+  cmd->add_option("--testvm-profile", f.testvm_profile,
+                  "Test VM load per step, % (e.g. 20,95,60,3)");
+  cmd->add_option("--testvm-step-seconds", f.testvm_step_seconds,
+                  "Test VM seconds per profile step");
+  cmd->add_option("--testvm-vcpus", f.testvm_vcpus, "Test VM vCPUs");
+  cmd->add_option("--cgroup", f.cgroup, "Subject: an existing cgroup2 directory");
+  cmd->add_option("--cmd", f.cmd,
+                  "Subject: a command run in its own cgroup (split on spaces, '...' and \"...\" "
+                  "quote; never run by a shell)");
+  cmd->add_option("--ready-cmd", f.ready_cmd,
+                  "Subject is ready when this command exits 0 (no shell)");
+  cmd->add_option("--ready-file", f.ready_file, "Subject is ready when this file exists");
+  cmd->add_option("--ready-timeout", f.ready_timeout_s, "Readiness timeout, s")
+      ->capture_default_str();
+  cmd->add_option("--max-seconds", f.max_seconds,
+                  "B for a --cgroup subject that never ends: duration, s")
+      ->capture_default_str();
+  cmd->add_option("--prefix", f.prefix, "Original-format CSV prefix (default: host name)");
+  cmd->add_option("--cgroup-root", f.cgroup_root, "cgroup2 mount (default: detected)");
+
+  cmd->callback([flags, cmd, &exit_code] {
+    std::vector<std::string> command_line = {"cinergy", "run"};
+    for (const auto* opt : cmd->get_options()) {
+      if (opt->count() == 0 || opt->get_name() == "--help") continue;
+      command_line.push_back(opt->get_name());
+      if (opt->get_expected_min() == 0) continue;  // a flag
+      for (const auto& r : opt->results()) command_line.push_back(r);
+    }
+    auto options = build_options(*flags, *cmd, command_line);
+    if (!options) {
+      exit_code = report_error(options.error().what());
+      return;
+    }
+    orch::clear_stop();
+    auto result = orch::run(*options);
+    if (!result) {
+      exit_code = report_error(result.error().what());
+      return;
+    }
+    std::printf("run directory: %s\n", result->run_dir.c_str());
+    std::fflush(stdout);
+    exit_code = result->interrupted ? 130 : 0;
+  });
+}
+
 }  // namespace cinergy::cli

@@ -1,0 +1,122 @@
+// `cinergy run`: the whole experiment of the original method on this host.
+//
+//  A  training-<S> for each step S: idle level, then one more
+//     `stress-ng -c 1 -l S` worker per level, socket by socket, up to
+//     threads x 100/S workers, all in the run's noise cgroup.
+//  B  groundtruth: the subject (VM) alone until it finishes.
+//  C  cloudlike: the subject again beside the step-25 staircase; ends when the
+//     staircase ends (the subject is then stopped) or the subject finishes.
+//
+// Each phase has one Sampler (trace-<phase>.csv.gz + .meta.json, subjects
+// "noise" and "vm"), window aggregates written into the original-format CSV
+// (<prefix>-<phase>.csv) and events-<phase>.csv. manifest.json is written at
+// the start and rewritten at the end, also after an interruption.
+//
+// Safety: SIGINT/SIGTERM only set a flag (request_stop()); every wait polls it
+// in short slices. On a stop or an error: workers are killed through the
+// cgroup, the subject is stopped if the run started it, samplers are stopped
+// (traces flushed), the manifest says interrupted and where, cgroups removed.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cinergy/common/error.hpp"
+#include "cinergy/orchestrator/staircase.hpp"
+#include "cinergy/orchestrator/vm.hpp"
+#include "cinergy/sampler/sampler.hpp"
+
+namespace cinergy::orchestrator {
+
+// The subject of B and C when it is not a VM (VmOptions covers VMs).
+struct SubjectOptions {
+  enum class Kind { vm, cgroup, command };
+  Kind kind = Kind::vm;
+  std::filesystem::path cgroup;      // cgroup: existing cgroup2 dir (absolute or root-relative)
+  std::vector<std::string> command;  // command: argv, run in cinergy/<run-id>/subject
+  std::vector<std::string> ready_command;  // command: wait until it exits 0 ...
+  std::filesystem::path ready_file;        // ... or this file exists
+  std::chrono::seconds ready_timeout{120};
+  // A cgroup subject that never ends: B measures this long (C: the staircase).
+  std::chrono::seconds max_seconds{120};
+};
+
+struct RunOptions {
+  std::string scenarios = "ABC";  // any subset of A, B, C
+  std::vector<int> steps = {25, 50, 100};
+  double window_s = 2.0;  // >= 1 (timestamps are whole seconds)
+  int windows_per_level = 10;
+  std::string profile = "paper";
+  double rate_hz = 1000.0;
+  sampler::SourceOptions source;     // source.source: auto|powercap|msr|perf|sim
+  std::string cpu_backend = "auto";  // bpf accounting backend
+  std::filesystem::path out_dir;     // empty = runs/<host>-<UTC timestamp>
+  bool live = false;
+  bool analysis = true;
+  bool pin_socket = true;  // workers on their socket's CPUs
+  VmOptions vm;            // subject kind vm
+  SubjectOptions subject;
+  std::filesystem::path cgroup2_root;  // empty = detect
+  std::filesystem::path sysfs_cpu_root = "/sys/devices/system/cpu";
+  std::string host_name;                  // empty = gethostname()
+  std::string csv_prefix;                 // empty = host name
+  std::vector<std::string> command_line;  // recorded in the manifest
+  std::string source_note;                // e.g. why sim was chosen (manifest, logs)
+};
+
+// Defaults of a profile: "paper" (the original's settings) or "quick"
+// (a 2-core host with the test VM finishes within 5 minutes). Fields the user
+// set explicitly are applied after this by the caller.
+Result<void> apply_profile(RunOptions& options, const std::string& profile);
+
+// One planned phase.
+struct PhasePlan {
+  char scenario = 'A';
+  std::string name;           // training-25, groundtruth, cloudlike
+  int step = 0;               // staircase step (A, C), 0 for B
+  std::vector<Level> levels;  // empty for B
+};
+std::vector<PhasePlan> plan_phases(const RunOptions& options, const Topology& topology);
+// Expected duration in seconds (B: the subject's expected duration, if known).
+double planned_seconds(const RunOptions& options, const std::vector<PhasePlan>& plan,
+                       std::optional<double> subject_seconds);
+// Expected duration of the test VM's workload (boot excluded), if known.
+std::optional<double> subject_expected_seconds(const RunOptions& options);
+
+// Settings block of the manifest (every option, by name).
+nlohmann::json settings_json(const RunOptions& options);
+
+// Where a run stopped.
+struct StopPoint {
+  std::string scenario;  // phase name
+  int level = -1;
+  int window = -1;
+};
+
+struct RunResult {
+  std::filesystem::path run_dir;
+  bool interrupted = false;
+  std::optional<StopPoint> stopped_at;
+  nlohmann::json manifest;
+};
+
+// Runs everything; returns the run directory (also when interrupted: the
+// caller prints it and exits non-zero). An Error means nothing useful was
+// measured (bad options, a stale run, no energy source...), already cleaned up.
+Result<RunResult> run(const RunOptions& options);
+
+// The stop flag set by SIGINT/SIGTERM (run() installs the handlers while it
+// runs and restores the previous ones). Tests may set it directly.
+void request_stop();
+bool stop_requested();
+void clear_stop();
+
+// Sleeps until `deadline` in slices of at most 50 ms; false if a stop was requested.
+bool sleep_until(std::chrono::steady_clock::time_point deadline);
+
+}  // namespace cinergy::orchestrator
