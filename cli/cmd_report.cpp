@@ -1,9 +1,9 @@
 // `cinergy report PATH -o report.html`: the self-contained HTML report of a
 // run directory (or of a directory of original-format CSVs).
+#include <spdlog/spdlog.h>
+
 #include <filesystem>
 #include <string>
-
-#include <spdlog/spdlog.h>
 
 #include "cinergy/report/report.hpp"
 #include "commands.hpp"
@@ -25,12 +25,13 @@ void register_report(CLI::App& app, int& exit_code) {
     namespace fs = std::filesystem;
     std::error_code ec;
     if (!fs::is_directory(opts->path, ec)) {
-      exit_code = report_error("report: " + opts->path +
-                               (fs::exists(opts->path, ec) ? " is not a directory"
-                                                          : " does not exist"));
+      exit_code =
+          report_error("report: " + opts->path +
+                       (fs::exists(opts->path, ec) ? " is not a directory" : " does not exist"));
       return;
     }
-    const fs::path out = opts->out.empty() ? fs::path(opts->path) / "report.html" : fs::path(opts->out);
+    const fs::path out =
+        opts->out.empty() ? fs::path(opts->path) / "report.html" : fs::path(opts->out);
     auto result = report::write_report(opts->path, out);
     if (!result) {
       exit_code = report_error(result.error().what());

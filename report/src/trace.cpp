@@ -1,9 +1,10 @@
 #include "trace.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <fmt/format.h>
 
 #include "cinergy/report/series.hpp"
 #include "inputs.hpp"
@@ -244,8 +245,8 @@ Result<TraceOutput> build_trace(const TraceInput& in) {
     const double t_s = static_cast<double>(t) * 1e-9;
     std::size_t k = 0;
     for (const auto& c : energy)
-      row[k++] = have_prev ? rate_between(prev_t, prev[c.index], t, cur[c.index], kWattsPerUjPerNs)
-                           : kNaN;
+      row[k++] =
+          have_prev ? rate_between(prev_t, prev[c.index], t, cur[c.index], kWattsPerUjPerNs) : kNaN;
     for (const auto& o : in.overlays) row[k++] = step_value(o, t_s);
     for (const auto& c : cpu)
       row[k++] = have_prev ? rate_between(prev_t, prev[c.index], t, cur[c.index], 1.0) : kNaN;
@@ -253,8 +254,8 @@ Result<TraceOutput> build_trace(const TraceInput& in) {
       double sum = 0;
       bool valid = have_prev;
       for (const auto& c : busy) {
-        const double r = have_prev ? rate_between(prev_t, prev[c.index], t, cur[c.index], 1.0)
-                                   : kNaN;
+        const double r =
+            have_prev ? rate_between(prev_t, prev[c.index], t, cur[c.index], 1.0) : kNaN;
         if (std::isnan(r)) valid = false;
         sum += r;
       }
@@ -314,8 +315,11 @@ Result<TraceOutput> build_trace(const TraceInput& in) {
 
   nlohmann::json markers = nlohmann::json::array();
   for (const auto& m : in.markers) markers.push_back({{"t", m.t_s}, {"label", m.label}});
-  out.chart = {{"phase", in.phase}, {"series", series}, {"levels", levels_meta},
-               {"markers", markers}, {"simulated", any_simulated}};
+  out.chart = {{"phase", in.phase},
+               {"series", series},
+               {"levels", levels_meta},
+               {"markers", markers},
+               {"simulated", any_simulated}};
 
   const double duration_s = static_cast<double>(t_last - t_first) * 1e-9;
   nlohmann::json h = {{"phase", in.phase},
@@ -326,8 +330,7 @@ Result<TraceOutput> build_trace(const TraceInput& in) {
                       {"parse_errors", parse_errors},
                       {"truncated", pass2->truncated},
                       {"truncation", pass2->problem}};
-  if (rows > 1 && duration_s > 0)
-    h["rate_reached_hz"] = static_cast<double>(rows - 1) / duration_s;
+  if (rows > 1 && duration_s > 0) h["rate_reached_hz"] = static_cast<double>(rows - 1) / duration_s;
   if (intervals > 0) {
     const std::uint64_t in_hist = intervals - interval_over;
     h["interval_us"] = {{"p50", hist_percentile(interval_hist, in_hist, 0.5)},

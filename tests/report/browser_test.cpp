@@ -27,7 +27,7 @@ TEST(ReportBrowser, FixtureAt1kHzRendersInChromium) {
   o.level_s = 4;
   o.vm_period_s = 6;
   o.vm_cycles = 3;
-  cinergy::test::write_fixture(run, o);
+  ASSERT_EQ(cinergy::test::write_fixture(run, o), "");
   const fs::path html = art / "fixture-1khz-report.html";
   const auto t0 = std::chrono::steady_clock::now();
   auto r = cinergy::report::write_report(run, html);
@@ -39,8 +39,8 @@ TEST(ReportBrowser, FixtureAt1kHzRendersInChromium) {
               static_cast<std::uintmax_t>(fs::file_size(html)), ms);
   const fs::path shot = art / "fixture-1khz-report.png";
   fs::remove(shot);
-  const std::string cmd = std::string(CINERGY_CHECK_SCRIPT) + " " + html.string() + " " +
-                          shot.string();
+  const std::string cmd =
+      std::string(CINERGY_CHECK_SCRIPT) + " " + html.string() + " " + shot.string();
   const int rc = std::system(cmd.c_str());
   ASSERT_TRUE(WIFEXITED(rc));
   if (WEXITSTATUS(rc) == 77) GTEST_SKIP() << "chromium missing";
