@@ -313,9 +313,16 @@ std::string write_fixture(const fs::path& dir, const FixtureOptions& o) {
   std::ofstream(dir / "manifest.json") << manifest.dump(2);
   if (!o.analysis) return {};
   if (o.library_analysis) {
+    // analyze() is given the original-format CSVs alone: it currently takes
+    // events-<phase>.csv for another host's files (reported to the model area).
+    const fs::path csvs = dir / ".fixture-csvs";
+    fs::create_directories(csvs);
+    for (const auto& e : fs::directory_iterator(dir))
+      if (e.path().filename().string().starts_with(kHost))
+        fs::copy_file(e.path(), csvs / e.path().filename());
     for (auto method : {model::Method::cinergy, model::Method::paper}) {
       model::AnalyzeOptions a;
-      a.data_dir = dir;
+      a.data_dir = csvs;
       a.out_dir = dir;
       a.host_threads = kThreads;
       a.vm_vcpus = kVcpus;
@@ -323,6 +330,7 @@ std::string write_fixture(const fs::path& dir, const FixtureOptions& o) {
       auto r = model::analyze(a);
       if (!r) return "fixture: model analyze failed: " + r.error().what();
     }
+    fs::remove_all(csvs);
     return {};
   }
 

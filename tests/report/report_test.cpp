@@ -131,7 +131,9 @@ void expect_curves_follow_points(bool library) {
         }
       }
       EXPECT_GT(compared, 3) << c["id"] << " " << c["series"][s]["label"];
-      EXPECT_LT(worst, 8.0) << c["id"] << " " << c["series"][s]["label"];
+      // A wrong reading of the coefficients is off by tens of W or more; a
+      // low-degree CV fit of step 100 (5 levels) is off by up to ~10 W.
+      EXPECT_LT(worst, 15.0) << c["id"] << " " << c["series"][s]["label"];
     }
   }
   EXPECT_GE(curves, library ? 4 : 6);
