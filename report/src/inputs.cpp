@@ -112,7 +112,8 @@ std::optional<std::size_t> Table::column(std::string_view name) const {
 }
 
 double Table::number(std::size_t row, std::size_t col) const {
-  if (row >= rows.size() || col >= rows[row].size()) return std::numeric_limits<double>::quiet_NaN();
+  if (row >= rows.size() || col >= rows[row].size())
+    return std::numeric_limits<double>::quiet_NaN();
   return parse_double(rows[row][col]).value_or(std::numeric_limits<double>::quiet_NaN());
 }
 
@@ -157,7 +158,8 @@ Result<WideCsv> read_original_csv(const std::filesystem::path& path) {
       out.rows[key];
       continue;
     }
-    out.rows[key][row[*dom]] = parse_double(row[*mea]).value_or(std::numeric_limits<double>::quiet_NaN());
+    out.rows[key][row[*dom]] =
+        parse_double(row[*mea]).value_or(std::numeric_limits<double>::quiet_NaN());
   }
   return out;
 }

@@ -1,9 +1,12 @@
 #include "model_view.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
-#include <fmt/format.h>
 #include <limits>
+
+#include "cinergy/model/host_model.hpp"
 
 namespace cinergy::report::detail {
 namespace {
@@ -105,8 +108,8 @@ std::optional<std::pair<double, double>> fit_range(const nlohmann::json& m) {
     }
   }
   auto lo = number_at(m, {"fit_min", "x_min_fit", "x_fit_min"});
-  auto hi = number_at(m, {"fit_max", "x_max_fit", "x_fit_max", "exclude_beyond",
-                          "exclude_beyond_pct"});
+  auto hi =
+      number_at(m, {"fit_max", "x_max_fit", "x_fit_max", "exclude_beyond", "exclude_beyond_pct"});
   if (hi) return std::pair{lo.value_or(0.0), *hi};
   return std::nullopt;
 }
@@ -141,8 +144,8 @@ StepModel read_one(const std::string& label, const nlohmann::json& m, const Poin
     }
   }
 
-  auto coef = number_array(find_any(m, {"coefficients", "coefs", "coeffs", "coef", "beta",
-                                        "poly", "polynomial"}));
+  auto coef = number_array(
+      find_any(m, {"coefficients", "coefs", "coeffs", "coef", "beta", "poly", "polynomial"}));
   if (coef.empty()) {
     out.curve_source = "no coefficients found";
     return out;
@@ -224,11 +227,64 @@ std::optional<int> step_number(const nlohmann::json& v) {
   return std::stoi(s.substr(begin, end - begin));
 }
 
+namespace {
+
+// The model library's own format (cinergy-model-1): curves sampled through
+// the library, so the report draws exactly what the estimate uses.
+std::optional<std::vector<StepModel>> from_model_library(const nlohmann::json& j) {
+  auto m = model::model_from_json(j, "model");
+  if (!m) return std::nullopt;
+  const bool paper = m->method == model::Method::paper;
+  std::vector<StepModel> out;
+  const nlohmann::json* jc = j.contains("curves") ? &j["curves"] : nullptr;
+  for (std::size_t i = 0; i < m->curves.size(); ++i) {
+    const auto& c = m->curves[i];
+    StepModel s;
+    s.label = fmt::format("{}", c.step_pct);
+    s.step = c.step_pct;
+    // The paper's polynomial is only meaningful on its fit range; ours
+    // continues linearly beyond it (the guard), as the estimate does.
+    const double lo = paper ? c.fit.x_lo : 0.0, hi = paper ? c.fit.x_hi : 100.0;
+    for (int k = 0; k <= 200; ++k) {
+      const double x = lo + (hi - lo) * k / 200.0;
+      const double y = c.power_w(x, !paper);
+      if (std::isfinite(y)) s.curve.emplace_back(x, y);
+    }
+    Reading r{c.fit.poly.x_center, c.fit.poly.x_scale, false, false, false, ""};
+    s.formula = formula_text(c.fit.poly.coef, r);
+    s.curve_source = paper ? "sampled with the model library on the fit range"
+                           : "sampled with the model library (linear beyond the fit range)";
+    s.fields = nlohmann::json::object();
+    if (jc && jc->is_array() && i < jc->size() && (*jc)[i].is_object()) {
+      for (auto it = (*jc)[i].begin(); it != (*jc)[i].end(); ++it) {
+        if (it.key() == "basis") continue;
+        if (it.value().is_primitive() && !it.value().is_null()) s.fields[it.key()] = it.value();
+      }
+      if (const auto* xr = find_any((*jc)[i], {"x_range_pct"}); xr && xr->is_array())
+        s.fields["x_range_pct"] = xr->dump();
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+bool holds_objects(const nlohmann::json& c) {
+  if (!(c.is_array() || c.is_object()) || c.empty()) return false;
+  for (const auto& e : c)
+    if (!e.is_object()) return false;
+  return true;
+}
+
+}  // namespace
+
 std::vector<StepModel> read_step_models(const nlohmann::json& model,
                                         const std::vector<std::pair<int, Points>>& training) {
+  if (auto lib = from_model_library(model)) return *lib;
   std::vector<std::pair<std::string, const nlohmann::json*>> items;
-  const nlohmann::json* container =
-      find_any(model, {"steps", "models", "curves", "fits", "per_step", "datasets"});
+  const nlohmann::json* container = nullptr;
+  for (const char* key : {"steps", "models", "curves", "fits", "per_step", "datasets"})
+    if (!container && model.is_object() && model.contains(key) && holds_objects(model[key]))
+      container = &model[key];
   if (container && container->is_array()) {
     for (std::size_t i = 0; i < container->size(); ++i) {
       const auto& e = (*container)[i];

@@ -3,24 +3,23 @@
 // is optional; what cannot be understood is shown as raw fields instead.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace cinergy::report::detail {
 
 using Points = std::vector<std::pair<double, double>>;  // (host load %, W)
 
 struct StepModel {
-  std::string label;          // "25", "training-50", ...
-  std::optional<int> step;    // 25, 50, 100 when it can be told
-  Points curve;               // sampled curve over its fit range
-  std::string formula;        // human-readable
-  std::string curve_source;   // how the curve was obtained
-  nlohmann::json fields;      // scalar fields (degree, CV error, R2, ...)
+  std::string label;         // "25", "training-50", ...
+  std::optional<int> step;   // 25, 50, 100 when it can be told
+  Points curve;              // sampled curve over its fit range
+  std::string formula;       // human-readable
+  std::string curve_source;  // how the curve was obtained
+  nlohmann::json fields;     // scalar fields (degree, CV error, R2, ...)
 };
 
 // training: measured points per step (to pick the right reading of the

@@ -3,14 +3,14 @@
 // file: uPlot and the glue script are embedded, data is compact JSON.
 #include "cinergy/report/report.hpp"
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <fmt/format.h>
 #include <fstream>
 #include <map>
-
-#include <spdlog/spdlog.h>
 
 #include "assets.hpp"
 #include "cinergy/report/series.hpp"
@@ -36,11 +36,20 @@ std::string esc(std::string_view s) {
   o.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '&': o += "&amp;"; break;
-      case '"': o += "&quot;"; break;
-      default: o.push_back(c);
+      case '<':
+        o += "&lt;";
+        break;
+      case '>':
+        o += "&gt;";
+        break;
+      case '&':
+        o += "&amp;";
+        break;
+      case '"':
+        o += "&quot;";
+        break;
+      default:
+        o.push_back(c);
     }
   }
   return o;
@@ -117,7 +126,8 @@ struct XyChart {
     for (std::size_t i = 0; i < series.size(); ++i)
       for (const auto& [x, y] : series[i].pts)
         if (std::isfinite(x) && std::isfinite(y)) rows.push_back({x, i, y});
-    std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.x < b.x; });
+    std::stable_sort(rows.begin(), rows.end(),
+                     [](const Row& a, const Row& b) { return a.x < b.x; });
     json xs = json::array();
     std::vector<json> ys(series.size(), json::array());
     for (const auto& r : rows) {
@@ -128,9 +138,8 @@ struct XyChart {
     json ser = json::array();
     for (std::size_t i = 0; i < series.size(); ++i)
       ser.push_back({{"label", series[i].label}, {"line", series[i].line}, {"y", ys[i]}});
-    return {{"id", id},       {"title", title},   {"x_label", x_label},
-            {"y_label", y_label}, {"note", note}, {"x", xs},
-            {"series", ser}};
+    return {{"id", id},     {"title", title}, {"x_label", x_label}, {"y_label", y_label},
+            {"note", note}, {"x", xs},        {"series", ser}};
   }
 };
 
@@ -139,7 +148,7 @@ struct Inputs {
   std::vector<std::string> missing;
   std::vector<std::string> problems;
   std::optional<json> manifest;
-  std::map<std::string, detail::WideCsv> csv;  // by phase
+  std::map<std::string, detail::WideCsv> csv;     // by phase
   std::map<std::string, json> model, evaluation;  // by method: "cinergy", "paper"
   std::map<std::string, detail::Table> isolated;
   std::optional<int> threads;
@@ -297,19 +306,24 @@ std::optional<std::pair<json, std::string>> csv_timeseries(const detail::WideCsv
   std::vector<std::string> keys;
   std::vector<double> scale;
   for (const auto& k : power) {
-    series.push_back({{"label", k.substr(0, k.size() - 5) + " W"}, {"axis", "W"},
-                      {"kind", "power"}, {"q", 0.01}});
+    series.push_back({{"label", k.substr(0, k.size() - 5) + " W"},
+                      {"axis", "W"},
+                      {"kind", "power"},
+                      {"q", 0.01}});
     keys.push_back(k);
     scale.push_back(1);
   }
   for (const auto& k : cpu) {
     series.push_back({{"label", (k == "vm" ? std::string("VM total") : "VM " + k) + " CPUs"},
-                      {"axis", "CPUs"}, {"kind", "cpu"}, {"q", 0.001}});
+                      {"axis", "CPUs"},
+                      {"kind", "cpu"},
+                      {"q", 0.001}});
     keys.push_back(k);
     scale.push_back(0.01);
   }
   if (threads) {
-    series.push_back({{"label", "host busy CPUs"}, {"axis", "CPUs"}, {"kind", "host"}, {"q", 0.001}});
+    series.push_back(
+        {{"label", "host busy CPUs"}, {"axis", "CPUs"}, {"kind", "host"}, {"q", 0.001}});
     keys.push_back("cpu%_package-global");
     scale.push_back(*threads / 100.0);
   }
@@ -390,7 +404,8 @@ std::string health_html(const Inputs& in, const std::vector<json>& health, bool 
   return h + "</table>";
 }
 
-std::string metrics_html(const Inputs& in, const std::map<std::string, std::vector<detail::StepModel>>& models) {
+std::string metrics_html(const Inputs& in,
+                         const std::map<std::string, std::vector<detail::StepModel>>& models) {
   std::string h;
   if (in.evaluation.empty()) {
     h += "<p class=missing>No evaluation.json / evaluation-paper.json: no metrics to show.</p>";
@@ -443,6 +458,11 @@ std::string metrics_html(const Inputs& in, const std::map<std::string, std::vect
           top += "<span class=kvi>" + esc(it.key()) + " = " + cell(it.value()) + "</span> ";
       if (!top.empty()) h += "<p>" + top + "</p>";
     }
+    if (const json* notes = jget(mj, {"notes"}); notes && notes->is_array() && !notes->empty()) {
+      h += "<ul class=notes>";
+      for (const auto& n : *notes) h += "<li>" + cell(n) + "</li>";
+      h += "</ul>";
+    }
     if (steps.empty()) {
       h += "<p class=missing>model file has no per-step models that this report understands.</p>";
       continue;
@@ -467,8 +487,8 @@ Result<ReportResult> write_report(const fs::path& data_dir, const fs::path& out_
   const auto started = std::chrono::steady_clock::now();
   std::error_code ec;
   if (!fs::is_directory(data_dir, ec))
-    return fail_errno(ec ? ec.value() : ENOTDIR, "report: " + data_dir.string() +
-                                                     " is not a run directory");
+    return fail_errno(ec ? ec.value() : ENOTDIR,
+                      "report: " + data_dir.string() + " is not a run directory");
   Inputs in = gather(data_dir);
 
   // Traces: the budget is shared equally among the traces present.
@@ -485,45 +505,60 @@ Result<ReportResult> write_report(const fs::path& data_dir, const fs::path& out_
       if (const json* t = jget(*in.manifest, {"host_threads"}); t && t->is_number_integer())
         in.threads = t->get<int>();
 
+  // Traces are built smallest file first, each given an equal share of what
+  // the previous ones left of the budget, so short traces do not waste it.
+  std::vector<std::pair<std::uintmax_t, std::string>> order;
+  for (const auto& phase : trace_phases)
+    order.emplace_back(fs::file_size(data_dir / fmt::format("trace-{}.csv.gz", phase), ec), phase);
+  std::sort(order.begin(), order.end());
+  std::map<std::string, std::pair<json, std::string>> built_traces;
+  std::map<std::string, json> health_by_phase;
+  std::size_t values = 0;
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    const std::string& phase = order[k].second;
+    const fs::path trace = data_dir / fmt::format("trace-{}.csv.gz", phase);
+    detail::TraceInput ti;
+    ti.phase = phase;
+    ti.trace = trace;
+    const fs::path meta_path = trace.string() + ".meta.json";
+    if (auto m = detail::read_json(meta_path)) {
+      ti.meta = *m;
+      if (const json* s = jget(*m, {"simulated"}); s && s->is_boolean() && s->get<bool>())
+        simulated = true;
+    } else {
+      in.missing.push_back(meta_path.filename().string());
+    }
+    const fs::path ev = data_dir / fmt::format("events-{}.csv", phase);
+    if (fs::exists(ev))
+      ti.markers = read_markers(ev);
+    else
+      in.missing.push_back(ev.filename().string());
+    ti.overlays = overlays_for(in, phase);
+    ti.host_threads = in.threads;
+    const std::size_t left = values < kValueBudget ? kValueBudget - values : 0;
+    ti.budget_values = left / (order.size() - k);
+    ti.overview_buckets = kOverviewBuckets;
+    auto out = detail::build_trace(ti);
+    if (!out) {
+      note_error(in, trace.filename().string(), out.error());
+      continue;
+    }
+    if (out->chart.value("simulated", false)) simulated = true;
+    values += out->values;
+    health_by_phase[phase] = std::move(out->health);
+    built_traces[phase] = std::pair{std::move(out->chart), std::move(out->levels_js)};
+  }
+
   json traces = json::array();
   std::vector<std::string> level_blobs;
   std::vector<json> health;
-  std::size_t values = 0;
   for (const char* phase : kPhases) {
-    const fs::path trace = data_dir / fmt::format("trace-{}.csv.gz", phase);
     std::optional<std::pair<json, std::string>> built;
-    if (fs::exists(trace)) {
-      detail::TraceInput ti;
-      ti.phase = phase;
-      ti.trace = trace;
-      const fs::path meta_path = trace.string() + ".meta.json";
-      if (auto m = detail::read_json(meta_path)) {
-        ti.meta = *m;
-        if (const json* s = jget(*m, {"simulated"}); s && s->is_boolean() && s->get<bool>())
-          simulated = true;
-      } else {
-        in.missing.push_back(meta_path.filename().string());
-      }
-      const fs::path ev = data_dir / fmt::format("events-{}.csv", phase);
-      if (fs::exists(ev))
-        ti.markers = read_markers(ev);
-      else
-        in.missing.push_back(ev.filename().string());
-      ti.overlays = overlays_for(in, phase);
-      ti.host_threads = in.threads;
-      ti.budget_values = kValueBudget / trace_phases.size();
-      ti.overview_buckets = kOverviewBuckets;
-      auto out = detail::build_trace(ti);
-      if (!out) {
-        note_error(in, trace.filename().string(), out.error());
-      } else {
-        if (out->chart.value("simulated", false)) simulated = true;
-        values += out->values;
-        health.push_back(out->health);
-        built = std::pair{std::move(out->chart), std::move(out->levels_js)};
-      }
-    } else {
-      in.missing.push_back(trace.filename().string());
+    if (auto it = built_traces.find(phase); it != built_traces.end()) {
+      built = std::move(it->second);
+      health.push_back(std::move(health_by_phase[phase]));
+    } else if (std::find(trace_phases.begin(), trace_phases.end(), phase) == trace_phases.end()) {
+      in.missing.push_back(fmt::format("trace-{}.csv.gz", phase));
     }
     if (!built && in.csv.contains(phase)) {
       built = csv_timeseries(in.csv.at(phase), in.threads);
@@ -579,11 +614,13 @@ Result<ReportResult> write_report(const fs::path& data_dir, const fs::path& out_
       c.series.push_back({"ground truth (VM alone)", false, gt});
     }
     for (const auto& [method, t] : in.isolated) {
-      auto vc = t.column("vm"), ic = t.column("isolated_w");
-      if (!vc || !ic) continue;
+      auto vc = t.column("vm"), ic = t.column("isolated_w"), sc = t.column("share_pct");
+      if ((!vc && !sc) || !ic) continue;
       Points p;
+      // share_pct (the model's own VM share of the host, %) when written.
       for (std::size_t r = 0; r < t.rows.size(); ++r)
-        p.emplace_back(t.number(r, *vc) * per_host, t.number(r, *ic));
+        p.emplace_back(sc && in.threads ? t.number(r, *sc) : t.number(r, *vc) * per_host,
+                       t.number(r, *ic));
       c.series.push_back({"isolated estimate (" + method + ")", false, p});
     }
     if (!c.empty()) xy.push_back(c.to_json());
@@ -600,7 +637,7 @@ Result<ReportResult> write_report(const fs::path& data_dir, const fs::path& out_
       auto rc = t.column("ratio"), tc = t.column("timestamp");
       if (!rc) continue;
       std::optional<std::size_t> hc;
-      for (auto name : {"host_cpu_pct", "host_load_pct", "cpu%_package-global"})
+      for (auto name : {"host_util_pct", "host_cpu_pct", "host_load_pct", "cpu%_package-global"})
         if (!hc) hc = t.column(name);
       Points p;
       for (std::size_t r = 0; r < t.rows.size(); ++r) {
@@ -626,12 +663,8 @@ Result<ReportResult> write_report(const fs::path& data_dir, const fs::path& out_
     if (auto p = detail::find_original_csv(data_dir, "groundtruth"))
       host = p->filename().string().substr(0, p->filename().string().size() - 16);
 
-  json data = {{"host", host},
-               {"simulated", simulated},
-               {"traces", traces},
-               {"xy", xy},
-               {"missing", in.missing},
-               {"value_budget", kValueBudget},
+  json data = {{"host", host},    {"simulated", simulated}, {"traces", traces},
+               {"xy", xy},        {"missing", in.missing},  {"value_budget", kValueBudget},
                {"values", values}};
 
   std::string html;
@@ -640,8 +673,9 @@ Result<ReportResult> write_report(const fs::path& data_dir, const fs::path& out_
   html += "<meta name=viewport content=\"width=device-width, initial-scale=1\">\n";
   html += "<title>Cinergy report: " + esc(host) + (simulated ? " (SIMULATED power)" : "") +
           "</title>\n";
-  html += "<!--\nCharts drawn with uPlot 1.6.32 (https://github.com/leeoniya/uPlot), embedded "
-          "below under its licence:\n\n";
+  html +=
+      "<!--\nCharts drawn with uPlot 1.6.32 (https://github.com/leeoniya/uPlot), embedded "
+      "below under its licence:\n\n";
   html += assets::uplot_license;
   html += "\n-->\n<style>\n";
   html += assets::uplot_css;
@@ -650,15 +684,18 @@ Result<ReportResult> write_report(const fs::path& data_dir, const fs::path& out_
   html += "\n</style>\n";
   // Errors are collected from the very start (before uPlot loads) so the
   // browser test can read them back from the page.
-  html += "<script>window.cinergyErrors=[];addEventListener('error',function(e){"
-          "cinergyErrors.push(String(e.message||e))});</script>\n</head><body>\n";
+  html +=
+      "<script>window.cinergyErrors=[];addEventListener('error',function(e){"
+      "cinergyErrors.push(String(e.message||e))});</script>\n</head><body>\n";
   if (simulated)
-    html += "<div class=\"banner sim\" id=sim-banner>SIMULATED POWER: the energy in this run comes "
-            "from the simulated meter (a SPECpower curve driven by measured CPU load), not from "
-            "RAPL. Do not read these watts as measurements.</div>\n";
+    html +=
+        "<div class=\"banner sim\" id=sim-banner>SIMULATED POWER: the energy in this run comes "
+        "from the simulated meter (a SPECpower curve driven by measured CPU load), not from "
+        "RAPL. Do not read these watts as measurements.</div>\n";
   html += "<header><h1>Cinergy report: " + esc(host) + "</h1><p class=sub>Run directory <code>" +
-          esc(fs::absolute(data_dir).lexically_normal().string()) + "</code>; power source: " +
-          (simulated ? "<b class=sim>simulated</b>" : "measured") + "</p></header>\n";
+          esc(fs::absolute(data_dir).lexically_normal().string()) +
+          "</code>; power source: " + (simulated ? "<b class=sim>simulated</b>" : "measured") +
+          "</p></header>\n";
   if (!in.missing.empty() || !in.problems.empty()) {
     html += "<section class=missing id=missing><h2>Missing from this directory</h2><ul>";
     for (const auto& m : in.missing) html += "<li>" + esc(m) + "</li>";
@@ -667,22 +704,26 @@ Result<ReportResult> write_report(const fs::path& data_dir, const fs::path& out_
   }
   html += "<section id=health><h2>Run health</h2>" + health_html(in, health, simulated) +
           "</section>\n";
-  html += "<section id=timeseries><h2>1. Time series per scenario</h2><p class=help>Drag to zoom "
-          "(finer data is loaded as you zoom in), double-click or <i>reset</i> to zoom out, click a "
-          "legend entry to hide/show a series. Vertical lines: level boundaries.</p>"
-          "<div id=ts-charts></div></section>\n";
-  html += "<section id=models><h2>2. Host power model per step</h2><div id=model-charts></div>"
-          "</section>\n";
-  html += "<section id=isolated-sec><h2>3. Isolated estimate and ground truth</h2><div "
-          "id=isolated-charts></div></section>\n";
-  html += "<section id=ratio-sec><h2>4. Cinergy ratio against host load</h2><div "
-          "id=ratio-charts></div></section>\n";
+  html +=
+      "<section id=timeseries><h2>1. Time series per scenario</h2><p class=help>Drag to zoom "
+      "(finer data is loaded as you zoom in), double-click or <i>reset</i> to zoom out, click a "
+      "legend entry to hide/show a series. Vertical lines: level boundaries.</p>"
+      "<div id=ts-charts></div></section>\n";
+  html +=
+      "<section id=models><h2>2. Host power model per step</h2><div id=model-charts></div>"
+      "</section>\n";
+  html +=
+      "<section id=isolated-sec><h2>3. Isolated estimate and ground truth</h2><div "
+      "id=isolated-charts></div></section>\n";
+  html +=
+      "<section id=ratio-sec><h2>4. Cinergy ratio against host load</h2><div "
+      "id=ratio-charts></div></section>\n";
   html += "<section id=metrics-sec><h2>5. Evaluation metrics and model formulas</h2>" +
           metrics_html(in, models) + "</section>\n";
   html += "<script type=application/json id=cinergy-data>" + script_json(data) + "</script>\n";
   for (std::size_t i = 0; i < level_blobs.size(); ++i)
-    html += fmt::format("<script type=application/json id=cinergy-levels-{}>", i) +
-            level_blobs[i] + "</script>\n";
+    html += fmt::format("<script type=application/json id=cinergy-levels-{}>", i) + level_blobs[i] +
+            "</script>\n";
   html += "<script>\n";
   html += assets::uplot_js;
   html += "\n</script>\n<script>\n";
@@ -699,9 +740,8 @@ Result<ReportResult> write_report(const fs::path& data_dir, const fs::path& out_
   }
   fs::rename(tmp, out_html, ec);
   if (ec) return fail_errno(ec.value(), "report: cannot write " + out_html.string());
-  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
-                                                               started)
-                        .count();
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   spdlog::info("report: wrote {} ({} bytes, {} numbers embedded, {:.0f} ms)", out_html.string(),
                html.size(), values, ms);
   ReportResult result;

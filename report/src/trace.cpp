@@ -1,9 +1,10 @@
 #include "trace.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <fmt/format.h>
 
 #include "cinergy/report/series.hpp"
 #include "inputs.hpp"
@@ -66,6 +67,32 @@ double hist_percentile(const std::vector<std::uint64_t>& h, std::uint64_t total,
 }
 
 }  // namespace
+
+std::vector<LevelPlan> plan_levels(std::uint64_t rows, std::size_t per_point,
+                                   std::size_t overview_buckets, std::size_t budget_values) {
+  std::vector<LevelPlan> plan;
+  if (rows == 0) return plan;
+  auto cost = [&](const LevelPlan& l) { return (l.raw ? rows : 2 * l.buckets) * per_point; };
+  // Candidates, coarse to fine: envelopes of b, 4b, 16b... buckets while a
+  // bucket still holds more than 2 samples, then the raw rows.
+  std::vector<LevelPlan> candidates;
+  for (std::size_t b = std::max<std::size_t>(overview_buckets, 1); 2 * b < rows; b *= 4)
+    candidates.push_back({b, false});
+  candidates.push_back({static_cast<std::size_t>(rows), true});
+  plan.push_back(candidates.front());  // the overview is always kept
+  std::size_t used = cost(plan.front());
+  if (plan.front().raw) return plan;
+  const LevelPlan raw = candidates.back();
+  const bool raw_fits = used + cost(raw) <= budget_values;
+  if (raw_fits) used += cost(raw);
+  for (std::size_t i = 1; i + 1 < candidates.size(); ++i) {
+    if (used + cost(candidates[i]) > budget_values) break;
+    plan.push_back(candidates[i]);
+    used += cost(candidates[i]);
+  }
+  if (raw_fits) plan.push_back(raw);
+  return plan;
+}
 
 void append_delta_ints(std::string& out, const std::vector<std::int64_t>& values) {
   out.push_back('[');
@@ -178,31 +205,11 @@ Result<TraceOutput> build_trace(const TraceInput& in) {
   }
   const std::size_t n_series = series.size();
 
-  // Levels: an overview of <= overview_buckets buckets, then 4x finer each,
-  // then full resolution, kept while the running total of embedded numbers
-  // stays within the budget (the overview is always kept).
-  struct LevelPlan {
-    std::size_t buckets;
-    bool raw;
-  };
-  std::vector<LevelPlan> plan;
+  // Levels (see plan_levels): overview, full resolution if it fits, then the
+  // 4x-finer envelopes in between that still fit.
   const std::size_t per_point = n_series + 1;
-  std::size_t values = 0;
-  if (rows > 0) {
-    std::size_t b = in.overview_buckets;
-    bool first = true;
-    while (true) {
-      const bool raw = 2 * b >= rows;
-      const std::size_t points = raw ? rows : 2 * b;
-      const std::size_t cost = points * per_point;
-      if (!first && values + cost > in.budget_values) break;
-      plan.push_back({raw ? static_cast<std::size_t>(rows) : b, raw});
-      values += cost;
-      first = false;
-      if (raw) break;
-      b *= 4;
-    }
-  }
+  const std::vector<LevelPlan> plan =
+      plan_levels(rows, per_point, in.overview_buckets, in.budget_values);
   std::vector<EnvelopeBuilder> builders;
   for (const auto& p : plan) builders.emplace_back(n_series, t_first, t_last, p.buckets, p.raw);
 
@@ -238,8 +245,8 @@ Result<TraceOutput> build_trace(const TraceInput& in) {
     const double t_s = static_cast<double>(t) * 1e-9;
     std::size_t k = 0;
     for (const auto& c : energy)
-      row[k++] = have_prev ? rate_between(prev_t, prev[c.index], t, cur[c.index], kWattsPerUjPerNs)
-                           : kNaN;
+      row[k++] =
+          have_prev ? rate_between(prev_t, prev[c.index], t, cur[c.index], kWattsPerUjPerNs) : kNaN;
     for (const auto& o : in.overlays) row[k++] = step_value(o, t_s);
     for (const auto& c : cpu)
       row[k++] = have_prev ? rate_between(prev_t, prev[c.index], t, cur[c.index], 1.0) : kNaN;
@@ -247,8 +254,8 @@ Result<TraceOutput> build_trace(const TraceInput& in) {
       double sum = 0;
       bool valid = have_prev;
       for (const auto& c : busy) {
-        const double r = have_prev ? rate_between(prev_t, prev[c.index], t, cur[c.index], 1.0)
-                                   : kNaN;
+        const double r =
+            have_prev ? rate_between(prev_t, prev[c.index], t, cur[c.index], 1.0) : kNaN;
         if (std::isnan(r)) valid = false;
         sum += r;
       }
@@ -308,8 +315,11 @@ Result<TraceOutput> build_trace(const TraceInput& in) {
 
   nlohmann::json markers = nlohmann::json::array();
   for (const auto& m : in.markers) markers.push_back({{"t", m.t_s}, {"label", m.label}});
-  out.chart = {{"phase", in.phase}, {"series", series}, {"levels", levels_meta},
-               {"markers", markers}, {"simulated", any_simulated}};
+  out.chart = {{"phase", in.phase},
+               {"series", series},
+               {"levels", levels_meta},
+               {"markers", markers},
+               {"simulated", any_simulated}};
 
   const double duration_s = static_cast<double>(t_last - t_first) * 1e-9;
   nlohmann::json h = {{"phase", in.phase},
@@ -320,8 +330,7 @@ Result<TraceOutput> build_trace(const TraceInput& in) {
                       {"parse_errors", parse_errors},
                       {"truncated", pass2->truncated},
                       {"truncation", pass2->problem}};
-  if (rows > 1 && duration_s > 0)
-    h["rate_reached_hz"] = static_cast<double>(rows - 1) / duration_s;
+  if (rows > 1 && duration_s > 0) h["rate_reached_hz"] = static_cast<double>(rows - 1) / duration_s;
   if (intervals > 0) {
     const std::uint64_t in_hist = intervals - interval_over;
     h["interval_us"] = {{"p50", hist_percentile(interval_hist, in_hist, 0.5)},

@@ -4,12 +4,11 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "cinergy/common/error.hpp"
 
@@ -48,6 +47,19 @@ struct TraceOutput {
 };
 
 Result<TraceOutput> build_trace(const TraceInput& in);
+
+// Which levels a trace of `rows` rows embeds, coarse to fine, each costing
+// points x per_point numbers (per_point = series + 1 for x). The overview
+// (<= overview_buckets buckets, 2 points each) is always kept; then the raw
+// rows if they fit in budget_values together with the overview (full
+// resolution first: it is what zooming in is for); then the 4x-finer
+// envelopes between them, coarse first, while they still fit.
+struct LevelPlan {
+  std::size_t buckets;  // rows for the raw level
+  bool raw;
+};
+std::vector<LevelPlan> plan_levels(std::uint64_t rows, std::size_t per_point,
+                                   std::size_t overview_buckets, std::size_t budget_values);
 
 // Delta-encoded quantised numbers: value/quantum rounded, each written as the
 // difference from the previous non-null one; NaN written as null.

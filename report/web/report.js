@@ -9,6 +9,7 @@
                  '#17becf', '#bcbd22', '#7f7f7f', '#393b79', '#e7298a'];
   var MAX_POINTS = 8000;  // points drawn per series at once (level choice on zoom)
   var charts = [];        // {id, plot}
+  var groupsDone = [];    // time-series groups, for the zoom self-check
 
   // Delta-encoded integers -> numbers (null stays null), scaled by q.
   function decode(arr, q) {
@@ -166,8 +167,9 @@
     });
     reset.onclick = function () { zoomTo(xmin, xmax); };
     zoomTo(xmin, xmax);
-    window.cinergyZoom = window.cinergyZoom || {};
-    window.cinergyZoom[trace.phase] = zoomTo;
+    groupsDone.push({phase: trace.phase, zoomTo: zoomTo, levels: levels.length, plots: plots,
+                     xmin: xmin, xmax: xmax, current: function () { return current; },
+                     raw: function () { return levels[current].raw; }});
   }
 
   // ---- 2-4. scatter / curve charts ----
@@ -231,21 +233,53 @@
   // ---- self-check for the browser test: did every chart draw a series? ----
   // Axes and grid are grey; series colours are saturated. A chart "drew"
   // when its canvas holds saturated pixels.
+  var scratch = null;
+  function saturated(plot, errors) {
+    // Read through a scratch canvas made for frequent readback.
+    var cv = plot.ctx.canvas, n = 0;
+    try {
+      if (!scratch) scratch = document.createElement('canvas');
+      scratch.width = cv.width; scratch.height = cv.height;
+      var sc = scratch.getContext('2d', {willReadFrequently: true});
+      sc.clearRect(0, 0, cv.width, cv.height);
+      sc.drawImage(cv, 0, 0);
+      var px = sc.getImageData(0, 0, cv.width, cv.height).data;
+      for (var i = 0; i < px.length; i += 4) {
+        var r = px[i], g = px[i + 1], b = px[i + 2], a = px[i + 3];
+        if (a > 128 && Math.max(r, g, b) - Math.min(r, g, b) > 60) n++;
+      }
+    } catch (e) { errors.push('getImageData: ' + e); }
+    return n;
+  }
   function check() {
     var out = {charts: [], errors: window.cinergyErrors.slice()};
     charts.forEach(function (c) {
-      var cv = c.plot.ctx.canvas, n = 0;
-      try {
-        var px = c.plot.ctx.getImageData(0, 0, cv.width, cv.height).data;
-        for (var i = 0; i < px.length; i += 4) {
-          var r = px[i], g = px[i + 1], b = px[i + 2], a = px[i + 3];
-          if (a > 128 && Math.max(r, g, b) - Math.min(r, g, b) > 60) n++;
-        }
-      } catch (e) { out.errors.push('getImageData: ' + e); }
-      out.charts.push({id: c.id, pixels: n, w: cv.width, h: cv.height});
+      var cv = c.plot.ctx.canvas;
+      out.charts.push({id: c.id, pixels: saturated(c.plot, out.errors), w: cv.width, h: cv.height});
     });
     out.ok = out.errors.length === 0 && out.charts.length > 0 &&
              out.charts.every(function (c) { return c.pixels > 20; });
+    // With #zoomcheck: zoom every time series into 1/500 of its span, let
+    // uPlot redraw, and check that a finer level was loaded and drew.
+    if (location.hash !== '#zoomcheck') return publish(out);
+    out.zoom = [];
+    groupsDone.forEach(function (g) {
+      var span = g.xmax - g.xmin, a = g.xmin + span * 0.5;
+      g.zoomTo(a, a + span / 500);
+    });
+    setTimeout(function () {
+      groupsDone.forEach(function (g) {
+        var z = {phase: g.phase, level: g.current(), levels: g.levels, raw: g.raw(),
+                 pixels: g.plots.map(function (p) { return saturated(p.u, out.errors); })};
+        z.ok = (g.levels === 1 || z.level > 0) && z.pixels.every(function (n) { return n > 20; });
+        out.zoom.push(z);
+        g.zoomTo(g.xmin, g.xmax);
+      });
+      out.ok = out.ok && out.errors.length === 0 && out.zoom.every(function (z) { return z.ok; });
+      publish(out);
+    }, 50);
+  }
+  function publish(out) {
     document.body.setAttribute('data-render-status', JSON.stringify(out));
     document.body.setAttribute('data-render-ok', out.ok ? 'yes' : 'no');
   }

@@ -1,0 +1,51 @@
+// e2e: headless Chromium opens the report of a 1 kHz fixture run from
+// file://: no console error, every chart drew, a screenshot is kept in the
+// build directory (build/tests/report/artifacts/). The checking itself is
+// tests/report/check_report.sh, reusable for any report.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "cinergy/report/report.hpp"
+#include "fixture.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+TEST(ReportBrowser, FixtureAt1kHzRendersInChromium) {
+  if (!fs::exists("/usr/bin/chromium"))
+    GTEST_SKIP() << "/usr/bin/chromium missing (scripts/install-deps.sh installs it)";
+  const fs::path art = fs::path(CINERGY_BINARY_DIR) / "tests/report/artifacts";
+  const fs::path run = art / "fixture-1khz";
+  fs::remove_all(run);
+  cinergy::test::FixtureOptions o;
+  o.rate_hz = 1000;
+  o.level_s = 4;
+  o.vm_period_s = 6;
+  o.vm_cycles = 3;
+  ASSERT_EQ(cinergy::test::write_fixture(run, o), "");
+  const fs::path html = art / "fixture-1khz-report.html";
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = cinergy::report::write_report(run, html);
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_TRUE(r.has_value()) << r.error().what();
+  EXPECT_TRUE(r->missing.empty());
+  std::printf("report: %s, %ju bytes, written in %.0f ms\n", html.c_str(),
+              static_cast<std::uintmax_t>(fs::file_size(html)), ms);
+  const fs::path shot = art / "fixture-1khz-report.png";
+  fs::remove(shot);
+  const std::string cmd =
+      std::string(CINERGY_CHECK_SCRIPT) + " " + html.string() + " " + shot.string();
+  const int rc = std::system(cmd.c_str());
+  ASSERT_TRUE(WIFEXITED(rc));
+  if (WEXITSTATUS(rc) == 77) GTEST_SKIP() << "chromium missing";
+  EXPECT_EQ(WEXITSTATUS(rc), 0) << "check_report.sh failed (reason above)";
+  EXPECT_TRUE(fs::exists(shot));
+}
+
+}  // namespace

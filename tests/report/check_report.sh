@@ -28,7 +28,7 @@ flags=(--headless --no-sandbox --disable-gpu --disable-quic --no-first-run
        --user-data-dir="$profile" --enable-logging=stderr --v=0
        --virtual-time-budget=15000 --window-size=1400,900)
 
-timeout 120 "$chromium" "${flags[@]}" --dump-dom "$url" >"$work/dom.html" 2>"$work/dom.err"
+timeout 120 "$chromium" "${flags[@]}" --dump-dom "$url#zoomcheck" >"$work/dom.html" 2>"$work/dom.err"
 rc=$?
 if [ $rc -ne 0 ]; then
   echo "check_report.sh: chromium --dump-dom failed (exit $rc):" >&2

@@ -1,18 +1,19 @@
 #include "fixture.hpp"
 
+#include <fmt/format.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <fmt/format.h>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
+#include "cinergy/model/analyze.hpp"
 
 namespace cinergy::test {
 namespace {
@@ -49,7 +50,8 @@ std::vector<Level> staircase(int step, double level_s) {
   std::vector<Level> out;
   const int levels = kThreads * 100 / step;
   for (int k = 0; k <= levels; ++k)
-    out.push_back({k * level_s, (k + 1) * level_s, k * step / 100.0, k * step / double(kThreads), k});
+    out.push_back(
+        {k * level_s, (k + 1) * level_s, k * step / 100.0, k * step / double(kThreads), k});
   return out;
 }
 
@@ -70,7 +72,8 @@ Recorded write_phase(const fs::path& dir, const Phase& ph, const FixtureOptions&
   const auto n = static_cast<std::int64_t>(ph.duration_s * o.rate_hz) + 1;
   std::vector<std::string> vcpu_cols;
   for (int i = 0; i < kVcpus; ++i) vcpu_cols.push_back(fmt::format("cpu_ns:vm/vcpu{}", i));
-  std::string header = "t_ns,simulated,package-0_energy_uj,dram-0_energy_uj,package-global_energy_uj";
+  std::string header =
+      "t_ns,simulated,package-0_energy_uj,dram-0_energy_uj,package-global_energy_uj";
   if (ph.vm) {
     header += ",cpu_ns:vm";
     for (const auto& c : vcpu_cols) header += "," + c;
@@ -193,23 +196,23 @@ Recorded write_phase(const fs::path& dir, const Phase& ph, const FixtureOptions&
     series.push_back("vm/emulator");
   }
   series.push_back("noise");
-  nlohmann::json meta = {
-      {"source", "sim"},
-      {"simulated", true},
-      {"sim_host", "fixture SPECpower curve"},
-      {"rate_hz", o.rate_hz},
-      {"t0_monotonic_ns", 1000000000},
-      {"t0_realtime_ns", 1790000000000000000},
-      {"domains", {{{"name", "package-0"}, {"max_energy_range_uj", 262143328850}},
-                   {{"name", "dram-0"}, {"max_energy_range_uj", 65712999613}}}},
-      {"series", series},
-      {"cpu", {{"backend", "fixture"}}},
-      {"summary",
-       {{"samples", n},
-        {"dropped", 0},
-        {"read_errors", 0},
-        {"lateness_us", {{"p50", 12.0}, {"p99", 80.0}, {"max", 310.0}}},
-        {"interrupted", false}}}};
+  nlohmann::json meta = {{"source", "sim"},
+                         {"simulated", true},
+                         {"sim_host", "fixture SPECpower curve"},
+                         {"rate_hz", o.rate_hz},
+                         {"t0_monotonic_ns", 1000000000},
+                         {"t0_realtime_ns", 1790000000000000000},
+                         {"domains",
+                          {{{"name", "package-0"}, {"max_energy_range_uj", 262143328850}},
+                           {{"name", "dram-0"}, {"max_energy_range_uj", 65712999613}}}},
+                         {"series", series},
+                         {"cpu", {{"backend", "fixture"}}},
+                         {"summary",
+                          {{"samples", n},
+                           {"dropped", 0},
+                           {"read_errors", 0},
+                           {"lateness_us", {{"p50", 12.0}, {"p99", 80.0}, {"max", 310.0}}},
+                           {"interrupted", false}}}};
   std::ofstream(trace.string() + ".meta.json") << meta.dump(2);
 
   std::ofstream ev(dir / fmt::format("events-{}.csv", ph.name));
@@ -273,7 +276,7 @@ double polyval(const std::vector<double>& c, double u) {
 
 }  // namespace
 
-void write_fixture(const fs::path& dir, const FixtureOptions& o) {
+std::string write_fixture(const fs::path& dir, const FixtureOptions& o) {
   fs::create_directories(dir);
   std::mt19937_64 rng(42);
   const double vm_s = 4 * o.vm_period_s * o.vm_cycles;
@@ -298,7 +301,8 @@ void write_fixture(const fs::path& dir, const FixtureOptions& o) {
   if (!o.traces) fs::remove_all(scratch);
 
   nlohmann::json manifest = {
-      {"host", {{"name", kHost}, {"threads", kThreads}, {"sockets", 1}, {"cpu_model", "Fixture CPU"}}},
+      {"host",
+       {{"name", kHost}, {"threads", kThreads}, {"sockets", 1}, {"cpu_model", "Fixture CPU"}}},
       {"simulated", true},
       {"source", "sim"},
       {"vm", {{"name", "fixture-vm"}, {"vcpus", kVcpus}, {"how", "fixture"}}},
@@ -307,7 +311,28 @@ void write_fixture(const fs::path& dir, const FixtureOptions& o) {
       {"end", "2026-11-24T03:30:00Z"},
       {"interrupted", false}};
   std::ofstream(dir / "manifest.json") << manifest.dump(2);
-  if (!o.analysis) return;
+  if (!o.analysis) return {};
+  if (o.library_analysis) {
+    // analyze() is given the original-format CSVs alone: it currently takes
+    // events-<phase>.csv for another host's files (reported to the model area).
+    const fs::path csvs = dir / ".fixture-csvs";
+    fs::create_directories(csvs);
+    for (const auto& e : fs::directory_iterator(dir))
+      if (e.path().filename().string().starts_with(kHost))
+        fs::copy_file(e.path(), csvs / e.path().filename());
+    for (auto method : {model::Method::cinergy, model::Method::paper}) {
+      model::AnalyzeOptions a;
+      a.data_dir = csvs;
+      a.out_dir = dir;
+      a.host_threads = kThreads;
+      a.vm_vcpus = kVcpus;
+      a.method = method;
+      auto r = model::analyze(a);
+      if (!r) return "fixture: model analyze failed: " + r.error().what();
+    }
+    fs::remove_all(csvs);
+    return {};
+  }
 
   // Models: step fits of degree 3 on the training windows.
   nlohmann::json steps = nlohmann::json::array();
@@ -323,18 +348,25 @@ void write_fixture(const fs::path& dir, const FixtureOptions& o) {
     }
     auto coef = polyfit(pts, 3, c, s);
     coef_by_step[step] = coef;
-    steps.push_back({{"step", step}, {"degree", 3}, {"coefficients", coef},
-                     {"x_scaling", {{"center", c}, {"scale", s}}}, {"fit_range", {0, 100}},
-                     {"cv_rmse_w", 1.7}, {"r2", 0.98}, {"n", pts.size()}});
+    steps.push_back({{"step", step},
+                     {"degree", 3},
+                     {"coefficients", coef},
+                     {"x_scaling", {{"center", c}, {"scale", s}}},
+                     {"fit_range", {0, 100}},
+                     {"cv_rmse_w", 1.7},
+                     {"r2", 0.98},
+                     {"n", pts.size()}});
     // Paper's: descending coefficients in raw x over its exclusion range.
     auto raw = polyfit(pts, 2, 0, 1);
     std::reverse(raw.begin(), raw.end());
     paper_models[fmt::format("training-{}", step)] = {
         {"coef", raw}, {"degree", 2}, {"exclude_beyond", 75.0}, {"train_rmse_w", 2.1}};
   }
-  std::ofstream(dir / "model.json") << nlohmann::json{{"method", "cinergy"}, {"host_threads", kThreads},
-                                                      {"selected_step", 50}, {"steps", steps}}
-                                           .dump(2);
+  std::ofstream(dir / "model.json") << nlohmann::json{
+      {"method", "cinergy"},
+      {"host_threads", kThreads},
+      {"selected_step", 50},
+      {"steps", steps}}.dump(2);
   std::ofstream(dir / "model-paper.json")
       << nlohmann::json{{"method", "paper"}, {"models", paper_models}}.dump(2);
 
@@ -384,10 +416,12 @@ void write_fixture(const fs::path& dir, const FixtureOptions& o) {
                            {"rmse_w", n ? std::sqrt(se / n) : 0.0},
                            {"mae_w", n ? ae / n : 0.0},
                            {"mape_pct", n ? 100 * ape / n : 0.0},
-                           {"binned", {{{"vm_load_pct", "0-25"}, {"n", n / 2}, {"rmse_w", 1.2}},
-                                       {{"vm_load_pct", "25-50"}, {"n", n - n / 2}, {"rmse_w", 2.3}}}}};
+                           {"binned",
+                            {{{"vm_load_pct", "0-25"}, {"n", n / 2}, {"rmse_w", 1.2}},
+                             {{"vm_load_pct", "25-50"}, {"n", n - n / 2}, {"rmse_w", 2.3}}}}};
     std::ofstream(dir / ("evaluation" + sfx + ".json")) << eval.dump(2);
   }
+  return {};
 }
 
 }  // namespace cinergy::test

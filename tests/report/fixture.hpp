@@ -5,19 +5,24 @@
 #pragma once
 
 #include <filesystem>
+#include <string>
 
 namespace cinergy::test {
 
 struct FixtureOptions {
-  double rate_hz = 100;          // trace sampling rate
-  double level_s = 4;            // seconds per load level (scenario A and C)
-  double vm_period_s = 6;        // seconds per VM workload phase (4 phases per cycle)
-  int vm_cycles = 2;             // workload cycles in B and C
-  bool traces = true;            // write trace-*.csv.gz (+ meta, events)
-  bool analysis = true;          // write model/isolated/evaluation files
+  double rate_hz = 100;    // trace sampling rate
+  double level_s = 4;      // seconds per load level (scenario A and C)
+  double vm_period_s = 6;  // seconds per VM workload phase (4 phases per cycle)
+  int vm_cycles = 2;       // workload cycles in B and C
+  bool traces = true;      // write trace-*.csv.gz (+ meta, events)
+  bool analysis = true;    // write model/isolated/evaluation files
+  // true: the model library's analyze() writes them (the real schema);
+  // false: hand-written files in other plausible schemas (defensive reading).
+  bool library_analysis = true;
   bool truncate_cloudlike = false;  // cut the last gzip member short (a killed writer)
 };
 
-void write_fixture(const std::filesystem::path& dir, const FixtureOptions& options);
+// Returns an error message, empty on success.
+std::string write_fixture(const std::filesystem::path& dir, const FixtureOptions& options);
 
 }  // namespace cinergy::test

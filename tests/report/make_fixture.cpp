@@ -3,6 +3,7 @@
 // Usage: report_make_fixture DIR [RATE_HZ] [LEVEL_S] [VM_PERIOD_S] [VM_CYCLES]
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 
 #include "fixture.hpp"
 
@@ -16,6 +17,10 @@ int main(int argc, char** argv) {
   if (argc > 3) o.level_s = std::atof(argv[3]);
   if (argc > 4) o.vm_period_s = std::atof(argv[4]);
   if (argc > 5) o.vm_cycles = std::atoi(argv[5]);
-  cinergy::test::write_fixture(argv[1], o);
+  const std::string err = cinergy::test::write_fixture(argv[1], o);
+  if (!err.empty()) {
+    std::fprintf(stderr, "%s\n", err.c_str());
+    return 1;
+  }
   return 0;
 }

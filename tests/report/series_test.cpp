@@ -1,5 +1,7 @@
 // Table tests of the report's arithmetic: rates from cumulative counters and
 // the min/max downsampling (every bucket keeps its min and max).
+#include "cinergy/report/series.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -8,7 +10,6 @@
 #include <string>
 #include <vector>
 
-#include "cinergy/report/series.hpp"
 #include "trace.hpp"
 
 using namespace cinergy::report;
@@ -27,15 +28,24 @@ TEST(DeriveRate, Table) {
   const double nan = kNaN;
   const std::vector<RateCase> cases = {
       {"1 J per s is 1 W", {0, 1'000'000'000}, {0, 1'000'000}, kWattsPerUjPerNs, {nan, 1.0}},
-      {"1 kHz, 25 W", {0, 1'000'000, 2'000'000}, {5, 25'005, 50'005}, kWattsPerUjPerNs,
+      {"1 kHz, 25 W",
+       {0, 1'000'000, 2'000'000},
+       {5, 25'005, 50'005},
+       kWattsPerUjPerNs,
        {nan, 25.0, 25.0}},
-      {"uneven intervals", {0, 1'000'000, 3'000'000}, {0, 10'000, 50'000}, kWattsPerUjPerNs,
+      {"uneven intervals",
+       {0, 1'000'000, 3'000'000},
+       {0, 10'000, 50'000},
+       kWattsPerUjPerNs,
        {nan, 10.0, 20.0}},
       {"time not advancing", {0, 1'000, 1'000}, {0, 10, 20}, kWattsPerUjPerNs, {nan, 10.0, nan}},
       {"counter going down", {0, 10, 20}, {100, 50, 60}, 1.0, {nan, nan, 1.0}},
       {"CPU ns to % of one CPU", {0, 1'000'000}, {0, 500'000}, kPercentPerNsPerNs, {nan, 50.0}},
-      {"huge counters stay exact", {0, 1'000'000'000}, {9'000'000'000'000'000, 9'000'000'100'000'000},
-       kWattsPerUjPerNs, {nan, 100.0}},
+      {"huge counters stay exact",
+       {0, 1'000'000'000},
+       {9'000'000'000'000'000, 9'000'000'100'000'000},
+       kWattsPerUjPerNs,
+       {nan, 100.0}},
       {"single sample", {5}, {7}, 1.0, {nan}},
       {"empty", {}, {}, 1.0, {}},
   };
@@ -46,7 +56,8 @@ TEST(DeriveRate, Table) {
       if (std::isnan(c.want[i]))
         EXPECT_TRUE(std::isnan(got[i])) << c.name << " [" << i << "] = " << got[i];
       else
-        EXPECT_NEAR(got[i], c.want[i], 1e-9 * std::max(1.0, c.want[i])) << c.name << " [" << i << "]";
+        EXPECT_NEAR(got[i], c.want[i], 1e-9 * std::max(1.0, c.want[i]))
+            << c.name << " [" << i << "]";
     }
   }
   std::vector<std::int64_t> t{0, 1};
@@ -95,8 +106,14 @@ void expect_keeps_extremes(const std::string& name, const std::vector<std::int64
         ++rows;
         const double v = ys[s][i];
         if (std::isnan(v)) continue;
-        if (std::isnan(mn) || v < mn) { mn = v; imn = i; }
-        if (std::isnan(mx) || v > mx) { mx = v; imx = i; }
+        if (std::isnan(mn) || v < mn) {
+          mn = v;
+          imn = i;
+        }
+        if (std::isnan(mx) || v > mx) {
+          mx = v;
+          imx = i;
+        }
       }
       if (rows == 0) continue;
       const std::size_t points = rows > 1 ? 2 : 1;
@@ -141,7 +158,8 @@ TEST(DownsampleMinMax, KeepsEachBucketsMinAndMax) {
   expect_keeps_extremes("two series, different extremes", ramp_t(9),
                         {{1, 2, 3, 4, 5, 6, 7, 8, 9}, {9, 1, 8, 2, 7, 3, 6, 4, 5}}, 3);
   // A time gap (an interrupted trace) leaves empty buckets: they give nothing.
-  expect_keeps_extremes("gap", {0, 1, 2, 3, 1000, 1001, 1002, 1003}, {{1, 8, 3, 4, 5, 6, 0, 2}}, 10);
+  expect_keeps_extremes("gap", {0, 1, 2, 3, 1000, 1001, 1002, 1003}, {{1, 8, 3, 4, 5, 6, 0, 2}},
+                        10);
   // Negative and large values.
   expect_keeps_extremes("signs", ramp_t(6), {{-1e12, 1e12, 0, -0.5, 0.5, 3}}, 2);
   std::vector<double> spike(1000, 1.0);
