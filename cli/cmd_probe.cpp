@@ -1,6 +1,33 @@
-// Placeholder registration: the owning issue replaces this file.
+// `cinergy probe`: what this host offers; exit 0 even when things are missing.
+#include <cstdio>
+#include <memory>
+
+#include "cinergy/sampler/probe.hpp"
 #include "commands.hpp"
 
 namespace cinergy::cli {
-void register_probe(CLI::App& /*app*/, int& /*exit_code*/) {}
+
+void register_probe(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<sampler::ProbeOptions>();
+  auto json = std::make_shared<bool>(false);
+  auto* cmd = app.add_subcommand(
+      "probe", "Report energy sources, topology, cgroups, BPF, libvirt, stress-ng");
+  cmd->add_option("--powercap-root", o->powercap_root,
+                  "powercap sysfs root (default /sys/class/powercap)");
+  cmd->add_option("--dev-cpu-root", o->dev_cpu_root, "MSR device root (default /dev/cpu)");
+  cmd->add_option("--perf-root", o->perf_root, "perf power PMU sysfs directory");
+  cmd->add_option("--sysfs-cpu-root", o->sysfs_cpu_root, "CPU topology root");
+  cmd->add_option("--poll-ms", o->poll_ms,
+                  "How long to poll each real source for its update interval");
+  cmd->add_flag("--json", *json, "One JSON object on stdout");
+  cmd->callback([o, json, &exit_code] {
+    auto p = sampler::run_probe(*o);
+    if (*json)
+      std::printf("%s\n", p.dump().c_str());
+    else
+      std::printf("%s", sampler::format_probe(p).c_str());
+    exit_code = 0;
+  });
+}
+
 }  // namespace cinergy::cli

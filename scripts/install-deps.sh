@@ -38,6 +38,11 @@ pkgs=(
   # report tests (python3 reads traces in tests)
   python3
 )
+# npm installs the report's charting library at build time (report/web). A
+# host that already has npm (e.g. from nodesource's nodejs) keeps its own.
+if ! command -v npm >/dev/null 2>&1; then
+  pkgs+=(npm)
+fi
 if [ "$want_vm" -eq 1 ]; then
   # A real VM without systemd/udev: see ../shared/docs/real-vm.md. On a host with
   # systemd, libvirt-daemon-system is the usual package; these are a subset of it.

@@ -20,11 +20,7 @@
 #include "cinergy/orchestrator/original_csv.hpp"
 #include "cinergy/orchestrator/window.hpp"
 #include "cinergy/report/report.hpp"
-#if __has_include("cinergy/sampler/energy_source.hpp")
 #include "cinergy/sampler/energy_source.hpp"
-#else
-#include "pending/energy_source_pending.hpp"  // until the sampler branch lands
-#endif
 #include "fs_util.hpp"
 #include "process_util.hpp"
 #include "subject.hpp"

@@ -44,9 +44,9 @@ struct SubjectSpec {
 
 // One column of per-subject CPU time in every sample.
 struct SeriesInfo {
-  std::string name;            // "<label>" for the total, "<label>/<child>" for a child cgroup
-  std::size_t subject_index;   // which subject it belongs to
-  bool is_total;               // true for the subject's total series
+  std::string name;           // "<label>" for the total, "<label>/<child>" for a child cgroup
+  std::size_t subject_index;  // which subject it belongs to
+  bool is_total;              // true for the subject's total series
 };
 
 struct Options {
@@ -98,6 +98,8 @@ class CpuAccounting {
 Result<std::unique_ptr<CpuAccounting>> open_cpu_accounting(const Options& options);
 
 // The cgroup2 mount point on this host (pure v2 or hybrid), or an error.
-Result<std::filesystem::path> detect_cgroup2_root();
+// `mountinfo` is injectable for tests.
+Result<std::filesystem::path> detect_cgroup2_root(
+    const std::filesystem::path& mountinfo = "/proc/self/mountinfo");
 
 }  // namespace cinergy::bpf

@@ -8,11 +8,10 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "cinergy/common/error.hpp"
 
@@ -21,9 +20,9 @@ namespace cinergy::orchestrator {
 struct VmOptions {
   enum class Kind { libvirt_domain, launch_script, testvm };
   Kind kind = Kind::testvm;
-  std::string name;                       // libvirt domain name (libvirt_domain, testvm)
+  std::string name;  // libvirt domain name (libvirt_domain, testvm)
   std::string connect_uri = "qemu:///system";
-  std::filesystem::path launch_script;    // launch_script: run with an argv, no shell string
+  std::filesystem::path launch_script;  // launch_script: run with an argv, no shell string
   // Readiness before measuring: a command (argv) that must exit 0, or a file
   // that must appear; polled until ready_timeout.
   std::vector<std::string> ready_command;
@@ -37,6 +36,7 @@ struct VmOptions {
   std::vector<int> testvm_profile_pct = {20, 95, 60, 3};
   int testvm_step_seconds = 30;
   int testvm_cycles = 1;
+  bool testvm_force_qemu = false;          // plain qemu even when a libvirt daemon answers
   std::filesystem::path testvm_cache_dir;  // kernel + initramfs (built on first use)
   std::filesystem::path work_dir;          // serial log, domain XML, pid files of this run
   std::filesystem::path cgroup2_root;      // for the plain-qemu fallback and cgroup discovery
@@ -44,10 +44,10 @@ struct VmOptions {
 
 // What the sampler needs to account the VM's CPU.
 struct VmRuntime {
-  std::filesystem::path cgroup;     // the VM's cgroup2 directory (scope with emulator/vcpuN children)
-  int qemu_pid = 0;                 // 0 if unknown (launch script without libvirt)
+  std::filesystem::path cgroup;  // the VM's cgroup2 directory (scope with emulator/vcpuN children)
+  int qemu_pid = 0;              // 0 if unknown (launch script without libvirt)
   int vcpus = 0;
-  std::string how;                  // "libvirt qemu:///system", "qemu (no libvirt)", "script"
+  std::string how;  // "libvirt qemu:///system", "qemu (no libvirt)", "script"
 };
 
 class Vm {

@@ -25,11 +25,10 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "cinergy/bpf/cpu_accounting.hpp"
 #include "cinergy/common/error.hpp"
@@ -45,28 +44,45 @@ struct SourceOptions {
   std::filesystem::path sysfs_cpu_root = "/sys/devices/system/cpu";
   // Simulated meter: SPECpower result_id of the host curve, and the CSV.
   std::string sim_host;  // empty = documented default
-  std::filesystem::path specpower_csv;  // empty = ../shared/data/specpower-curves.csv (build-time path)
+  std::filesystem::path
+      specpower_csv;  // empty = ../shared/data/specpower-curves.csv (build-time path)
   std::uint64_t sim_seed = 1;
 };
 
 struct SamplerConfig {
-  double rate_hz = 1000.0;          // (0, 100000]
-  std::optional<int> pin_cpu;       // sched_setaffinity of the sampling thread
-  std::optional<int> fifo_priority; // SCHED_FIFO priority of the sampling thread
+  double rate_hz = 1000.0;               // (0, 100000]
+  std::optional<int> pin_cpu;            // sched_setaffinity of the sampling thread
+  std::optional<int> fifo_priority;      // SCHED_FIFO priority of the sampling thread
   std::size_t queue_samples = 1u << 14;  // SPSC queue capacity, in samples
-  std::filesystem::path trace_path;  // empty = no trace written
+  std::filesystem::path trace_path;      // empty = no trace written
 };
 
 // One cumulative reading, as seen by consumers of Sampler::latest().
 struct Snapshot {
-  std::int64_t t_ns = 0;                    // since t0
-  std::vector<std::uint64_t> energy_uj;     // per domain, same order as domain_names()
-  std::vector<std::uint64_t> series_cpu_ns; // per CPU-accounting series
-  std::vector<std::uint64_t> cpu_busy_ns;   // per logical CPU
+  std::int64_t t_ns = 0;                     // since t0
+  std::vector<std::uint64_t> energy_uj;      // per domain, same order as domain_names()
+  std::vector<std::uint64_t> series_cpu_ns;  // per CPU-accounting series
+  std::vector<std::uint64_t> cpu_busy_ns;    // per logical CPU
   std::uint64_t samples = 0, dropped = 0, read_errors = 0;
 };
 
-struct LatenessStats { double p50_us = 0, p99_us = 0, max_us = 0; };
+struct LatenessStats {
+  double p50_us = 0, p99_us = 0, max_us = 0;
+};
+
+// Energy of one domain over the run (from the trace's cumulative counters).
+struct DomainSummary {
+  std::string name;
+  double energy_j = 0, avg_w = 0;
+};
+
+// CPU of one subject (its total series) over the run. Percentiles are over
+// the per-sample intervals, in % of one CPU. `note` says when it ended early.
+struct SubjectSummary {
+  std::string label, source;  // source = CPU accounting backend (bpf / procfs)
+  double cpu_s = 0, avg_cpu_pct = 0, cpu_pct_p05 = 0, cpu_pct_p50 = 0, cpu_pct_p95 = 0;
+  std::string note;
+};
 
 struct Summary {
   std::string source;
@@ -75,9 +91,15 @@ struct Summary {
   std::uint64_t samples = 0, dropped = 0, read_errors = 0;
   double rate_hz = 0, duration_s = 0;
   LatenessStats lateness;
-  double cpu_pct = 0;     // the recorder's own CPU over the run, % of one CPU
+  double cpu_pct = 0;  // the recorder's own CPU over the run, % of one CPU
   bool interrupted = false;
-  nlohmann::json to_json() const;  // the `cinergy record --json` object's core fields
+  std::uint64_t missed_deadlines = 0;  // deadlines skipped because the loop was > 1 period late
+  std::uint64_t suspect_gaps = 0;      // reads after a gap long enough to hide a counter wrap
+  std::vector<DomainSummary> domains;
+  std::vector<SubjectSummary> subjects;
+  std::optional<double> host_busy_pct;  // all CPUs, from the accounting's per-CPU busy ns
+  std::vector<std::string> notes;       // e.g. a subject whose cgroup disappeared
+  nlohmann::json to_json() const;       // the `cinergy record --json` object's core fields
 };
 
 class EnergySource;  // sampler/energy_source.hpp

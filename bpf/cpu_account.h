@@ -1,0 +1,78 @@
+/* Types shared by cpu_account.bpf.c and the user-space BPF backend.
+ *
+ * Layout (all fixed width, natural alignment, no implicit padding):
+ *  - Three direct-mapped lookup tables in the program's .bss (mmapped by the
+ *    skeleton), written only by user space: cgroup v2 id -> slot, process id
+ *    (tgid) -> slot, thread id -> slot. A key lives at index key & (size - 1);
+ *    an entry whose id differs means "not tracked" unless the collision flag
+ *    says an overflow hash map must be consulted too.
+ *  - One mmapable array map "cpu_acct" with one cinergy_cpu_acct per possible
+ *    CPU, written only by the program running on that CPU and read by user
+ *    space through mmap: the CPU's state row plus one nanosecond counter per
+ *    slot.
+ *
+ * A *slot* is one registered cgroup directory, process or thread. Slot 0 is
+ * never handed out: it is the sink that untracked keys add to, so the program
+ * adds without branching on "is this slot real".
+ */
+#ifndef CINERGY_CPU_ACCOUNT_H
+#define CINERGY_CPU_ACCOUNT_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* Counters per CPU row; slot ids are 1 .. CINERGY_MAX_SLOTS - 1. Power of 2. */
+#define CINERGY_MAX_SLOTS 1024
+/* Direct-mapped table sizes (powers of 2). */
+#define CINERGY_CG_TABLE_SIZE 4096
+#define CINERGY_ID_TABLE_SIZE 4096
+
+/* Which cached slot of the current task: its cgroup, its process, itself. */
+#define CINERGY_SLOT_CGROUP 0
+#define CINERGY_SLOT_TGID 1
+#define CINERGY_SLOT_TID 2
+#define CINERGY_NSLOT_KINDS 3
+
+/* cgroup table entry; id 0 = empty. User space writes slot first, then id. */
+struct cinergy_cg_entry {
+  __u64 id;   /* cgroup v2 id (kernfs node id = inode of the cgroup2 directory) */
+  __u32 slot; /* slot that counts this cgroup's own tasks */
+  __u32 pad;  /* zero */
+};
+
+/* Process or thread table entry; id 0 = empty (pid 0 is the idle task). */
+struct cinergy_id_entry {
+  __u32 id;   /* tgid (process table) or pid (thread table) */
+  __u32 slot; /* slot of that process or thread */
+};
+
+/* Per-CPU state, written only by the program on that CPU, one cache line.
+ * Consistency protocol (seqcount): the program makes seq odd, updates the row
+ * and the slot counters of this CPU, then makes seq even again. A reader takes
+ * seq, copies what it needs, re-reads seq and retries if seq was odd or moved.
+ * x86 assumption: the JIT emits the stores in program order and x86 does not
+ * reorder stores with stores nor loads with loads (TSO), so plain stores plus
+ * compiler barriers are enough; other architectures would need
+ * smp_store_release/smp_load_acquire pairs. */
+struct cinergy_cpu_row {
+  __u64 seq;            /* even: stable; odd: being updated */
+  __u64 switched_in_ns; /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) when the current task,
+                           if tracked, was switched in */
+  __u64 busy_since_ns;  /* CLOCK_MONOTONIC ns when this CPU last left idle (valid when busy) */
+  __u64 busy_ns;        /* non-idle ns accumulated up to the last busy->idle switch */
+  __u32 cur_slot[CINERGY_NSLOT_KINDS]; /* slots of the current task (0 = none) */
+  __u32 cur_tracked;                   /* 1 if any cur_slot is not 0 */
+  __u32 busy;                          /* 1 if the current task is not the idle task (pid 0) */
+  __u32 initialized;                   /* 0 until this CPU's first accounted switch after attach */
+  __u64 pad[2];                        /* to 64 bytes */
+};
+
+/* One element of the cpu_acct map (index = CPU number). */
+struct cinergy_cpu_acct {
+  struct cinergy_cpu_row row;
+  __u64 slot_ns[CINERGY_MAX_SLOTS]; /* CPU ns of completed slices per slot on this CPU;
+                                       slot_ns[0] is the sink, ignored */
+};
+
+#endif /* CINERGY_CPU_ACCOUNT_H */

@@ -1,0 +1,341 @@
+// The BPF backend: loads cpu_account.bpf.c, registers subjects in its
+// direct-mapped tables and reads the per-CPU counters through mmap.
+//
+// read() = for each CPU, a seqcount-consistent copy of its row and of the used
+// slot counters, plus the running slice (now - switched_in_ns) of a tracked
+// current task, now from clock_gettime(CLOCK_MONOTONIC), the clock of
+// bpf_ktime_get_ns(). No syscalls except that vDSO clock read, no allocation.
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <pthread.h>
+#include <sched.h>
+#include <spdlog/spdlog.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <map>
+#include <thread>
+
+#include "backends.hpp"
+#include "bpf_math.hpp"
+#include "cpu_account.h"
+#include "cpu_account.skel.h"
+#include "libbpf_log.hpp"
+#include "proc_parse.hpp"
+#include "subjects.hpp"
+
+namespace cinergy::bpf::detail {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::uint64_t monotonic_now_ns() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+// Forces one context switch on every CPU this process may run on, so that a
+// task already running there (a busy loop that never yields) is switched out
+// and back in, and the program sees it: its row gets initialized and, if the
+// task was just registered, its slots cached. A pinned thread per CPU that
+// starts and ends is enough.
+void prime_cpus(std::size_t ncpu) {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (::sched_getaffinity(0, sizeof allowed, &allowed) != 0) return;
+  std::vector<std::thread> threads;
+  for (std::size_t c = 0; c < ncpu && c < CPU_SETSIZE; ++c) {
+    if (!CPU_ISSET(c, &allowed)) continue;
+    threads.emplace_back([c] {
+      cpu_set_t one;
+      CPU_ZERO(&one);
+      CPU_SET(c, &one);
+      if (::pthread_setaffinity_np(::pthread_self(), sizeof one, &one) == 0) ::sched_yield();
+    });
+  }
+  for (auto& t : threads) t.join();
+}
+
+struct SubjectState {
+  ResolvedSubject resolved;
+};
+
+class BpfAccounting final : public CpuAccounting {
+ public:
+  BpfAccounting(fs::path cgroup2_root, fs::path proc_root, cpu_account* skel, void* acct,
+                std::size_t acct_bytes, std::size_t ncpu)
+      : cgroup2_root_(std::move(cgroup2_root)),
+        proc_root_(std::move(proc_root)),
+        skel_(skel),
+        acct_(static_cast<const char*>(acct)),
+        acct_bytes_(acct_bytes),
+        ncpu_(ncpu),
+        slot_total_(CINERGY_MAX_SLOTS, 0),
+        cpu_tmp_(CINERGY_MAX_SLOTS, 0),
+        busy_base_(ncpu, 0),
+        busy_last_(ncpu, 0),
+        busy_now_(ncpu, 0) {
+    pairs_.reserve(4 * CINERGY_MAX_SLOTS);
+    snapshot(monotonic_now_ns());
+    busy_base_ = busy_now_;
+  }
+
+  ~BpfAccounting() override {
+    if (acct_ != nullptr) ::munmap(const_cast<char*>(acct_), acct_bytes_);
+    cpu_account__destroy(skel_);  // detaches and closes: nothing stays loaded
+  }
+
+  std::string_view backend() const override { return "bpf"; }
+  std::string_view fallback_reason() const override { return ""; }
+  const std::vector<SeriesInfo>& series() const override { return series_; }
+  std::size_t cpu_count() const override { return ncpu_; }
+
+  Result<std::size_t> add_subject(const SubjectSpec& spec) override {
+    auto r = resolve_subject(spec, cgroup2_root_, proc_root_);
+    if (!r) return std::unexpected(r.error());
+    const auto first_series = static_cast<std::uint32_t>(series_.size());
+    std::vector<SlotSeries> new_pairs;
+
+    if (r->kind == SubjectKind::cgroup) {
+      std::uint32_t child_series = first_series;
+      std::map<int, std::uint32_t> child_series_of;  // top_child node index -> series
+      for (std::size_t i = 1; i < r->nodes.size(); ++i)
+        if (r->nodes[i].top_child == static_cast<int>(i))
+          child_series_of[static_cast<int>(i)] = ++child_series;
+      for (const auto& n : r->nodes) {
+        auto slot = cgroup_slot(n.id, n.dir);
+        if (!slot) return std::unexpected(slot.error());
+        new_pairs.push_back({*slot, first_series});
+        if (n.top_child >= 0) new_pairs.push_back({*slot, child_series_of[n.top_child]});
+      }
+    } else {
+      const bool is_pid = r->kind == SubjectKind::pid;
+      auto slot = id_slot(is_pid ? r->tgid : r->tid, is_pid);
+      if (!slot) return std::unexpected(slot.error());
+      new_pairs.push_back({*slot, first_series});
+    }
+    if (pairs_.size() + new_pairs.size() > pairs_.capacity())
+      return fail("too many subjects: more than " + std::to_string(pairs_.capacity()) +
+                  " slot/series pairs");
+
+    const std::size_t index = subjects_.size();
+    append_series(*r, index, series_);
+    pairs_.insert(pairs_.end(), new_pairs.begin(), new_pairs.end());
+    raw_.assign(series_.size(), 0);
+    baseline_.resize(series_.size(), 0);
+    last_.resize(series_.size(), 0);
+    spdlog::debug("bpf accounting: subject '{}': {} slot(s), {} series", r->label, new_pairs.size(),
+                  series_.size() - first_series);
+    subjects_.push_back({std::move(*r)});
+
+    // Catch tasks of the new subject that are on a CPU right now, then start
+    // its series at 0 (a directory shared with an earlier subject already has
+    // counts in its slot).
+    prime_cpus(ncpu_);
+    compute_raw(monotonic_now_ns());
+    for (std::size_t i = first_series; i < series_.size(); ++i) baseline_[i] = raw_[i];
+    return index;
+  }
+
+  std::size_t read(std::span<std::uint64_t> series_cpu_ns,
+                   std::span<std::uint64_t> cpu_busy_ns) noexcept override {
+    compute_raw(monotonic_now_ns());
+    const std::size_t n = std::min(series_cpu_ns.size(), raw_.size());
+    for (std::size_t i = 0; i < n; ++i) {
+      last_[i] = clamp_monotonic(last_[i], since_baseline(raw_[i], baseline_[i]));
+      series_cpu_ns[i] = last_[i];
+    }
+    const std::size_t m = std::min(cpu_busy_ns.size(), ncpu_);
+    for (std::size_t c = 0; c < ncpu_; ++c) {
+      busy_last_[c] = clamp_monotonic(busy_last_[c], since_baseline(busy_now_[c], busy_base_[c]));
+      if (c < m) cpu_busy_ns[c] = busy_last_[c];
+    }
+    return (series_cpu_ns.size() < raw_.size() ? raw_.size() - series_cpu_ns.size() : 0) +
+           (cpu_busy_ns.size() < ncpu_ ? ncpu_ - cpu_busy_ns.size() : 0);
+  }
+
+  bool subject_alive(std::size_t subject_index) const override {
+    if (subject_index >= subjects_.size()) return false;
+    const auto& r = subjects_[subject_index].resolved;
+    if (r.kind == SubjectKind::cgroup) {
+      std::error_code ec;
+      return fs::is_directory(r.nodes[0].dir, ec);
+    }
+    return task_alive(proc_root_, r.tgid, r.tid);
+  }
+
+ private:
+  const cinergy_cpu_acct* cpu(std::size_t c) const {
+    return reinterpret_cast<const cinergy_cpu_acct*>(acct_ + c * sizeof(cinergy_cpu_acct));
+  }
+
+  // Per-CPU consistent snapshot into slot_total_ (summed over CPUs, running
+  // slices included) and busy_now_.
+  void snapshot(std::uint64_t now_ns) noexcept {
+    const std::uint32_t used = next_slot_;
+    std::fill_n(slot_total_.begin(), used, 0);
+    for (std::size_t c = 0; c < ncpu_; ++c) {
+      const auto* a = cpu(c);
+      const auto* seqp = reinterpret_cast<const volatile std::uint64_t*>(&a->row.seq);
+      RowSnapshot row;
+      for (int attempt = 0; attempt < 16; ++attempt) {
+        const std::uint64_t s1 = *seqp;
+        if (s1 & 1) continue;  // the CPU is mid-update: a few ns
+        std::atomic_signal_fence(std::memory_order_acquire);
+        const volatile auto& vr = a->row;
+        row.switched_in_ns = vr.switched_in_ns;
+        row.busy_since_ns = vr.busy_since_ns;
+        row.busy_ns = vr.busy_ns;
+        for (int k = 0; k < CINERGY_NSLOT_KINDS; ++k) row.cur_slot[k] = vr.cur_slot[k];
+        row.cur_tracked = vr.cur_tracked != 0;
+        row.busy = vr.busy != 0;
+        row.initialized = vr.initialized != 0;
+        const volatile __u64* slots = a->slot_ns;
+        for (std::uint32_t s = 1; s < used; ++s) cpu_tmp_[s] = slots[s];
+        std::atomic_signal_fence(std::memory_order_acquire);
+        if (*seqp == s1) break;
+      }
+      for (std::uint32_t s = 1; s < used; ++s) slot_total_[s] += cpu_tmp_[s];
+      add_running_slice(row, now_ns, std::span(slot_total_).first(used));
+      busy_now_[c] = busy_at(row, now_ns);
+    }
+  }
+
+  void compute_raw(std::uint64_t now_ns) noexcept {
+    snapshot(now_ns);
+    sum_series(slot_total_, pairs_, raw_);
+  }
+
+  Result<std::uint32_t> new_slot(const std::string& what) {
+    if (next_slot_ >= CINERGY_MAX_SLOTS)
+      return fail("cannot track " + what + ": all " + std::to_string(CINERGY_MAX_SLOTS - 1) +
+                  " accounting slots in use");
+    return next_slot_++;
+  }
+
+  // Publishes {id, slot} to the program: slot first, then the id that makes
+  // the entry match (x86 keeps store order; see cpu_account.h).
+  template <typename Entry, typename Key>
+  static void publish(Entry& e, Key id, std::uint32_t slot) {
+    std::atomic_ref<std::uint32_t>(e.slot).store(slot, std::memory_order_release);
+    std::atomic_ref<Key>(e.id).store(id, std::memory_order_release);
+  }
+
+  Result<std::uint32_t> cgroup_slot(std::uint64_t id, const fs::path& dir) {
+    if (auto it = cg_slots_.find(id); it != cg_slots_.end()) return it->second;
+    auto slot = new_slot("cgroup " + dir.string());
+    if (!slot) return slot;
+    auto* table = skel_->bss->cg_table;
+    std::span<const cinergy_cg_entry> view(table, CINERGY_CG_TABLE_SIZE);
+    if (place_key(view, id) == Placement::direct) {
+      publish(table[id & (CINERGY_CG_TABLE_SIZE - 1)], static_cast<__u64>(id), *slot);
+    } else {
+      __u64 key = id;
+      __u32 value = *slot;
+      if (bpf_map__update_elem(skel_->maps.cg_overflow, &key, sizeof key, &value, sizeof value,
+                               BPF_ANY) != 0)
+        return fail_errno("cannot register cgroup " + dir.string() + " (overflow map)");
+      std::atomic_ref<__u32>(skel_->bss->has_collisions).fetch_or(1);
+    }
+    std::atomic_ref<__u32>(skel_->bss->n_cg).fetch_add(1);
+    cg_slots_[id] = *slot;
+    return slot;
+  }
+
+  Result<std::uint32_t> id_slot(std::int32_t id32, bool is_tgid) {
+    auto& slots = is_tgid ? tgid_slots_ : tid_slots_;
+    const auto id = static_cast<std::uint32_t>(id32);
+    if (auto it = slots.find(id); it != slots.end()) return it->second;
+    auto slot = new_slot((is_tgid ? "pid " : "tid ") + std::to_string(id));
+    if (!slot) return slot;
+    auto* table = is_tgid ? skel_->bss->tgid_table : skel_->bss->tid_table;
+    std::span<const cinergy_id_entry> view(table, CINERGY_ID_TABLE_SIZE);
+    if (place_key(view, id) == Placement::direct) {
+      publish(table[id & (CINERGY_ID_TABLE_SIZE - 1)], static_cast<__u32>(id), *slot);
+    } else {
+      __u32 key = id, value = *slot;
+      auto* map = is_tgid ? skel_->maps.tgid_overflow : skel_->maps.tid_overflow;
+      if (bpf_map__update_elem(map, &key, sizeof key, &value, sizeof value, BPF_ANY) != 0)
+        return fail_errno("cannot register " + std::string(is_tgid ? "pid " : "tid ") +
+                          std::to_string(id) + " (overflow map)");
+      std::atomic_ref<__u32>(skel_->bss->has_collisions).fetch_or(is_tgid ? 2u : 4u);
+    }
+    std::atomic_ref<__u32>(is_tgid ? skel_->bss->n_tgid : skel_->bss->n_tid).fetch_add(1);
+    slots[id] = *slot;
+    return slot;
+  }
+
+  fs::path cgroup2_root_;
+  fs::path proc_root_;
+  cpu_account* skel_;
+  const char* acct_;
+  std::size_t acct_bytes_;
+  std::size_t ncpu_;
+  std::uint32_t next_slot_ = 1;  // slot 0 is the program's sink
+  std::map<std::uint64_t, std::uint32_t> cg_slots_;
+  std::map<std::uint32_t, std::uint32_t> tgid_slots_, tid_slots_;
+  std::vector<SlotSeries> pairs_;
+  std::vector<std::uint64_t> slot_total_, cpu_tmp_;
+  std::vector<std::uint64_t> raw_, baseline_, last_;
+  std::vector<std::uint64_t> busy_base_, busy_last_, busy_now_;
+  std::vector<SubjectState> subjects_;
+  std::vector<SeriesInfo> series_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<CpuAccounting>> open_bpf_backend(const fs::path& cgroup2_root,
+                                                        const fs::path& proc_root) {
+  if (::geteuid() != 0)
+    return fail("not root (loading BPF programs needs CAP_BPF and CAP_PERFMON)");
+  std::error_code ec;
+  if (!fs::exists("/sys/kernel/btf/vmlinux", ec))
+    return fail(
+        "no BTF (/sys/kernel/btf/vmlinux missing; tp_btf programs need CONFIG_DEBUG_INFO_BTF)");
+
+  route_libbpf_logs_to_spdlog();
+  const int ncpu_i = libbpf_num_possible_cpus();
+  if (ncpu_i <= 0) return fail_errno(-ncpu_i, "cannot count possible CPUs");
+  const auto ncpu = static_cast<std::size_t>(ncpu_i);
+
+  cpu_account* skel = cpu_account__open();
+  if (skel == nullptr) return fail_errno("cannot open the BPF object cpu_account");
+  auto destroy = [&] { cpu_account__destroy(skel); };
+  if (int e = bpf_map__set_max_entries(skel->maps.cpu_acct, static_cast<__u32>(ncpu)); e != 0) {
+    destroy();
+    return fail_errno(-e, "cannot size the cpu_acct map");
+  }
+  if (int e = cpu_account__load(skel); e != 0) {
+    auto why = last_libbpf_warning();
+    destroy();
+    return fail_errno(-e, "BPF load refused" + (why.empty() ? "" : " (" + why + ")") +
+                              "; verifier log at debug level (-v)");
+  }
+  const std::size_t bytes =
+      (ncpu * sizeof(cinergy_cpu_acct) + static_cast<std::size_t>(::getpagesize()) - 1) &
+      ~(static_cast<std::size_t>(::getpagesize()) - 1);
+  void* acct = ::mmap(nullptr, bytes, PROT_READ, MAP_SHARED, bpf_map__fd(skel->maps.cpu_acct), 0);
+  if (acct == MAP_FAILED) {
+    int e = errno;
+    destroy();
+    return fail_errno(e, "cannot mmap the cpu_acct map");
+  }
+  if (int e = cpu_account__attach(skel); e != 0) {
+    auto why = last_libbpf_warning();
+    ::munmap(acct, bytes);
+    destroy();
+    return fail_errno(-e,
+                      "cannot attach tp_btf/sched_switch" + (why.empty() ? "" : " (" + why + ")"));
+  }
+  prime_cpus(ncpu);
+  spdlog::debug("bpf accounting: tp_btf/sched_switch attached, {} CPUs, {} bytes mapped", ncpu,
+                bytes);
+  return std::make_unique<BpfAccounting>(cgroup2_root, proc_root, skel, acct, bytes, ncpu);
+}
+
+}  // namespace cinergy::bpf::detail

@@ -1,0 +1,93 @@
+#include "subjects.hpp"
+
+#include <charconv>
+#include <fstream>
+#include <sstream>
+
+namespace cinergy::bpf::detail {
+namespace fs = std::filesystem;
+
+namespace {
+
+Result<std::int32_t> parse_id(std::string_view s, std::string_view what) {
+  std::int32_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || p != s.data() + s.size() || v <= 0)
+    return fail(std::string(what) + " '" + std::string(s) + "' is not a positive decimal id");
+  return v;
+}
+
+}  // namespace
+
+Result<std::int32_t> read_tgid(const fs::path& proc_root, std::int32_t id) {
+  auto path = proc_root / std::to_string(id) / "status";
+  std::ifstream in(path);
+  if (!in)
+    return fail_errno("no such process or thread " + std::to_string(id) + " (" + path.string() +
+                      ")");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("Tgid:", 0) == 0) {
+      std::istringstream ls(line.substr(5));
+      std::int32_t tgid = 0;
+      if (ls >> tgid && tgid > 0) return tgid;
+    }
+  }
+  return fail("no Tgid line in " + path.string());
+}
+
+Result<ResolvedSubject> resolve_subject(const SubjectSpec& spec, const fs::path& cgroup2_root,
+                                        const fs::path& proc_root) {
+  ResolvedSubject r;
+  r.kind = spec.kind;
+  switch (spec.kind) {
+    case SubjectKind::cgroup: {
+      auto dir = resolve_cgroup_dir(cgroup2_root, spec.target);
+      if (dir.empty()) return fail("invalid cgroup path '" + spec.target + "'");
+      auto nodes = list_cgroup_subtree(dir);
+      if (!nodes) return std::unexpected(nodes.error());
+      r.nodes = std::move(*nodes);
+      for (std::size_t i = 1; i < r.nodes.size(); ++i)
+        if (r.nodes[i].top_child == static_cast<int>(i))
+          r.child_names.push_back(r.nodes[i].dir.filename().string());
+      r.label = spec.label.empty() ? default_cgroup_label(dir.string()) : spec.label;
+      return r;
+    }
+    case SubjectKind::pid:
+    case SubjectKind::tid: {
+      const bool is_pid = spec.kind == SubjectKind::pid;
+      auto id = parse_id(spec.target, is_pid ? "pid" : "tid");
+      if (!id) return std::unexpected(id.error());
+      auto tgid = read_tgid(proc_root, *id);
+      if (!tgid) return std::unexpected(tgid.error());
+      if (is_pid && *tgid != *id)
+        return fail("pid " + spec.target + " is a thread of process " + std::to_string(*tgid) +
+                    " (use --tid for one thread)");
+      r.tgid = *tgid;
+      r.tid = *id;
+      r.label = spec.label.empty() ? spec.target : spec.label;
+      return r;
+    }
+  }
+  return fail("unknown subject kind");
+}
+
+void append_series(const ResolvedSubject& s, std::size_t subject_index,
+                   std::vector<SeriesInfo>& out) {
+  out.push_back({s.label, subject_index, true});
+  for (const auto& c : s.child_names) out.push_back({s.label + "/" + c, subject_index, false});
+}
+
+bool task_alive(const fs::path& proc_root, std::int32_t tgid, std::int32_t tid) {
+  auto path = proc_root / std::to_string(tgid) / "task" / std::to_string(tid) / "stat";
+  std::ifstream in(path);
+  std::string text;
+  if (!in || !std::getline(in, text)) return false;
+  // "tid (comm) S ...": the state follows the last ')' (comm may hold ')').
+  auto close = text.rfind(')');
+  if (close == std::string::npos || close + 2 >= text.size()) return false;
+  char state = text[close + 2];
+  return state != 'Z' && state != 'X' && state != 'x';
+}
+
+}  // namespace cinergy::bpf::detail

@@ -1,0 +1,44 @@
+// Turning a SubjectSpec into what a backend registers: the cgroup subtree or
+// the process/thread ids, the label and the series names. Shared by both
+// backends so they name and order series identically.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "cgroup_tree.hpp"
+#include "cinergy/bpf/cpu_accounting.hpp"
+
+namespace cinergy::bpf::detail {
+
+struct ResolvedSubject {
+  SubjectKind kind = SubjectKind::cgroup;
+  std::string label;
+  // cgroup: the subject directory first, then its subtree (see CgroupNode).
+  std::vector<CgroupNode> nodes;
+  // Names of the direct children, in series order (after the total).
+  std::vector<std::string> child_names;
+  // pid: the process (thread group) id; tid: the thread's process id.
+  std::int32_t tgid = 0;
+  // tid: the thread id; pid: equal to tgid.
+  std::int32_t tid = 0;
+};
+
+// Resolves and validates a spec. Errors name the cgroup path, pid or tid.
+Result<ResolvedSubject> resolve_subject(const SubjectSpec& spec,
+                                        const std::filesystem::path& cgroup2_root,
+                                        const std::filesystem::path& proc_root);
+
+// Tgid of a task from PROC/ID/status ("Tgid:\tN"), or an error naming the id.
+Result<std::int32_t> read_tgid(const std::filesystem::path& proc_root, std::int32_t id);
+
+// Appends the series of `s` (total first, then "<label>/<child>").
+void append_series(const ResolvedSubject& s, std::size_t subject_index,
+                   std::vector<SeriesInfo>& out);
+
+// Whether a process/thread still runs (exists and is not a zombie).
+bool task_alive(const std::filesystem::path& proc_root, std::int32_t tgid, std::int32_t tid);
+
+}  // namespace cinergy::bpf::detail

@@ -1,0 +1,81 @@
+// The host power model: package power (W) as a function of host load (%),
+// one curve per training step (25, 50, 100: how loaded each busy CPU is),
+// and the isolated-power estimate built on it.
+//
+// Methods (see docs/model.md):
+// * paper: step-50 curve only, degree 1..14 by training RMSE, fit on host
+//   load <= exclude_beyond = vm_vcpus * 100 / host_threads * 3, evaluated as
+//   is (no monotone rule, no extrapolation guard).
+// * cinergy: every step curve present, degree by grouped 5-fold CV (whole
+//   load levels held out), non-decreasing curves, fit on host load <=
+//   2 * vm_vcpus * 100 / host_threads (the VM's region with margin); the
+//   curve used for a moment is interpolated between steps at the VM's
+//   load-weighted per-vCPU intensity; linear extrapolation past the fit range.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cinergy/common/error.hpp"
+#include "cinergy/model/analyze.hpp"
+#include "cinergy/model/dataset.hpp"
+#include "cinergy/model/polyfit.hpp"
+
+namespace cinergy::model {
+
+Result<Method> parse_method(std::string_view name);  // "cinergy" | "paper"
+std::string_view method_name(Method method);
+
+struct ModelOptions {
+  Method method = Method::cinergy;
+  std::optional<int> host_threads;  // else from the manifest
+  std::optional<int> vm_vcpus;      // else CPUn columns of the ground truth (or cloud-like)
+};
+
+struct StepCurve {
+  int step_pct = 0;     // the stress-ng -l of the training workers
+  std::string source;   // file name
+  PolyFit fit;
+  // Power (W) at host load x (%). With `guard`, x beyond the fitted range
+  // continues linearly with the edge slope (>= 0) instead of the polynomial.
+  [[nodiscard]] double power_w(double host_util_pct, bool guard) const;
+};
+
+struct HostModel {
+  Method method = Method::cinergy;
+  int host_threads = 0;
+  int vm_vcpus = 0;          // 0: unknown (fit on the whole range)
+  double fit_hi_pct = 100;   // points with host load above are not fitted
+  std::string prefix;
+  std::vector<StepCurve> curves;  // ascending step
+  std::vector<std::string> notes; // monotone rule, skipped steps, ...
+
+  // Host power (W) at host load x (%) when the busy CPUs run at
+  // `intensity_pct` each: linear between the neighbouring step curves,
+  // clamped to the steps available. The paper method ignores the intensity
+  // (always step 50).
+  [[nodiscard]] double power_w(double host_util_pct, double intensity_pct) const;
+  [[nodiscard]] double idle_w(double intensity_pct) const { return power_w(0.0, intensity_pct); }
+  [[nodiscard]] const StepCurve* curve(int step_pct) const;
+};
+
+// Errors: host threads / vm vCPUs missing or invalid, no training file (the
+// paper needs training-50), no usable rows, too few load levels.
+Result<HostModel> fit_model(const DataSet& data, const ModelOptions& options);
+
+nlohmann::json to_json(const HostModel& model);
+Result<HostModel> model_from_json(const nlohmann::json& j, std::string_view source);
+Result<HostModel> load_model(const std::filesystem::path& file);
+Result<void> save_json(const nlohmann::json& j, const std::filesystem::path& file);
+// Readable multi-line summary: per curve the formula and its metrics.
+std::string describe(const HostModel& model);
+
+// A JSON number, or null when not finite (the JSON never holds NaN).
+nlohmann::json json_number(double v);
+
+}  // namespace cinergy::model

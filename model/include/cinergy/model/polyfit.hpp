@@ -1,0 +1,76 @@
+// Least-squares polynomial fits of power (W) against host load (%), with the
+// degree chosen by grouped k-fold cross-validation (Cinergy) or by training
+// RMSE (the paper).
+//
+// Numerics: the abscissa is scaled to u = (x - x_center) / x_scale in [-1, 1]
+// and the design matrix [1 u u^2 .. u^D | y] is reduced, chunk by chunk, to
+// its R factor with Householder QR (Eigen). The R factor of the full degree
+// D problem holds every lower degree's solution (its leading block) and
+// residual, and R factors of folds combine by another QR, so one pass over
+// the data gives all degrees and all folds: O(n D^2) time, O(D^2) memory per
+// fold, no n x D matrix.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cinergy/common/error.hpp"
+
+namespace cinergy::model {
+
+// p(x) = sum_k coef[k] * u^k, u = (x - x_center) / x_scale.
+struct Polynomial {
+  std::vector<double> coef;
+  double x_center = 0.0;
+  double x_scale = 1.0;
+
+  [[nodiscard]] int degree() const { return static_cast<int>(coef.size()) - 1; }
+  [[nodiscard]] double operator()(double x) const;
+  [[nodiscard]] double derivative(double x) const;  // dp/dx (per x unit, not per u)
+  // Non-decreasing on [lo, hi], checked on a dense grid with a tolerance of
+  // 1e-6 of the curve's span (flat parts pass).
+  [[nodiscard]] bool non_decreasing(double lo, double hi) const;
+};
+
+enum class DegreeSelection { cross_validation, training_rmse };
+
+struct FitOptions {
+  DegreeSelection selection = DegreeSelection::cross_validation;
+  int min_degree = 1;
+  int max_degree = 14;
+  int folds = 5;
+  // Choose only among degrees whose curve is non-decreasing over the data
+  // range; when none is, keep the best one and say so in PolyFit::note.
+  bool require_non_decreasing = true;
+};
+
+struct PolyFit {
+  Polynomial poly;
+  int degree = 0;
+  double x_lo = 0, x_hi = 0;  // range of the fitted x
+  std::size_t n = 0;          // points used
+  std::size_t levels = 0;     // distinct load levels (groups) in the data
+  // Per degree min_degree..(last evaluated): NaN where not evaluated (rank deficient).
+  std::vector<double> train_rmse_by_degree;
+  std::vector<double> cv_rmse_by_degree;  // empty without cross-validation
+  std::optional<double> cv_rmse;          // of the chosen degree
+  double r2 = 0, rmse = 0, mae = 0;       // in-sample, of the chosen degree
+  bool non_decreasing = true;             // over [x_lo, x_hi]
+  int unconstrained_degree = 0;           // best degree before the monotone rule
+  std::string note;                       // what the monotone rule did, if anything
+};
+
+// Fits y(x). `group` (same length as x, or empty) labels load levels: folds
+// hold out whole levels (fold = group % folds), so the CV error measures
+// interpolation between levels, not just noise; without groups, blocks of 10
+// consecutive points form a group. `what` names the data in error messages.
+// Errors: size mismatch, non-finite values, fewer than 3 distinct levels.
+Result<PolyFit> fit_polynomial(std::span<const double> x, std::span<const double> y,
+                               std::span<const int> group, const FitOptions& options,
+                               std::string_view what);
+
+}  // namespace cinergy::model

@@ -1,0 +1,317 @@
+#include "cinergy/model/host_model.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fmt/format.h>
+#include <fstream>
+#include <limits>
+
+namespace cinergy::model {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr const char* kUtil = "cpu%_package-global";
+constexpr const char* kPower = "package-global-watt";
+
+// The paper fits on host load <= vm_vcpus * 100 / host_threads * 3.
+constexpr double kPaperRegionFactor = 3.0;
+// Cinergy fits on the VM's own region with a margin of 2 (see docs/model.md).
+constexpr double kCinergyRegionFactor = 2.0;
+
+std::optional<int> vcpus_from(const std::optional<Table>& t) {
+  if (!t) return std::nullopt;
+  const auto n = t->vcpu_columns().size();
+  if (n == 0) return std::nullopt;
+  return static_cast<int>(n);
+}
+
+std::vector<double> vec_from(const nlohmann::json& j) {
+  std::vector<double> v;
+  for (const auto& e : j) v.push_back(e.is_number() ? e.get<double>() : kNaN);
+  return v;
+}
+
+nlohmann::json json_vec(const std::vector<double>& v) {
+  auto a = nlohmann::json::array();
+  for (double d : v) a.push_back(json_number(d));
+  return a;
+}
+
+}  // namespace
+
+nlohmann::json json_number(double v) {
+  return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
+}
+
+Result<Method> parse_method(std::string_view name) {
+  if (name == "cinergy") return Method::cinergy;
+  if (name == "paper") return Method::paper;
+  return fail(fmt::format("--method: unknown method '{}' (expected cinergy or paper)", name));
+}
+
+std::string_view method_name(Method method) {
+  return method == Method::paper ? "paper" : "cinergy";
+}
+
+double StepCurve::power_w(double x, bool guard) const {
+  const auto& p = fit.poly;
+  if (guard && x > fit.x_hi) {
+    const double slope = std::max(0.0, p.derivative(fit.x_hi));
+    return p(fit.x_hi) + slope * (x - fit.x_hi);
+  }
+  if (guard && x < fit.x_lo && fit.x_lo > 0) {
+    const double slope = std::max(0.0, p.derivative(fit.x_lo));
+    return p(fit.x_lo) + slope * (x - fit.x_lo);
+  }
+  return p(x);
+}
+
+const StepCurve* HostModel::curve(int step_pct) const {
+  for (const auto& c : curves)
+    if (c.step_pct == step_pct) return &c;
+  return nullptr;
+}
+
+double HostModel::power_w(double x, double intensity_pct) const {
+  if (curves.empty()) return kNaN;
+  if (method == Method::paper) {
+    const auto* c = curve(50);
+    return (c != nullptr ? *c : curves.front()).power_w(x, false);
+  }
+  if (!std::isfinite(intensity_pct)) intensity_pct = 50.0;
+  if (intensity_pct <= curves.front().step_pct) return curves.front().power_w(x, true);
+  if (intensity_pct >= curves.back().step_pct) return curves.back().power_w(x, true);
+  for (std::size_t i = 0; i + 1 < curves.size(); ++i) {
+    const auto& a = curves[i];
+    const auto& b = curves[i + 1];
+    if (intensity_pct <= b.step_pct) {
+      const double w = (intensity_pct - a.step_pct) / (b.step_pct - a.step_pct);
+      return (1.0 - w) * a.power_w(x, true) + w * b.power_w(x, true);
+    }
+  }
+  return curves.back().power_w(x, true);
+}
+
+Result<HostModel> fit_model(const DataSet& data, const ModelOptions& options) {
+  HostModel m;
+  m.method = options.method;
+  m.prefix = data.prefix;
+  auto threads = resolve_host_threads(data, options.host_threads);
+  if (!threads) return std::unexpected(threads.error());
+  m.host_threads = *threads;
+  if (options.vm_vcpus) {
+    if (*options.vm_vcpus <= 0)
+      return fail(fmt::format("--vm-vcpus must be positive (got {})", *options.vm_vcpus));
+    m.vm_vcpus = *options.vm_vcpus;
+  } else if (auto v = vcpus_from(data.groundtruth)) {
+    m.vm_vcpus = *v;
+  } else if (auto v2 = vcpus_from(data.cloudlike)) {
+    m.vm_vcpus = *v2;
+  }
+  const bool paper = options.method == Method::paper;
+  const double factor = paper ? kPaperRegionFactor : kCinergyRegionFactor;
+  m.fit_hi_pct = m.vm_vcpus > 0
+                     ? std::min(100.0, m.vm_vcpus * 100.0 / m.host_threads * factor)
+                     : 100.0;
+  if (m.vm_vcpus == 0) m.notes.push_back("VM vCPUs unknown: fitted on the whole load range");
+
+  if (data.training.empty())
+    return fail(fmt::format("{}: no {}-training-<25|50|100>.csv to fit", data.dir.string(),
+                            data.prefix));
+  if (paper && !data.training.contains(50))
+    return fail(fmt::format("{}: the paper method needs the step-50 curve",
+                            (data.dir / (data.prefix + "-training-50.csv")).string()));
+
+  FitOptions fo;
+  if (paper) {
+    fo.selection = DegreeSelection::training_rmse;
+    fo.require_non_decreasing = false;
+  }
+  std::optional<Error> first_error;
+  for (const auto& [step, table] : data.training) {
+    if (paper && step != 50) continue;
+    const std::string src = table.source.string();
+    const auto* xs = table.column(kUtil);
+    const auto* ys = table.column(kPower);
+    if (xs == nullptr || ys == nullptr) {
+      Error e{0, fmt::format("{}: no {} or {} rows", src, kUtil, kPower)};
+      if (!first_error) first_error = e;
+      m.notes.push_back(e.message);
+      continue;
+    }
+    const auto rows = paper ? table.complete_rows({})
+                            : table.complete_rows({std::string(kUtil), std::string(kPower)});
+    // Load levels (for CV folds): runs of equal `target` in time order.
+    const auto* target = table.column("target");
+    std::vector<double> x, y;
+    std::vector<int> group;
+    x.reserve(rows.size());
+    y.reserve(rows.size());
+    int level = -1;
+    double last_target = kNaN;
+    for (std::size_t r : rows) {
+      if (target != nullptr && (*target)[r] != last_target) {
+        last_target = (*target)[r];
+        ++level;
+      }
+      if ((*xs)[r] > m.fit_hi_pct) continue;
+      x.push_back((*xs)[r]);
+      y.push_back((*ys)[r]);
+      if (target != nullptr) group.push_back(level);
+    }
+    if (x.empty()) {
+      Error e{0, rows.empty()
+                     ? fmt::format("{}: no usable rows after dropping NaN", src)
+                     : fmt::format("{}: no rows with host load <= {:.3f} % (the fit region)", src,
+                                   m.fit_hi_pct)};
+      if (!first_error) first_error = e;
+      m.notes.push_back(e.message);
+      continue;
+    }
+    auto fit = fit_polynomial(x, y, group, fo, src);
+    if (!fit) {
+      if (!first_error) first_error = fit.error();
+      m.notes.push_back(fit.error().message);
+      continue;
+    }
+    if (!fit->note.empty()) m.notes.push_back(fmt::format("step {}: {}", step, fit->note));
+    m.curves.push_back(StepCurve{step, table.source.filename().string(), std::move(*fit)});
+  }
+  if (m.curves.empty()) return std::unexpected(*first_error);
+  std::ranges::sort(m.curves, {}, &StepCurve::step_pct);
+  return m;
+}
+
+nlohmann::json to_json(const HostModel& m) {
+  nlohmann::json j;
+  j["format"] = "cinergy-model-1";
+  j["method"] = method_name(m.method);
+  j["prefix"] = m.prefix;
+  j["host_threads"] = m.host_threads;
+  j["vm_vcpus"] = m.vm_vcpus;
+  j["fit_range_pct"] = {0.0, m.fit_hi_pct};
+  j["x"] = "cpu%_package-global";
+  j["y"] = "package-global-watt";
+  j["steps"] = nlohmann::json::array();
+  for (const auto& c : m.curves) j["steps"].push_back(c.step_pct);
+  j["curves"] = nlohmann::json::array();
+  for (const auto& c : m.curves) {
+    const auto& f = c.fit;
+    nlohmann::json cj;
+    cj["step_pct"] = c.step_pct;
+    cj["source"] = c.source;
+    cj["degree"] = f.degree;
+    cj["basis"] = "p(x) = sum_k coef[k] * u^k, u = (x - x_center) / x_scale";
+    cj["coef"] = json_vec(f.poly.coef);
+    cj["x_center"] = f.poly.x_center;
+    cj["x_scale"] = f.poly.x_scale;
+    cj["x_range_pct"] = {f.x_lo, f.x_hi};
+    cj["n"] = f.n;
+    cj["levels"] = f.levels;
+    cj["selection"] = m.method == Method::paper ? "training_rmse" : "cross_validation";
+    cj["cv_rmse_w"] = f.cv_rmse ? json_number(*f.cv_rmse) : nlohmann::json(nullptr);
+    cj["cv_rmse_by_degree"] = json_vec(f.cv_rmse_by_degree);
+    cj["train_rmse_by_degree"] = json_vec(f.train_rmse_by_degree);
+    cj["r2"] = json_number(f.r2);
+    cj["rmse_w"] = json_number(f.rmse);
+    cj["mae_w"] = json_number(f.mae);
+    cj["idle_w"] = json_number(f.poly(0.0));
+    cj["non_decreasing"] = f.non_decreasing;
+    cj["unconstrained_degree"] = f.unconstrained_degree;
+    if (!f.note.empty()) cj["note"] = f.note;
+    j["curves"].push_back(std::move(cj));
+  }
+  j["notes"] = m.notes;
+  return j;
+}
+
+Result<HostModel> model_from_json(const nlohmann::json& j, std::string_view source) {
+  const std::string src(source);
+  try {
+    if (!j.is_object() || j.value("format", "") != "cinergy-model-1")
+      return fail(fmt::format("{}: not a cinergy model (format cinergy-model-1)", src));
+    HostModel m;
+    auto method = parse_method(j.at("method").get<std::string>());
+    if (!method) return fail(fmt::format("{}: {}", src, method.error().message));
+    m.method = *method;
+    m.prefix = j.value("prefix", "");
+    m.host_threads = j.at("host_threads").get<int>();
+    m.vm_vcpus = j.at("vm_vcpus").get<int>();
+    m.fit_hi_pct = j.at("fit_range_pct").at(1).get<double>();
+    if (m.host_threads <= 0) return fail(fmt::format("{}: host_threads must be positive", src));
+    for (const auto& cj : j.at("curves")) {
+      StepCurve c;
+      c.step_pct = cj.at("step_pct").get<int>();
+      c.source = cj.value("source", "");
+      auto& f = c.fit;
+      f.poly.coef = vec_from(cj.at("coef"));
+      f.poly.x_center = cj.at("x_center").get<double>();
+      f.poly.x_scale = cj.at("x_scale").get<double>();
+      f.degree = f.poly.degree();
+      f.x_lo = cj.at("x_range_pct").at(0).get<double>();
+      f.x_hi = cj.at("x_range_pct").at(1).get<double>();
+      f.n = cj.value("n", std::size_t{0});
+      f.levels = cj.value("levels", std::size_t{0});
+      f.non_decreasing = cj.value("non_decreasing", true);
+      if (f.poly.coef.empty() || !std::ranges::all_of(f.poly.coef, [](double v) {
+            return std::isfinite(v);
+          }) || !(f.poly.x_scale > 0))
+        return fail(fmt::format("{}: curve step {} has invalid coefficients", src, c.step_pct));
+      m.curves.push_back(std::move(c));
+    }
+    if (m.curves.empty()) return fail(fmt::format("{}: no curves", src));
+    std::ranges::sort(m.curves, {}, &StepCurve::step_pct);
+    if (auto n = j.find("notes"); n != j.end() && n->is_array())
+      for (const auto& s : *n)
+        if (s.is_string()) m.notes.push_back(s.get<std::string>());
+    return m;
+  } catch (const nlohmann::json::exception& e) {
+    return fail(fmt::format("{}: malformed model: {}", src, e.what()));
+  }
+}
+
+Result<HostModel> load_model(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) return fail_errno(ENOENT, fmt::format("{}: cannot open", file.string()));
+  auto j = nlohmann::json::parse(in, nullptr, false);
+  if (j.is_discarded()) return fail(fmt::format("{}: not valid JSON", file.string()));
+  return model_from_json(j, file.string());
+}
+
+Result<void> save_json(const nlohmann::json& j, const std::filesystem::path& file) {
+  std::ofstream out(file, std::ios::trunc);
+  if (!out) return fail_errno(fmt::format("{}: cannot write", file.string()));
+  out << j.dump(2) << '\n';
+  out.flush();
+  if (!out) return fail_errno(EIO, fmt::format("{}: write failed", file.string()));
+  return ok();
+}
+
+std::string describe(const HostModel& m) {
+  std::string s = fmt::format(
+      "method {}  host_threads {}  vm_vcpus {}  fit region: host load <= {:.2f} %\n",
+      method_name(m.method), m.host_threads, m.vm_vcpus, m.fit_hi_pct);
+  for (const auto& c : m.curves) {
+    const auto& f = c.fit;
+    s += fmt::format("step {:>3} ({}): degree {}, n {}, levels {}, x in [{:.2f}, {:.2f}] %\n",
+                     c.step_pct, c.source, f.degree, f.n, f.levels, f.x_lo, f.x_hi);
+    s += fmt::format("  P(x) W = ");
+    for (std::size_t k = 0; k < f.poly.coef.size(); ++k) {
+      const double v = f.poly.coef[k];
+      if (k == 0)
+        s += fmt::format("{:.4g}", v);
+      else
+        s += fmt::format(" {} {:.4g}*u{}", v < 0 ? '-' : '+', std::abs(v),
+                         k == 1 ? "" : fmt::format("^{}", k));
+    }
+    s += fmt::format(",  u = (x - {:.4g}) / {:.4g}\n", f.poly.x_center, f.poly.x_scale);
+    s += fmt::format("  idle {:.2f} W  R2 {:.4f}  RMSE {:.3f} W  MAE {:.3f} W", f.poly(0.0),
+                     f.r2, f.rmse, f.mae);
+    if (f.cv_rmse) s += fmt::format("  CV RMSE {:.3f} W", *f.cv_rmse);
+    s += f.non_decreasing ? "  non-decreasing\n" : "  NOT non-decreasing\n";
+  }
+  for (const auto& n : m.notes) s += "note: " + n + "\n";
+  return s;
+}
+
+}  // namespace cinergy::model

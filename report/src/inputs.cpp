@@ -1,0 +1,191 @@
+#include "inputs.hpp"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+namespace cinergy::report::detail {
+
+std::vector<std::string_view> split_csv(std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  std::vector<std::string_view> out;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t comma = line.find(',', start);
+    if (comma == std::string_view::npos) {
+      out.push_back(line.substr(start));
+      break;
+    }
+    out.push_back(line.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::optional<double> parse_double(std::string_view s) {
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+  if (s.empty()) return std::nullopt;
+  double v = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || ptr != s.data() + s.size()) {
+    if (s == "nan" || s == "NaN") return std::numeric_limits<double>::quiet_NaN();
+    return std::nullopt;
+  }
+  return v;
+}
+
+Result<GzReadStats> read_gz_lines(const std::filesystem::path& path,
+                                  const std::function<void(std::string_view)>& on_line) {
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (f == nullptr) return fail_errno(errno ? errno : ENOENT, "cannot open " + path.string());
+  gzbuffer(f, 1 << 17);
+  GzReadStats stats;
+  std::string pending;
+  std::vector<char> buf(1 << 17);
+  while (true) {
+    const int n = gzread(f, buf.data(), static_cast<unsigned>(buf.size()));
+    if (n < 0) {
+      int zerr = 0;
+      const char* msg = gzerror(f, &zerr);
+      stats.truncated = true;
+      stats.problem = msg ? msg : "read error";
+      break;
+    }
+    if (n == 0) {
+      int zerr = 0;
+      gzerror(f, &zerr);
+      if (zerr != Z_OK && zerr != Z_STREAM_END) {
+        stats.truncated = true;
+        stats.problem = "unexpected end of gzip stream";
+      }
+      break;
+    }
+    std::string_view chunk(buf.data(), static_cast<std::size_t>(n));
+    while (!chunk.empty()) {
+      const std::size_t nl = chunk.find('\n');
+      if (nl == std::string_view::npos) {
+        pending.append(chunk);
+        break;
+      }
+      if (pending.empty()) {
+        on_line(chunk.substr(0, nl));
+      } else {
+        pending.append(chunk.substr(0, nl));
+        on_line(pending);
+        pending.clear();
+      }
+      ++stats.lines;
+      chunk.remove_prefix(nl + 1);
+    }
+  }
+  gzclose(f);
+  // A last line without newline is complete only if the stream ended cleanly.
+  if (!pending.empty() && !stats.truncated) {
+    on_line(pending);
+    ++stats.lines;
+  }
+  return stats;
+}
+
+static Result<std::vector<std::string>> read_lines(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) return fail_errno(errno ? errno : ENOENT, "cannot open " + path.string());
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!line.empty()) lines.push_back(std::move(line));
+  }
+  return lines;
+}
+
+std::optional<std::size_t> Table::column(std::string_view name) const {
+  for (std::size_t i = 0; i < header.size(); ++i)
+    if (header[i] == name) return i;
+  return std::nullopt;
+}
+
+double Table::number(std::size_t row, std::size_t col) const {
+  if (row >= rows.size() || col >= rows[row].size()) return std::numeric_limits<double>::quiet_NaN();
+  return parse_double(rows[row][col]).value_or(std::numeric_limits<double>::quiet_NaN());
+}
+
+Result<Table> read_table(const std::filesystem::path& path) {
+  auto lines = read_lines(path);
+  if (!lines) return std::unexpected(lines.error());
+  if (lines->empty()) return fail(path.string() + ": empty file, no CSV header");
+  Table t;
+  for (auto f : split_csv((*lines)[0])) t.header.emplace_back(f);
+  for (std::size_t i = 1; i < lines->size(); ++i) {
+    std::vector<std::string> row;
+    for (auto f : split_csv((*lines)[i])) row.emplace_back(f);
+    t.rows.push_back(std::move(row));
+  }
+  return t;
+}
+
+std::optional<double> WideCsv::get(std::int64_t ts, std::string_view key) const {
+  auto r = rows.find(ts);
+  if (r == rows.end()) return std::nullopt;
+  auto v = r->second.find(key);
+  if (v == r->second.end() || std::isnan(v->second)) return std::nullopt;
+  return v->second;
+}
+
+Result<WideCsv> read_original_csv(const std::filesystem::path& path) {
+  auto table = read_table(path);
+  if (!table) return std::unexpected(table.error());
+  auto ts = table->column("timestamp");
+  auto dom = table->column("domain");
+  auto mea = table->column("measure");
+  if (!ts || !dom || !mea)
+    return fail(path.string() + ": not the original format (header timestamp,domain,measure)");
+  WideCsv out;
+  for (const auto& row : table->rows) {
+    if (row.size() <= std::max({*ts, *dom, *mea})) continue;
+    auto t = parse_double(row[*ts]);
+    if (!t) continue;
+    const auto key = static_cast<std::int64_t>(std::llround(*t));
+    if (row[*dom] == "phase") {
+      out.phase = row[*mea];
+      out.rows[key];
+      continue;
+    }
+    out.rows[key][row[*dom]] = parse_double(row[*mea]).value_or(std::numeric_limits<double>::quiet_NaN());
+  }
+  return out;
+}
+
+Result<nlohmann::json> read_json(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) return fail_errno(errno ? errno : ENOENT, "cannot open " + path.string());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto j = nlohmann::json::parse(ss.str(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return fail(path.string() + ": not valid JSON");
+  return j;
+}
+
+std::optional<std::filesystem::path> find_original_csv(const std::filesystem::path& dir,
+                                                       std::string_view phase) {
+  const std::string suffix = "-" + std::string(phase) + ".csv";
+  std::error_code ec;
+  std::vector<std::filesystem::path> found;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.size() > suffix.size() && name.ends_with(suffix) && !name.starts_with("events-") &&
+        e.is_regular_file(ec))
+      found.push_back(e.path());
+  }
+  if (found.empty()) return std::nullopt;
+  std::sort(found.begin(), found.end());
+  return found.front();
+}
+
+}  // namespace cinergy::report::detail

@@ -1,0 +1,61 @@
+// Readers for the files of a run directory, all defensive: a missing or
+// malformed file yields an Error (named by path) that the report lists as
+// missing, never an exception or a crash.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cinergy/common/error.hpp"
+
+namespace cinergy::report::detail {
+
+// Splits one CSV line on commas (no quoting: none of our formats quote).
+std::vector<std::string_view> split_csv(std::string_view line);
+std::optional<double> parse_double(std::string_view s);
+
+// Calls on_line for each line of a gzip file (several concatenated members
+// allowed). A stream cut short (a killed writer) stops the reading and sets
+// truncated; lines read before are kept.
+struct GzReadStats {
+  std::uint64_t lines = 0;
+  bool truncated = false;
+  std::string problem;  // why it stopped early, empty if it did not
+};
+Result<GzReadStats> read_gz_lines(const std::filesystem::path& path,
+                                  const std::function<void(std::string_view)>& on_line);
+
+// A plain CSV with a header: columns by name, numbers (NaN where not numeric)
+// plus the raw text of each cell for string columns.
+struct Table {
+  std::vector<std::string> header;
+  std::vector<std::vector<std::string>> rows;
+  [[nodiscard]] std::optional<std::size_t> column(std::string_view name) const;
+  [[nodiscard]] double number(std::size_t row, std::size_t col) const;  // NaN if absent
+};
+Result<Table> read_table(const std::filesystem::path& path);
+
+// The original long format (timestamp,domain,measure) pivoted to one row per
+// timestamp (seconds since the scenario start).
+struct WideCsv {
+  std::string phase;
+  std::map<std::int64_t, std::map<std::string, double, std::less<>>> rows;
+  [[nodiscard]] std::optional<double> get(std::int64_t ts, std::string_view key) const;
+};
+Result<WideCsv> read_original_csv(const std::filesystem::path& path);
+
+Result<nlohmann::json> read_json(const std::filesystem::path& path);
+
+// Finds "<prefix>-<phase>.csv" in dir (the prefix is usually the host name).
+std::optional<std::filesystem::path> find_original_csv(const std::filesystem::path& dir,
+                                                       std::string_view phase);
+
+}  // namespace cinergy::report::detail

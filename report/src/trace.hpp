@@ -1,0 +1,57 @@
+// Turns one high-rate trace (trace-<phase>.csv.gz) into the report's
+// multi-level min/max pyramid plus its health figures.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cinergy/common/error.hpp"
+
+namespace cinergy::report::detail {
+
+// A step series laid over the trace (the isolated estimate): value v_i holds
+// for t in (t_i - window_s, t_i], t in seconds since the trace's t0.
+struct StepSeries {
+  std::string name;
+  std::vector<std::pair<double, double>> points;  // (t_s, value), sorted by t_s
+  double window_s = 2.0;
+};
+
+struct Marker {
+  double t_s = 0;
+  std::string label;
+  std::optional<double> target_pct;
+};
+
+struct TraceInput {
+  std::string phase;
+  std::filesystem::path trace;
+  std::optional<nlohmann::json> meta;
+  std::vector<Marker> markers;       // from events-<phase>.csv, sorted by t_s
+  std::vector<StepSeries> overlays;  // power-axis step series (W)
+  std::optional<int> host_threads;
+  std::size_t budget_values = 0;  // max numbers embedded for this trace (all levels)
+  std::size_t overview_buckets = 4000;
+};
+
+struct TraceOutput {
+  nlohmann::json chart;    // series, levels meta, markers (small)
+  std::string levels_js;   // JSON array of levels (big, written raw)
+  nlohmann::json health;   // rows, rate reached, intervals, meta summary
+  std::size_t values = 0;  // numbers embedded
+};
+
+Result<TraceOutput> build_trace(const TraceInput& in);
+
+// Delta-encoded quantised numbers: value/quantum rounded, each written as the
+// difference from the previous non-null one; NaN written as null.
+void append_delta_array(std::string& out, const std::vector<double>& values, double quantum);
+void append_delta_ints(std::string& out, const std::vector<std::int64_t>& values);
+
+}  // namespace cinergy::report::detail

@@ -1,0 +1,121 @@
+#include "cinergy/sampler/trace_writer.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <charconv>
+#include <fstream>
+
+namespace cinergy::sampler {
+
+Result<TraceWriter> TraceWriter::open(const std::filesystem::path& path,
+                                      const std::vector<std::string>& columns, int level) {
+  TraceWriter w;
+  w.path_ = path;
+  w.level_ = level;
+  w.fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (w.fd_ < 0) return fail_errno("cannot write trace " + path.string());
+  w.text_.reserve(1 << 20);
+  for (std::size_t i = 0; i < columns.size(); ++i) {
+    if (i) w.text_ += ',';
+    w.text_ += columns[i];
+  }
+  w.text_ += '\n';
+  return w;
+}
+
+TraceWriter::TraceWriter(TraceWriter&& o) noexcept { *this = std::move(o); }
+TraceWriter& TraceWriter::operator=(TraceWriter&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    path_ = std::move(o.path_);
+    fd_ = o.fd_;
+    o.fd_ = -1;
+    level_ = o.level_;
+    text_ = std::move(o.text_);
+    out_ = std::move(o.out_);
+    bytes_written_ = o.bytes_written_;
+    rows_ = o.rows_;
+  }
+  return *this;
+}
+TraceWriter::~TraceWriter() {
+  if (fd_ >= 0) {
+    (void)flush();
+    ::close(fd_);
+  }
+}
+
+void TraceWriter::add_row(std::int64_t t_ns, bool simulated,
+                          std::span<const std::uint64_t> values) {
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, t_ns);
+  text_.append(buf, r.ptr);
+  text_ += simulated ? ",1" : ",0";
+  for (auto v : values) {
+    buf[0] = ',';
+    r = std::to_chars(buf + 1, buf + sizeof buf, v);
+    text_.append(buf, r.ptr);
+  }
+  text_ += '\n';
+  ++rows_;
+}
+
+Result<void> TraceWriter::flush() {
+  if (text_.empty() || fd_ < 0) return ok();
+  z_stream zs{};
+  // windowBits 15 + 16: a gzip wrapper, so every flush is one complete member.
+  if (deflateInit2(&zs, level_, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK)
+    return fail("zlib deflateInit2 failed for " + path_.string());
+  out_.resize(deflateBound(&zs, text_.size()) + 64);
+  zs.next_in = reinterpret_cast<Bytef*>(text_.data());
+  zs.avail_in = static_cast<uInt>(text_.size());
+  zs.next_out = out_.data();
+  zs.avail_out = static_cast<uInt>(out_.size());
+  const int rc = deflate(&zs, Z_FINISH);
+  const std::size_t n = out_.size() - zs.avail_out;
+  deflateEnd(&zs);
+  if (rc != Z_STREAM_END) return fail("zlib deflate failed for " + path_.string());
+  std::size_t done = 0;
+  while (done < n) {
+    ssize_t w = ::write(fd_, out_.data() + done, n - done);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return fail_errno("cannot write trace " + path_.string());
+    }
+    done += static_cast<std::size_t>(w);
+  }
+  bytes_written_ += n;
+  text_.clear();
+  return ok();
+}
+
+Result<void> TraceWriter::close() {
+  auto r = flush();
+  if (fd_ >= 0) {
+    if (::close(fd_) != 0 && r) r = fail_errno("cannot close trace " + path_.string());
+    fd_ = -1;
+  }
+  return r;
+}
+
+Result<void> write_json_file(const std::filesystem::path& path, const nlohmann::json& meta) {
+  const auto tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    if (!out) return fail_errno("cannot write " + tmp);
+    out << meta.dump(2) << '\n';
+    if (!out.flush()) return fail_errno("cannot write " + tmp);
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return fail_errno(ec.value(), "cannot rename " + tmp + " to " + path.string());
+  return ok();
+}
+
+std::filesystem::path sidecar_path(const std::filesystem::path& trace_path) {
+  return trace_path.string() + ".meta.json";
+}
+
+}  // namespace cinergy::sampler

@@ -1,0 +1,86 @@
+// Small setup-time helpers shared by the sources (not part of the public API).
+#pragma once
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cinergy/common/error.hpp"
+#include "cinergy/sampler/counter.hpp"
+
+namespace cinergy::sampler::detail {
+
+inline std::string trim(std::string s) {
+  while (!s.empty() &&
+         (s.back() == '\n' || s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.pop_back();
+  std::size_t i = 0;
+  while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
+  return s.substr(i);
+}
+
+// Whole small file (sysfs attribute), trimmed. Error names the file.
+inline Result<std::string> read_text(const std::filesystem::path& p) {
+  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail_errno("cannot open " + p.string());
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      int e = errno;
+      ::close(fd);
+      return fail_errno(e, "cannot read " + p.string());
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return trim(std::move(out));
+}
+
+inline Result<std::uint64_t> read_u64(const std::filesystem::path& p) {
+  auto t = read_text(p);
+  if (!t) return std::unexpected(t.error());
+  std::uint64_t v = 0;
+  if (!parse_u64(t->data(), t->size(), v))
+    return fail(p.string() + ": not an unsigned integer: '" + t->substr(0, 40) + "'");
+  return v;
+}
+
+// Sorted logical CPUs that have a topology directory, with their package.
+struct CpuPackage {
+  int cpu;
+  int package;
+};
+inline std::vector<CpuPackage> cpu_packages(const std::filesystem::path& sysfs_cpu_root) {
+  std::vector<CpuPackage> out;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(sysfs_cpu_root, ec)) {
+    const std::string n = e.path().filename().string();
+    if (n.size() < 4 || n.compare(0, 3, "cpu") != 0) continue;
+    std::uint64_t cpu = 0;
+    if (!parse_u64(n.data() + 3, n.size() - 3, cpu)) continue;
+    auto pkg = read_u64(e.path() / "topology/physical_package_id");
+    if (!pkg) continue;
+    out.push_back({static_cast<int>(cpu), static_cast<int>(*pkg)});
+  }
+  std::sort(out.begin(), out.end(), [](auto a, auto b) { return a.cpu < b.cpu; });
+  return out;
+}
+
+inline std::int64_t monotonic_ns() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+}  // namespace cinergy::sampler::detail

@@ -1,0 +1,293 @@
+// Host model, estimate and evaluation: the paper's method on a hand-made
+// dataset, the Cinergy method's interpolation, JSON, errors, and accuracy
+// against the generator's truth.
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "accuracy.hpp"
+#include "cinergy/model/analyze.hpp"
+#include "cinergy/model/estimate.hpp"
+#include "cinergy/model/host_model.hpp"
+#include "temp_dir.hpp"
+
+namespace cinergy::model {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Long-format writer for hand-made files.
+struct Csv {
+  std::ostringstream s{"timestamp,domain,measure\n", std::ios::ate};
+  Csv& add(int ts, const std::string& d, double v) {
+    s << ts << ',' << d << ',' << v << '\n';
+    return *this;
+  }
+  std::string str() const { return s.str(); }
+};
+
+// Paper dataset: 8 host threads, a 2-vCPU VM: exclude_beyond = 2*100/8*3 = 75 %.
+// Step 50 is exactly P = 30 + 0.5 x below 75 %, and 500 W beyond (must be excluded).
+void write_paper_dataset(const test::TempDir& dir) {
+  Csv t50;
+  int ts = 2;
+  t50.add(ts, "target", 0).add(ts, "cpu%_package-global", 0).add(ts, "freq_package-0", 2e6);
+  ts += 2;  // the first window has no RAPL rows
+  for (int k = 0; k <= 16; ++k, ts += 2) {
+    const double x = k * 6.25;
+    t50.add(ts, "target", x).add(ts, "cpu%_package-global", x).add(ts, "freq_package-0", 2e6);
+    t50.add(ts, "package-global-watt", x <= 75 ? 30 + 0.5 * x : 500);
+  }
+  // A window missing freq: dropped by the paper's dropna() (its power is absurd).
+  t50.add(ts, "target", 50).add(ts, "cpu%_package-global", 50).add(ts, "package-global-watt", 999);
+  dir.write("h-training-50.csv", t50.str());
+
+  Csv gt;
+  const double gt_rows[][2] = {{8.0, 30.6}, {16.0, 31.2}, {40.0, 33.0}};
+  ts = 2;
+  for (const auto& r : gt_rows) {
+    gt.add(ts, "vm", r[0]).add(ts, "CPU0", r[0] / 2).add(ts, "CPU1", r[0] / 2);
+    gt.add(ts, "package-global-watt", r[1]);
+    ts += 2;
+  }
+  dir.write("h-groundtruth.csv", gt.str());
+
+  Csv cl;
+  const double cl_vm[] = {8.004, 16.0, 24.0, 40.0};
+  ts = 2;
+  for (double vm : cl_vm) {
+    cl.add(ts, "target", 10).add(ts, "vm", vm).add(ts, "CPU0", vm / 2).add(ts, "CPU1", vm / 2);
+    cl.add(ts, "package-global-watt", 80).add(ts, "cpu%_package-global", 40);
+    ts += 2;
+  }
+  // Missing target: dropped by the paper's dropna().
+  cl.add(ts, "vm", 8.0).add(ts, "CPU0", 4).add(ts, "CPU1", 4).add(ts, "package-global-watt", 80);
+  cl.add(ts, "cpu%_package-global", 40);
+  dir.write("h-cloudlike.csv", cl.str());
+}
+
+TEST(PaperMethod, ReproducesTheNotebookOnAHandMadeDataset) {
+  test::TempDir dir;
+  write_paper_dataset(dir);
+  auto data = load_dataset(dir.path());
+  ASSERT_TRUE(data) << data.error().message;
+  auto model = fit_model(*data, {Method::paper, 8, std::nullopt});
+  ASSERT_TRUE(model) << model.error().message;
+  EXPECT_EQ(model->vm_vcpus, 2);
+  EXPECT_DOUBLE_EQ(model->fit_hi_pct, 75.0);
+  ASSERT_EQ(model->curves.size(), 1u);
+  EXPECT_EQ(model->curves[0].step_pct, 50);
+  EXPECT_EQ(model->curves[0].fit.n, 13u);  // x = 0 .. 75: 13 levels, the 999 W row dropped
+  for (double x : {0.0, 1.0, 12.5, 60.0})
+    EXPECT_NEAR(model->power_w(x, 100.0), 30 + 0.5 * x, 1e-6) << x;  // intensity ignored
+
+  auto rows = estimate(*model, *data->cloudlike);
+  ASSERT_TRUE(rows);
+  ASSERT_EQ(rows->size(), 4u);  // the row without target is dropped
+  const auto& r0 = (*rows)[0];
+  EXPECT_NEAR(r0.share_pct, 8.004 / 8, 1e-12);
+  EXPECT_NEAR(r0.isolated_w, 30 + 0.5 * 8.004 / 8, 1e-6);
+  EXPECT_NEAR(r0.dynamic_w, 0.5 * 8.004 / 8, 1e-6);
+  EXPECT_NEAR(r0.bottomup_w, (8.004 / 8) / 40 * 80, 1e-9);
+  EXPECT_NEAR(r0.ratio, r0.bottomup_w / r0.isolated_w, 1e-12);
+
+  auto e = evaluate(*model, *rows, *data->groundtruth);
+  ASSERT_TRUE(e) << e.error().message;
+  // Matches: 8.004 -> 8 (within 0.001 points), 16 -> 16, 40 -> 40; 24 has none.
+  const double pred[] = {30 + 0.5 * 8.004 / 8, 31.0, 32.5};
+  const double truth[] = {30.6, 31.2, 33.0};
+  double ss = 0, sa = 0, ape = 0, mean = (30.6 + 31.2 + 33.0) / 3, tot = 0;
+  for (int i = 0; i < 3; ++i) {
+    ss += (pred[i] - truth[i]) * (pred[i] - truth[i]);
+    sa += std::abs(pred[i] - truth[i]);
+    ape += std::abs(pred[i] - truth[i]) / truth[i];
+    tot += (truth[i] - mean) * (truth[i] - mean);
+  }
+  EXPECT_EQ((*e)["method"], "paper");
+  EXPECT_EQ((*e)["n"], 3);
+  EXPECT_NEAR((*e)["rmse_w"].get<double>(), std::sqrt(ss / 3), 1e-6);
+  EXPECT_NEAR((*e)["mae_w"].get<double>(), sa / 3, 1e-6);
+  EXPECT_NEAR((*e)["mape_pct"].get<double>(), 100 * ape / 3, 1e-6);
+  EXPECT_NEAR((*e)["r2"].get<double>(), 1 - ss / tot, 1e-6);
+  EXPECT_FALSE((*e)["binned"].empty());
+  EXPECT_EQ(e->dump().find("NaN"), std::string::npos);
+}
+
+TEST(PaperMethod, NeedsTheStep50Curve) {
+  test::TempDir dir;
+  dir.write("h-training-25.csv", "timestamp,domain,measure\n2,vm,1\n");
+  auto data = load_dataset(dir.path());
+  ASSERT_TRUE(data);
+  auto m = fit_model(*data, {Method::paper, 8, 4});
+  ASSERT_FALSE(m);
+  EXPECT_THAT(m.error().message, HasSubstr("h-training-50.csv: the paper method needs"));
+}
+
+TEST(FitModel, Errors) {
+  test::TempDir dir;
+  write_paper_dataset(dir);
+  auto data = load_dataset(dir.path());
+  ASSERT_TRUE(data);
+  auto a = fit_model(*data, {Method::cinergy, std::nullopt, std::nullopt});
+  ASSERT_FALSE(a);
+  EXPECT_THAT(a.error().message, HasSubstr("--host-threads"));
+  EXPECT_FALSE(fit_model(*data, {Method::cinergy, 8, 0}));
+  // A 2-thread host: the VM region (<= 200 %) is everything, still fine; a
+  // 1000-thread host: the region is tiny and has too few levels.
+  auto c = fit_model(*data, {Method::cinergy, 1000, 2});
+  ASSERT_FALSE(c);
+  EXPECT_THAT(c.error().message, HasSubstr("h-training-50.csv"));
+  EXPECT_FALSE(parse_method("best"));
+  EXPECT_THAT(parse_method("best").error().message, HasSubstr("unknown method 'best'"));
+
+  test::TempDir nan_dir;
+  nan_dir.write("h-training-50.csv",
+                "timestamp,domain,measure\n2,cpu%_package-global,1\n4,package-global-watt,3\n");
+  auto nd = load_dataset(nan_dir.path());
+  ASSERT_TRUE(nd);
+  auto d = fit_model(*nd, {Method::cinergy, 8, 2});
+  ASSERT_FALSE(d);
+  EXPECT_THAT(d.error().message, HasSubstr("no usable rows after dropping NaN"));
+}
+
+HostModel two_curve_model() {
+  HostModel m;
+  m.host_threads = 10;
+  m.vm_vcpus = 2;
+  StepCurve a, b;
+  a.step_pct = 25;
+  a.fit.poly = Polynomial{{10.0, 1.0}, 0.0, 1.0};  // 10 + x
+  a.fit.x_lo = 0;
+  a.fit.x_hi = 50;
+  b = a;
+  b.step_pct = 100;
+  b.fit.poly = Polynomial{{10.0, 0.5}, 0.0, 1.0};  // 10 + 0.5 x
+  m.curves = {a, b};
+  return m;
+}
+
+TEST(CinergyMethod, InterpolatesBetweenStepCurvesByIntensity) {
+  const auto m = two_curve_model();
+  EXPECT_DOUBLE_EQ(m.power_w(20, 25), 30);
+  EXPECT_DOUBLE_EQ(m.power_w(20, 10), 30);   // clamped to the lowest step
+  EXPECT_DOUBLE_EQ(m.power_w(20, 100), 20);
+  EXPECT_DOUBLE_EQ(m.power_w(20, 62.5), 25);  // half way
+  EXPECT_DOUBLE_EQ(m.power_w(20, NAN), m.power_w(20, 50));
+  // Beyond the fitted range: linear with the edge slope.
+  EXPECT_DOUBLE_EQ(m.power_w(60, 25), 70);
+  EXPECT_DOUBLE_EQ(m.idle_w(62.5), 10);
+}
+
+TEST(CinergyMethod, IntensityIsTheLoadWeightedMeanVcpuLoad) {
+  EXPECT_DOUBLE_EQ(vcpu_intensity_pct({50, 50}), 50);
+  EXPECT_DOUBLE_EQ(vcpu_intensity_pct({100, 0, 0, 0}), 100);
+  EXPECT_DOUBLE_EQ(vcpu_intensity_pct({20, 95, 60, 3}),
+                   (20. * 20 + 95. * 95 + 60. * 60 + 9) / (20 + 95 + 60 + 3));
+  EXPECT_DOUBLE_EQ(vcpu_intensity_pct({150, NAN}), 100);
+  EXPECT_TRUE(std::isnan(vcpu_intensity_pct({})));
+  EXPECT_TRUE(std::isnan(vcpu_intensity_pct({0.1, 0.1})));
+}
+
+TEST(ModelJson, RoundTripsAndRejectsGarbage) {
+  test::TempDir dir;
+  write_paper_dataset(dir);
+  auto data = load_dataset(dir.path());
+  ASSERT_TRUE(data);
+  auto m = fit_model(*data, {Method::cinergy, 8, std::nullopt});
+  ASSERT_TRUE(m) << m.error().message;
+  const auto j = to_json(*m);
+  EXPECT_EQ(j.dump().find("NaN"), std::string::npos);
+  ASSERT_TRUE(save_json(j, dir.path() / "m.json"));
+  auto back = load_model(dir.path() / "m.json");
+  ASSERT_TRUE(back) << back.error().message;
+  for (double x : {0.0, 3.0, 20.0, 49.0})
+    for (double s : {25.0, 50.0, 100.0})
+      EXPECT_DOUBLE_EQ(back->power_w(x, s), m->power_w(x, s));
+  dir.write("bad.json", "[1,2]");
+  EXPECT_THAT(load_model(dir.path() / "bad.json").error().message, HasSubstr("not a cinergy model"));
+  dir.write("bad2.json", R"({"format":"cinergy-model-1","method":"paper"})");
+  EXPECT_THAT(load_model(dir.path() / "bad2.json").error().message, HasSubstr("malformed model"));
+  EXPECT_FALSE(load_model(dir.path() / "none.json"));
+}
+
+TEST(Evaluate, NoMatchGivesNullsWithReasonsNotNaN) {
+  const auto m = two_curve_model();
+  auto gt = parse_long_csv(
+      "timestamp,domain,measure\n2,vm,10\n2,package-global-watt,12\n4,vm,20\n4,package-global-watt,14\n",
+      "gt.csv");
+  ASSERT_TRUE(gt);
+  std::vector<EstimateRow> rows(1);
+  rows[0].share_pct = 1.5;  // ground-truth shares are 1.0 and 2.0
+  rows[0].isolated_w = 11;
+  auto e = evaluate(m, rows, *gt);
+  ASSERT_TRUE(e);
+  EXPECT_EQ((*e)["n"], 0);
+  EXPECT_TRUE((*e)["r2"].is_null());
+  EXPECT_TRUE((*e)["rmse_w"].is_null());
+  EXPECT_THAT((*e)["null_reasons"]["rmse_w"].get<std::string>(), HasSubstr("within 0.001"));
+  EXPECT_EQ(e->dump().find("NaN"), std::string::npos);
+  auto bad = parse_long_csv("timestamp,domain,measure\n2,vm,10\n", "gt.csv");
+  auto e2 = evaluate(m, rows, *bad);
+  ASSERT_FALSE(e2);
+  EXPECT_THAT(e2.error().message, HasSubstr("gt.csv: needs 'vm' and 'package-global-watt'"));
+}
+
+TEST(Analyze, WritesTheThreeFilesPerMethod) {
+  test::TempDir dir;
+  write_paper_dataset(dir);
+  for (Method method : {Method::cinergy, Method::paper}) {
+    AnalyzeOptions o;
+    o.data_dir = dir.path();
+    o.host_threads = 8;
+    o.method = method;
+    o.out_dir = dir.path() / "out";
+    auto j = analyze(o);
+    ASSERT_TRUE(j) << j.error().message;
+    EXPECT_EQ((*j)["method"], method_name(method));
+  }
+  for (const char* f : {"model.json", "isolated.csv", "evaluation.json", "model-paper.json",
+                        "isolated-paper.csv", "evaluation-paper.json"})
+    EXPECT_TRUE(std::filesystem::exists(dir.path() / "out" / f)) << f;
+  std::ifstream in(dir.path() / "out" / "isolated.csv");
+  std::string header;
+  std::getline(in, header);
+  EXPECT_THAT(header, HasSubstr("timestamp,vm,isolated_w,dynamic_w,host_w,ratio"));
+
+  test::TempDir no_cloud;
+  no_cloud.write("h-training-50.csv", Csv{}.str());
+  std::filesystem::copy(dir.path() / "h-training-50.csv", no_cloud.path() / "h-training-50.csv",
+                        std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy(dir.path() / "h-groundtruth.csv", no_cloud.path() / "h-groundtruth.csv");
+  auto j = analyze({no_cloud.path(), 8, std::nullopt, Method::cinergy, {}});
+  ASSERT_FALSE(j);
+  EXPECT_THAT(j.error().message, HasSubstr("h-cloudlike.csv: missing"));
+}
+
+// The acceptance criterion of issue 4, on 12 generated hosts of 8..160 threads.
+TEST(Accuracy, CinergyBeatsThePaperAgainstTheTruthOnEveryHost) {
+  using namespace testing;
+  const auto curves = load_spec_curves(std::string(CINERGY_SHARED_DIR) + "/data/specpower-curves.csv");
+  ASSERT_GT(curves.size(), 500u);
+  test::TempDir tmp;
+  std::vector<AccuracyRow> rows;
+  for (const auto& [curve, params] : accuracy_hosts(curves, 1)) {
+    auto row = run_accuracy_host(curve, params, tmp.path() / std::to_string(params.threads));
+    ASSERT_TRUE(row) << row.error().message;
+    rows.push_back(std::move(*row));
+  }
+  ASSERT_GE(rows.size(), 10u);
+  double sum_ratio = 0;
+  for (const auto& r : rows) {
+    const double ratio = r.cinergy.rmse_truth_w / r.paper.rmse_truth_w;
+    EXPECT_LT(ratio, 1.0) << r.host.threads << " threads";  // the issue asks < 2
+    sum_ratio += ratio;
+  }
+  EXPECT_LT(sum_ratio / static_cast<double>(rows.size()), 0.6);
+  std::printf("%s", accuracy_table(rows).c_str());
+}
+
+}  // namespace
+}  // namespace cinergy::model

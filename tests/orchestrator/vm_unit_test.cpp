@@ -1,0 +1,502 @@
+// Unit tier of the VM control: pure parsing/formatting, fake /proc and cgroup
+// trees, readiness waits, and the libvirt client against libvirt's built-in
+// mock hypervisor test:///default (no daemon).
+#include <gtest/gtest.h>
+#include <libvirt/libvirt.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <string>
+#include <thread>
+
+#include "../../orchestrator/src/libvirt_client.hpp"
+#include "../../orchestrator/src/vm_impl.hpp"
+#include "../../orchestrator/src/vm_internal.hpp"
+#include "cinergy/orchestrator/libvirt_daemon.hpp"
+#include "cinergy/orchestrator/vm.hpp"
+#include "temp_dir.hpp"
+
+namespace cinergy::orchestrator::vm_detail {
+namespace {
+
+using namespace std::chrono_literals;
+using cinergy::test::TempDir;
+
+constexpr const char* kHybridMountinfo =
+    "30 22 0:27 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
+    "31 30 0:28 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n"
+    "40 30 0:37 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
+constexpr const char* kUnifiedMountinfo =
+    "25 20 0:23 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 "
+    "rw,nsdelegate,memory_recursiveprot\n";
+
+TEST(VmParse, Cgroup2MountHybridAndUnified) {
+  EXPECT_EQ(parse_cgroup2_mount(kHybridMountinfo).value(), "/sys/fs/cgroup/unified");
+  EXPECT_EQ(parse_cgroup2_mount(kUnifiedMountinfo).value(), "/sys/fs/cgroup");
+  auto none = parse_cgroup2_mount("31 30 0:28 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n");
+  ASSERT_FALSE(none);
+  EXPECT_NE(none.error().message.find("cgroup2"), std::string::npos);
+}
+
+TEST(VmParse, Cgroup2LineAndScope) {
+  auto line = parse_cgroup2_line(
+      "4:memory:/machine/qemu-1-vm.libvirt-qemu\n0::/machine/qemu-1-vm.libvirt-qemu/emulator\n");
+  ASSERT_TRUE(line);
+  EXPECT_EQ(*line, "/machine/qemu-1-vm.libvirt-qemu/emulator");
+  EXPECT_FALSE(parse_cgroup2_line("1:cpu:/\n"));
+
+  struct Case {
+    const char* in;
+    const char* out;
+  };
+  for (auto c :
+       {Case{"/machine/qemu-1-vm.libvirt-qemu/emulator", "/machine/qemu-1-vm.libvirt-qemu"},
+        Case{"/machine/qemu-1-vm.libvirt-qemu/vcpu12", "/machine/qemu-1-vm.libvirt-qemu"},
+        Case{"/machine.slice/machine-qemu\\x2d1\\x2dvm.scope/libvirt/emulator",
+             "/machine.slice/machine-qemu\\x2d1\\x2dvm.scope/libvirt"},
+        Case{"/machine/qemu-1-vm.libvirt-qemu", "/machine/qemu-1-vm.libvirt-qemu"},
+        Case{"/cinergy-vm/vcpux", "/cinergy-vm/vcpux"}, Case{"/emulator", "/"}, Case{"/", "/"}}) {
+    EXPECT_EQ(vm_scope_of(c.in), c.out) << c.in;
+  }
+}
+
+TEST(VmParse, PidFile) {
+  EXPECT_EQ(parse_pid("1234\n", "f").value(), 1234);
+  EXPECT_EQ(parse_pid("  77", "f").value(), 77);
+  EXPECT_FALSE(parse_pid("", "f"));
+  EXPECT_FALSE(parse_pid("abc\n", "f"));
+  EXPECT_FALSE(parse_pid("0\n", "f"));
+  EXPECT_FALSE(parse_pid("-5\n", "f"));
+}
+
+// A fake host: /proc/<pid>/{stat,cgroup,cmdline,task}, a cgroup2 root, the
+// libvirt run dir.
+struct FakeHost {
+  TempDir dir;
+  HostPaths paths;
+  FakeHost() {
+    paths.proc_root = dir.path() / "proc";
+    paths.libvirt_run_dir = dir.path() / "run/libvirt/qemu";
+    paths.cgroup2_root = dir.path() / "cgroup";
+    paths.mountinfo = dir.path() / "mountinfo";
+    std::filesystem::create_directories(paths.proc_root);
+    std::filesystem::create_directories(paths.libvirt_run_dir);
+    std::filesystem::create_directories(paths.cgroup2_root);
+  }
+  void process(int pid, const std::string& comm, char state, const std::string& cgroup2,
+               const std::string& cmdline = "") {
+    auto p = std::to_string(pid);
+    dir.write("proc/" + p + "/stat", p + " (" + comm + ") " + state + " 1 1 1\n");
+    dir.write("proc/" + p + "/cgroup", "1:cpu:/x\n0::" + cgroup2 + "\n");
+    dir.write("proc/" + p + "/cmdline", cmdline);
+  }
+  void libvirt_domain(const std::string& name, int pid, const std::string& scope) {
+    dir.write("run/libvirt/qemu/" + name + ".pid", std::to_string(pid));
+    process(pid, "qemu-system-x86", 'S', scope + "/emulator");
+    for (auto child : {"emulator", "vcpu0", "vcpu1", "vcpu2"})
+      std::filesystem::create_directories(paths.cgroup2_root / scope.substr(1) / child);
+  }
+};
+
+TEST(VmHost, CgroupOfPidOnFakeTree) {
+  FakeHost host;
+  host.libvirt_domain("vm1", 4242, "/machine/qemu-3-vm1.libvirt-qemu");
+  auto cg = vm_cgroup_of_pid(host.paths, 4242);
+  ASSERT_TRUE(cg) << cg.error().what();
+  EXPECT_EQ(*cg, host.paths.cgroup2_root / "machine/qemu-3-vm1.libvirt-qemu");
+  // Missing process, missing cgroup directory: clear errors.
+  auto missing = vm_cgroup_of_pid(host.paths, 999);
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().what().find("/999/cgroup"), std::string::npos);
+  host.process(555, "qemu", 'S', "/machine/gone.libvirt-qemu/emulator");
+  auto gone = vm_cgroup_of_pid(host.paths, 555);
+  ASSERT_FALSE(gone);
+  EXPECT_NE(gone.error().message.find("does not exist"), std::string::npos);
+}
+
+TEST(VmHost, Cgroup2RootFromMountinfo) {
+  FakeHost host;
+  host.paths.cgroup2_root.clear();
+  host.dir.write("mountinfo", kHybridMountinfo);
+  EXPECT_EQ(cgroup2_root(host.paths).value(), "/sys/fs/cgroup/unified");
+}
+
+TEST(VmHost, PidAliveAndZombies) {
+  FakeHost host;
+  host.process(10, "a (b) c", 'R', "/");
+  host.process(11, "zombie", 'Z', "/");
+  EXPECT_TRUE(pid_alive(host.paths, 10));
+  EXPECT_FALSE(pid_alive(host.paths, 11));
+  EXPECT_FALSE(pid_alive(host.paths, 12));
+  EXPECT_FALSE(pid_alive(host.paths, 0));
+}
+
+TEST(VmHost, FindQemuByName) {
+  FakeHost host;
+  using namespace std::string_literals;
+  host.process(20, "qemu-system-x86", 'S', "/",
+               "/usr/bin/qemu-system-x86_64\0-name\0cinergy-testvm,debug-threads=on\0-m\0256\0"s);
+  host.process(21, "qemu-system-x86", 'S', "/",
+               "qemu-system-x86_64\0-name\0guest=cinergy-testvm,debug-threads=on\0"s);
+  host.process(22, "qemu-system-x86", 'S', "/", "qemu-system-x86_64\0-name\0cinergy-testvm-2\0"s);
+  host.process(23, "bash", 'S', "/", "bash\0-name\0cinergy-testvm\0"s);
+  EXPECT_EQ(find_qemu_by_name(host.paths, "cinergy-testvm"), (std::vector<int>{20, 21}));
+  EXPECT_TRUE(find_qemu_by_name(host.paths, "other").empty());
+}
+
+TEST(VmTestVm, CmdlineProfileRoundTrip) {
+  VmOptions o;
+  EXPECT_EQ(
+      testvm_cmdline(o),
+      "console=ttyS0 panic=-1 quiet cinergy.profile=20,95,60,3 cinergy.step=30 cinergy.cycles=1");
+  o.testvm_profile_pct = {50};
+  o.testvm_step_seconds = 10;
+  o.testvm_cycles = 3;
+  auto p = parse_profile_cmdline(testvm_cmdline(o));
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->pct, std::vector<int>{50});
+  EXPECT_EQ(p->step_seconds, 10);
+  EXPECT_EQ(p->cycles, 3);
+  EXPECT_FALSE(parse_profile_cmdline("cinergy.profile=20,x"));
+  EXPECT_FALSE(parse_profile_cmdline("cinergy.step=ten"));
+}
+
+TEST(VmTestVm, ValidateOptions) {
+  struct Case {
+    void (*edit)(VmOptions&);
+    const char* error;
+  };
+  for (auto c : {Case{[](VmOptions& o) { o.testvm_vcpus = 0; }, "vcpus"},
+                 Case{[](VmOptions& o) { o.testvm_memory_mib = 16; }, "memory"},
+                 Case{[](VmOptions& o) { o.testvm_profile_pct = {}; }, "empty"},
+                 Case{[](VmOptions& o) {
+                        o.testvm_profile_pct = {50, 101};
+                      },
+                      "101"},
+                 Case{[](VmOptions& o) { o.testvm_profile_pct = {-1}; }, "-1"},
+                 Case{[](VmOptions& o) { o.testvm_step_seconds = 0; }, "step"},
+                 Case{[](VmOptions& o) { o.testvm_cycles = 0; }, "cycles"}}) {
+    VmOptions o;
+    c.edit(o);
+    auto r = validate_testvm(o);
+    ASSERT_FALSE(r) << c.error;
+    EXPECT_NE(r.error().message.find(c.error), std::string::npos) << r.error().message;
+    o.kind = VmOptions::Kind::testvm;
+    EXPECT_FALSE(make_vm(o)) << c.error;
+  }
+  EXPECT_TRUE(validate_testvm(VmOptions{}));
+}
+
+TEST(VmTestVm, DomainXml) {
+  VmOptions o;
+  o.testvm_vcpus = 3;
+  o.testvm_memory_mib = 300;
+  TestVmFiles f{"/c/vmlinuz", "/c/initrd.cpio.gz", "/w/a&b/serial.log", "/w/qemu.pid"};
+  auto xml = testvm_domain_xml(o, "vm<1>", f, false);
+  for (const char* part :
+       {"<domain type='qemu'>", "<name>vm&lt;1&gt;</name>", "<memory unit='MiB'>300</memory>",
+        "<vcpu placement='static'>3</vcpu>", "<kernel>/c/vmlinuz</kernel>",
+        "<initrd>/c/initrd.cpio.gz</initrd>",
+        "<cmdline>console=ttyS0 panic=-1 quiet cinergy.profile=20,95,60,3 cinergy.step=30 "
+        "cinergy.cycles=1</cmdline>",
+        "<features><acpi/></features>", "<on_poweroff>destroy</on_poweroff>",
+        "<source path='/w/a&amp;b/serial.log'/>", "<memballoon model='none'/>"}) {
+    EXPECT_NE(xml.find(part), std::string::npos) << part << "\n" << xml;
+  }
+  EXPECT_NE(testvm_domain_xml(o, "x", f, true).find("<domain type='kvm'>"), std::string::npos);
+}
+
+TEST(VmTestVm, QemuArgv) {
+  VmOptions o;
+  o.testvm_profile_pct = {50};
+  TestVmFiles f{"/c/vmlinuz", "/c/initrd.cpio.gz", "/w/serial.log", "/w/qemu.pid"};
+  auto argv = testvm_qemu_argv(o, "tvm", f, false);
+  auto at = [&](const std::string& flag) {
+    auto it = std::ranges::find(argv, flag);
+    return it == argv.end() || it + 1 == argv.end() ? std::string("<missing>") : *(it + 1);
+  };
+  EXPECT_EQ(argv.front(), "qemu-system-x86_64");
+  EXPECT_EQ(at("-name"), "tvm,debug-threads=on");
+  EXPECT_EQ(at("-machine"), "pc,accel=tcg");
+  EXPECT_EQ(at("-smp"), "2");
+  EXPECT_EQ(at("-m"), "256");
+  EXPECT_EQ(at("-serial"), "file:/w/serial.log");
+  EXPECT_EQ(at("-append"),
+            "console=ttyS0 panic=-1 quiet cinergy.profile=50 cinergy.step=30 cinergy.cycles=1");
+  EXPECT_EQ(at("-pidfile"), "/w/qemu.pid");
+  EXPECT_NE(std::ranges::find(argv, "-no-reboot"), argv.end());
+  EXPECT_EQ(testvm_qemu_argv(o, "tvm", f, true)[4], "pc,accel=kvm");
+}
+
+// --- readiness and processes ---------------------------------------------------
+
+TEST(VmReady, FileAppears) {
+  TempDir dir;
+  ReadySpec spec;
+  spec.file = dir.path() / "ready";
+  spec.timeout = 10s;
+  spec.poll = 10ms;
+  std::jthread writer([&] {
+    std::this_thread::sleep_for(100ms);
+    dir.write("ready", "");
+  });
+  auto r = wait_ready(spec, nullptr, "vm");
+  EXPECT_TRUE(r) << r.error().what();
+}
+
+TEST(VmReady, MarkerInFile) {
+  TempDir dir;
+  dir.write("serial.log", "booting\n");
+  ReadySpec spec;
+  spec.marker_file = dir.path() / "serial.log";
+  spec.marker = "cinergy-testvm: init ";
+  spec.timeout = 300ms;
+  spec.poll = 10ms;
+  EXPECT_FALSE(wait_ready(spec, nullptr, "vm"));
+  dir.write("serial.log", "booting\ncinergy-testvm: init uptime_s=1.9\n");
+  EXPECT_TRUE(wait_ready(spec, nullptr, "vm"));
+}
+
+TEST(VmReady, CommandTrueAndFalse) {
+  ReadySpec spec;
+  spec.timeout = 5s;
+  spec.poll = 10ms;
+  spec.command = {"/bin/true"};
+  EXPECT_TRUE(wait_ready(spec, nullptr, "vm"));
+  spec.command = {"/bin/false"};
+  spec.timeout = 300ms;
+  auto r = wait_ready(spec, nullptr, "test VM 'x'");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message,
+            "test VM 'x' not ready after 0 s (waiting for command '/bin/false' to exit 0)");
+}
+
+TEST(VmReady, TimeoutNamesTheFile) {
+  TempDir dir;
+  ReadySpec spec;
+  spec.file = dir.path() / "never";
+  spec.timeout = 1s;
+  spec.poll = 20ms;
+  auto r = wait_ready(spec, nullptr, "libvirt domain 'd'");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, "libvirt domain 'd' not ready after 1 s (waiting for file " +
+                                   spec.file.string() + " to appear)");
+}
+
+TEST(VmReady, VmGoneEndsTheWait) {
+  ReadySpec spec;
+  spec.command = {"/bin/false"};
+  spec.timeout = 30s;
+  spec.poll = 10ms;
+  auto r = wait_ready(
+      spec, [] { return true; }, "vm 'v'");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, "vm 'v' stopped before it was ready");
+}
+
+TEST(VmReady, MissingCommandIsAnError) {
+  ReadySpec spec;
+  spec.command = {"/nonexistent/ready-check"};
+  spec.timeout = 5s;
+  auto r = wait_ready(spec, nullptr, "vm");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("/nonexistent/ready-check"), std::string::npos);
+  EXPECT_NE(r.error().message.find("No such file"), std::string::npos);
+}
+
+TEST(VmProcess, RunWaitStatusAndTimeout) {
+  EXPECT_EQ(run_wait({"/bin/true"}, 5s).value(), 0);
+  EXPECT_EQ(run_wait({"/bin/false"}, 5s).value(), 1);
+  // Arguments are passed as an argv, never through a shell.
+  TempDir dir;
+  EXPECT_EQ(run_wait({"/bin/sh", "-c", "echo \"$0\" > \"$1\"", "a; rm -rf /",
+                      (dir.path() / "out").string()},
+                     5s)
+                .value(),
+            0);
+  EXPECT_EQ(read_text(dir.path() / "out").value(), "a; rm -rf /\n");
+  auto slow = run_wait({"/bin/sleep", "10"}, 200ms);
+  ASSERT_FALSE(slow);
+  EXPECT_NE(slow.error().message.find("did not finish"), std::string::npos);
+}
+
+TEST(VmProcess, SpawnOwnGroupAndTerminate) {
+  auto pid = spawn({"/bin/sleep", "30"}, SpawnOptions{});
+  ASSERT_TRUE(pid) << pid.error().what();
+  EXPECT_EQ(::getpgid(*pid), *pid);
+  EXPECT_FALSE(try_reap(*pid));
+  terminate_and_reap(*pid, true, 2s);
+  EXPECT_NE(::kill(*pid, 0), 0);
+  auto missing = spawn({"/nonexistent/x"}, SpawnOptions{});
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().errno_value, ENOENT);
+  TempDir dir;
+  auto bad_cgroup = spawn({"/bin/true"}, SpawnOptions{.own_process_group = true,
+                                                      .cgroup_dir = dir.path() / "nope",
+                                                      .output_file = {},
+                                                      .env_add = {}});
+  ASSERT_FALSE(bad_cgroup);
+  EXPECT_NE(bad_cgroup.error().message.find("joining cgroup"), std::string::npos);
+}
+
+// --- libvirt against test:///default ---------------------------------------------
+
+constexpr const char* kTestDomainXml =
+    "<domain type='test'><name>cinergy-unit</name><memory unit='MiB'>128</memory><vcpu>3</vcpu>"
+    "<os><type arch='x86_64'>hvm</type></os></domain>";
+
+// Holds a test:///default connection open so every connection of the process
+// shares one mock state, and defines an inactive domain "cinergy-unit".
+class VmLibvirtMock : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto conn = LibvirtConnection::open("test:///default");
+    ASSERT_TRUE(conn) << conn.error().what();
+    conn_ = std::move(*conn);
+    virDomainPtr dom = virDomainDefineXML(conn_->get(), kTestDomainXml);
+    ASSERT_NE(dom, nullptr) << libvirt_error();
+    virDomainFree(dom);
+    options_.kind = VmOptions::Kind::libvirt_domain;
+    options_.connect_uri = "test:///default";
+    options_.name = "cinergy-unit";
+    options_.ready_timeout = 5s;
+    options_.ready_file = host_.dir.path() / "ready";
+    host_.dir.write("ready", "");
+    host_.libvirt_domain("cinergy-unit", 4321, "/machine/qemu-7-cinergy-unit.libvirt-qemu");
+  }
+  void TearDown() override {
+    if (auto dom = conn_->find("cinergy-unit")) {
+      if (dom.active()) (void)dom.destroy();
+      virDomainUndefine(dom.get());
+    }
+  }
+  std::optional<LibvirtConnection> conn_;
+  FakeHost host_;
+  VmOptions options_;
+};
+
+TEST_F(VmLibvirtMock, StartLocateStopLeavesDomainDefined) {
+  {
+    LibvirtDomainVm vm(options_, host_.paths);
+    auto rt = vm.start();
+    ASSERT_TRUE(rt) << rt.error().what();
+    EXPECT_EQ(rt->cgroup, host_.paths.cgroup2_root / "machine/qemu-7-cinergy-unit.libvirt-qemu");
+    EXPECT_EQ(rt->qemu_pid, 4321);
+    EXPECT_EQ(rt->vcpus, 3);
+    EXPECT_EQ(rt->how, "libvirt test:///default");
+    EXPECT_TRUE(conn_->find("cinergy-unit").active());
+    EXPECT_FALSE(vm.finished());
+    auto d = vm.describe();
+    EXPECT_EQ(d["kind"], "libvirt_domain");
+    EXPECT_EQ(d["name"], "cinergy-unit");
+    EXPECT_EQ(d["uri"], "test:///default");
+    EXPECT_EQ(d["vcpus"], 3);
+    EXPECT_EQ(d["persistent"], true);
+    EXPECT_EQ(d["qemu_pid"], 4321);
+    vm.stop();
+    EXPECT_TRUE(vm.finished());
+    vm.stop();  // idempotent
+  }
+  auto dom = conn_->find("cinergy-unit");
+  ASSERT_TRUE(dom) << "a defined domain stays defined";
+  EXPECT_FALSE(dom.active());
+}
+
+TEST_F(VmLibvirtMock, FinishedWhenTheDomainStopsByItself) {
+  LibvirtDomainVm vm(options_, host_.paths);
+  ASSERT_TRUE(vm.start());
+  EXPECT_FALSE(vm.finished());
+  ASSERT_TRUE(conn_->find("cinergy-unit").destroy());  // the guest powered off
+  EXPECT_TRUE(vm.finished());
+}
+
+TEST_F(VmLibvirtMock, RefusesADomainAlreadyRunning) {
+  auto dom = conn_->find("cinergy-unit");
+  ASSERT_TRUE(dom.create());
+  {
+    LibvirtDomainVm vm(options_, host_.paths);
+    auto rt = vm.start();
+    ASSERT_FALSE(rt);
+    EXPECT_EQ(rt.error().message,
+              "libvirt domain 'cinergy-unit' already runs on test:///default: shut it down first "
+              "(the run must "
+              "start it itself to measure it alone)");
+  }
+  EXPECT_TRUE(conn_->find("cinergy-unit").active()) << "a domain found running is never touched";
+}
+
+TEST_F(VmLibvirtMock, UnknownDomainAndBadUri) {
+  options_.name = "no-such-domain";
+  auto vm = make_vm(options_);
+  ASSERT_TRUE(vm);
+  auto rt = (*vm)->start();
+  ASSERT_FALSE(rt);
+  EXPECT_NE(rt.error().message.find("libvirt domain 'no-such-domain' not found on test:///default"),
+            std::string::npos);
+  options_.connect_uri = "test:///nonexistent-file.xml";
+  auto bad = make_vm(options_).value()->start();
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("cannot connect to libvirt at test:///nonexistent-file.xml"),
+            std::string::npos);
+  options_.name.clear();
+  EXPECT_FALSE(make_vm(options_));
+}
+
+TEST_F(VmLibvirtMock, ReadinessTimeoutStopsWhatItStarted) {
+  options_.ready_file = host_.dir.path() / "never";
+  options_.ready_timeout = 1s;
+  {
+    LibvirtDomainVm vm(options_, host_.paths);
+    auto rt = vm.start();
+    ASSERT_FALSE(rt);
+    EXPECT_EQ(rt.error().message,
+              "libvirt domain 'cinergy-unit' not ready after 1 s (waiting for file " +
+                  options_.ready_file.string() + " to appear)");
+  }
+  EXPECT_FALSE(conn_->find("cinergy-unit").active()) << "destroyed by the destructor";
+}
+
+TEST_F(VmLibvirtMock, MissingQemuProcessIsAClearError) {
+  std::filesystem::remove(host_.paths.libvirt_run_dir / "cinergy-unit.pid");
+  LibvirtDomainVm vm(options_, host_.paths);
+  vm.locate_timeout = 200ms;
+  // The mock domain never gets a pid file; locate gives up after its timeout.
+  auto rt = vm.start();
+  ASSERT_FALSE(rt);
+  EXPECT_NE(rt.error().message.find("cannot find its qemu process"), std::string::npos)
+      << rt.error().message;
+  vm.stop();
+  EXPECT_FALSE(conn_->find("cinergy-unit").active());
+}
+
+TEST_F(VmLibvirtMock, WaitsForTheVcpuCgroups) {
+  std::filesystem::remove(host_.paths.cgroup2_root /
+                          "machine/qemu-7-cinergy-unit.libvirt-qemu/vcpu2");
+  LibvirtDomainVm vm(options_, host_.paths);
+  vm.locate_timeout = 200ms;
+  auto rt = vm.start();
+  ASSERT_FALSE(rt);
+  EXPECT_NE(rt.error().message.find("has no vcpu2 yet"), std::string::npos) << rt.error().message;
+}
+
+TEST(VmLibvirt, AnswersOnTheMockOnly) {
+  EXPECT_TRUE(libvirt_daemon_answers("test:///default"));
+  EXPECT_FALSE(libvirt_daemon_answers("test:///nonexistent-file.xml"));
+}
+
+TEST(VmMake, LaunchScriptMustBeExecutable) {
+  TempDir dir;
+  VmOptions o;
+  o.kind = VmOptions::Kind::launch_script;
+  o.launch_script = dir.path() / "missing.sh";
+  auto r = make_vm(o);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, "--vm-launch: " + o.launch_script.string() + " is not a file");
+  o.launch_script = dir.write("launch.sh", "#!/bin/sh\n");
+  auto noexec = make_vm(o);
+  ASSERT_FALSE(noexec);
+  EXPECT_NE(noexec.error().message.find("is not executable"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cinergy::orchestrator::vm_detail

@@ -1,0 +1,393 @@
+#include "fixture.hpp"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <fmt/format.h>
+#include <fstream>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace cinergy::test {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr int kThreads = 4;
+constexpr int kVcpus = 2;
+const char* kHost = "fixture-host";
+
+// Host power (W) at a busy fraction u in [0, 1]: concave, like real servers.
+double package_w(double u) { return 18.0 + 52.0 * (1.0 - std::exp(-2.6 * u)); }
+double dram_w(double u) { return 2.5 + 1.5 * u; }
+
+struct Level {
+  double start_s, end_s, noise_cpus;  // noise load in CPUs
+  double target_pct;
+  int workers;
+};
+
+struct Phase {
+  std::string name;
+  double duration_s;
+  std::vector<Level> levels;  // empty for groundtruth
+  bool vm;
+};
+
+// Per-vCPU load of the VM's workload (the paper's cycle), at t seconds.
+double vm_vcpu_load(double t, double period) {
+  static const double kProfile[] = {0.20, 0.95, 0.60, 0.03};
+  return kProfile[static_cast<int>(t / period) % 4];
+}
+
+std::vector<Level> staircase(int step, double level_s) {
+  std::vector<Level> out;
+  const int levels = kThreads * 100 / step;
+  for (int k = 0; k <= levels; ++k)
+    out.push_back({k * level_s, (k + 1) * level_s, k * step / 100.0, k * step / double(kThreads), k});
+  return out;
+}
+
+struct Window {
+  std::int64_t ts;
+  std::map<std::string, double> v;
+};
+
+struct Recorded {
+  std::vector<Window> windows;  // 2 s windows, for the original CSV
+};
+
+Recorded write_phase(const fs::path& dir, const Phase& ph, const FixtureOptions& o,
+                     std::mt19937_64& rng) {
+  std::normal_distribution<double> jitter(0.0, 0.02);
+  std::normal_distribution<double> pnoise(0.0, 1.5);
+  const double dt = 1.0 / o.rate_hz;
+  const auto n = static_cast<std::int64_t>(ph.duration_s * o.rate_hz) + 1;
+  std::vector<std::string> vcpu_cols;
+  for (int i = 0; i < kVcpus; ++i) vcpu_cols.push_back(fmt::format("cpu_ns:vm/vcpu{}", i));
+  std::string header = "t_ns,simulated,package-0_energy_uj,dram-0_energy_uj,package-global_energy_uj";
+  if (ph.vm) {
+    header += ",cpu_ns:vm";
+    for (const auto& c : vcpu_cols) header += "," + c;
+    header += ",cpu_ns:vm/emulator";
+  }
+  header += ",cpu_ns:noise";
+  for (int c = 0; c < kThreads; ++c) header += fmt::format(",busy_ns:cpu{}", c);
+  header += "\n";
+
+  const fs::path trace = dir / fmt::format("trace-{}.csv.gz", ph.name);
+  std::uint64_t e_pkg = 0, e_dram = 0, vm_ns = 0, emu_ns = 0, noise_ns = 0;
+  std::vector<std::uint64_t> vcpu_ns(kVcpus, 0), busy(kThreads, 0);
+  std::int64_t prev_t = 0;
+  Recorded rec;
+  double win_e_pkg = 0, win_e_dram = 0, win_busy = 0, win_vm = 0;
+  std::vector<double> win_vcpu(kVcpus, 0);
+  double win_start = 0, win_target = 0;
+  std::string chunk = header;
+  int members = 0;
+  auto flush = [&](bool last) {
+    gzFile f = gzopen(trace.c_str(), members == 0 ? "wb" : "ab");
+    gzwrite(f, chunk.data(), static_cast<unsigned>(chunk.size()));
+    gzclose(f);
+    ++members;
+    chunk.clear();
+    if (last && o.truncate_cloudlike && ph.name == "cloudlike") {
+      // Cut the file inside its last member, as a killed writer would.
+      const auto size = fs::file_size(trace);
+      fs::resize_file(trace, size - 40);
+    }
+  };
+  std::uniform_real_distribution<double> late(0.0, 0.08);
+  for (std::int64_t i = 0; i < n; ++i) {
+    // Sample times on a 1/rate grid plus small lateness.
+    const auto t_ns = static_cast<std::int64_t>((i * dt + (i ? late(rng) * dt : 0)) * 1e9);
+    const double t = t_ns * 1e-9;
+    const double step_s = (t_ns - prev_t) * 1e-9;
+    double noise = 0, target = 0;
+    for (const auto& l : ph.levels)
+      if (t >= l.start_s && t < l.end_s) {
+        noise = l.noise_cpus;
+        target = l.target_pct;
+      }
+    double vcpu_load = ph.vm ? vm_vcpu_load(t, o.vm_period_s) : 0;
+    const double emu = ph.vm ? 0.02 : 0;
+    const double vm = kVcpus * vcpu_load + emu;
+    const double host_busy = std::min<double>(kThreads, noise + vm + 0.05);
+    const double u = host_busy / kThreads;
+    const double p_pkg = std::max(1.0, package_w(u) + pnoise(rng));
+    const double p_dram = std::max(0.5, dram_w(u) + 0.1 * pnoise(rng));
+    if (i > 0) {
+      e_pkg += static_cast<std::uint64_t>(p_pkg * step_s * 1e6);
+      e_dram += static_cast<std::uint64_t>(p_dram * step_s * 1e6);
+      const auto ns = [&](double cpus) {
+        return static_cast<std::uint64_t>(std::max(0.0, cpus * (1 + jitter(rng))) * step_s * 1e9);
+      };
+      std::uint64_t v_total = 0;
+      for (int k = 0; k < kVcpus && ph.vm; ++k) {
+        const auto d = ns(vcpu_load);
+        vcpu_ns[k] += d;
+        v_total += d;
+        win_vcpu[k] += d * 1e-9;
+      }
+      const auto de = ns(emu);
+      emu_ns += de;
+      vm_ns += v_total + de;
+      noise_ns += ns(noise);
+      for (int c = 0; c < kThreads; ++c)
+        busy[c] += static_cast<std::uint64_t>(std::min(1.0, host_busy / kThreads) * step_s * 1e9);
+      win_e_pkg += p_pkg * step_s;
+      win_e_dram += p_dram * step_s;
+      win_busy += host_busy * step_s;
+      win_vm += (v_total + de) * 1e-9;
+      win_target = target;
+    }
+    chunk += fmt::format("{},1,{},{},{}", t_ns, e_pkg, e_dram, e_pkg);
+    if (ph.vm) {
+      chunk += fmt::format(",{}", vm_ns);
+      for (auto v : vcpu_ns) chunk += fmt::format(",{}", v);
+      chunk += fmt::format(",{}", emu_ns);
+    }
+    chunk += fmt::format(",{}", noise_ns);
+    for (auto b : busy) chunk += fmt::format(",{}", b);
+    chunk += "\n";
+    if (chunk.size() > (1u << 20)) flush(false);
+    prev_t = t_ns;
+    // Close a 2 s window.
+    if (t - win_start >= 2.0 - 1e-9) {
+      const double len = t - win_start;
+      Window w;
+      w.ts = std::llround(t);
+      if (!rec.windows.empty() || true) {
+        w.v["package-0-joule"] = win_e_pkg;
+        w.v["package-0-watt"] = win_e_pkg / len;
+        w.v["dram-0-joule"] = win_e_dram;
+        w.v["dram-0-watt"] = win_e_dram / len;
+        w.v["package-global-joule"] = win_e_pkg;
+        w.v["package-global-watt"] = win_e_pkg / len;
+      }
+      w.v["cpu%_package-global"] = win_busy / len / kThreads * 100;
+      w.v["cpu%_package-0"] = win_busy / len / kThreads * 100;
+      w.v["freq_package-0"] = 2100000.0;
+      if (!ph.levels.empty()) w.v["target"] = win_target;
+      if (ph.vm) {
+        w.v["vm"] = win_vm / len * 100;
+        for (int k = 0; k < kVcpus; ++k) w.v[fmt::format("CPU{}", k)] = win_vcpu[k] / len * 100;
+      }
+      rec.windows.push_back(std::move(w));
+      win_e_pkg = win_e_dram = win_busy = win_vm = 0;
+      std::fill(win_vcpu.begin(), win_vcpu.end(), 0.0);
+      win_start = t;
+    }
+  }
+  flush(true);
+
+  nlohmann::json series = nlohmann::json::array();
+  if (ph.vm) {
+    series.push_back("vm");
+    for (int k = 0; k < kVcpus; ++k) series.push_back(fmt::format("vm/vcpu{}", k));
+    series.push_back("vm/emulator");
+  }
+  series.push_back("noise");
+  nlohmann::json meta = {
+      {"source", "sim"},
+      {"simulated", true},
+      {"sim_host", "fixture SPECpower curve"},
+      {"rate_hz", o.rate_hz},
+      {"t0_monotonic_ns", 1000000000},
+      {"t0_realtime_ns", 1790000000000000000},
+      {"domains", {{{"name", "package-0"}, {"max_energy_range_uj", 262143328850}},
+                   {{"name", "dram-0"}, {"max_energy_range_uj", 65712999613}}}},
+      {"series", series},
+      {"cpu", {{"backend", "fixture"}}},
+      {"summary",
+       {{"samples", n},
+        {"dropped", 0},
+        {"read_errors", 0},
+        {"lateness_us", {{"p50", 12.0}, {"p99", 80.0}, {"max", 310.0}}},
+        {"interrupted", false}}}};
+  std::ofstream(trace.string() + ".meta.json") << meta.dump(2);
+
+  std::ofstream ev(dir / fmt::format("events-{}.csv", ph.name));
+  ev << "t_ns,kind,level,target_pct,workers\n";
+  ev << "0,phase_start,,,\n";
+  for (std::size_t k = 0; k < ph.levels.size(); ++k)
+    ev << fmt::format("{},level,{},{},{}\n", static_cast<std::int64_t>(ph.levels[k].start_s * 1e9),
+                      k, ph.levels[k].target_pct, ph.levels[k].workers);
+  ev << fmt::format("{},phase_end,,,\n", static_cast<std::int64_t>(ph.duration_s * 1e9));
+  return rec;
+}
+
+void write_original_csv(const fs::path& dir, const std::string& phase, const Recorded& r) {
+  std::ofstream out(dir / fmt::format("{}-{}.csv", kHost, phase));
+  out << "timestamp,domain,measure\n";
+  for (std::size_t i = 0; i < r.windows.size(); ++i) {
+    const auto& w = r.windows[i];
+    out << fmt::format("{},phase,{}\n", w.ts, phase);
+    for (const auto& [k, v] : w.v) {
+      if (i == 0 && (k.ends_with("-joule") || k.ends_with("-watt"))) continue;  // first window
+      out << fmt::format("{},{},{:.2f}\n", w.ts, k, v);
+    }
+  }
+}
+
+// Least-squares polynomial (ascending coefficients) in u = (x - c) / s.
+std::vector<double> polyfit(const std::vector<std::pair<double, double>>& pts, int degree, double c,
+                            double s) {
+  const int m = degree + 1;
+  std::vector<std::vector<double>> a(m, std::vector<double>(m + 1, 0.0));
+  for (const auto& [x, y] : pts) {
+    const double u = (x - c) / s;
+    std::vector<double> p(2 * m, 1.0);
+    for (int k = 1; k < 2 * m; ++k) p[k] = p[k - 1] * u;
+    for (int i = 0; i < m; ++i) {
+      for (int j = 0; j < m; ++j) a[i][j] += p[i + j];
+      a[i][m] += p[i] * y;
+    }
+  }
+  for (int i = 0; i < m; ++i) {
+    int piv = i;
+    for (int r = i + 1; r < m; ++r)
+      if (std::fabs(a[r][i]) > std::fabs(a[piv][i])) piv = r;
+    std::swap(a[i], a[piv]);
+    for (int r = 0; r < m; ++r) {
+      if (r == i || a[i][i] == 0) continue;
+      const double f = a[r][i] / a[i][i];
+      for (int k = i; k <= m; ++k) a[r][k] -= f * a[i][k];
+    }
+  }
+  std::vector<double> coef(m);
+  for (int i = 0; i < m; ++i) coef[i] = a[i][i] == 0 ? 0 : a[i][m] / a[i][i];
+  return coef;
+}
+
+double polyval(const std::vector<double>& c, double u) {
+  double y = 0;
+  for (auto it = c.rbegin(); it != c.rend(); ++it) y = y * u + *it;
+  return y;
+}
+
+}  // namespace
+
+void write_fixture(const fs::path& dir, const FixtureOptions& o) {
+  fs::create_directories(dir);
+  std::mt19937_64 rng(42);
+  const double vm_s = 4 * o.vm_period_s * o.vm_cycles;
+  std::vector<Phase> phases;
+  for (int step : {25, 50, 100}) {
+    auto lv = staircase(step, o.level_s);
+    phases.push_back({fmt::format("training-{}", step), lv.back().end_s, lv, false});
+  }
+  phases.push_back({"groundtruth", vm_s, {}, true});
+  {
+    auto lv = staircase(25, vm_s / (kThreads * 4 + 1));
+    phases.push_back({"cloudlike", vm_s, lv, true});
+  }
+  std::map<std::string, Recorded> rec;
+  const fs::path scratch = dir / ".fixture-scratch";
+  for (const auto& ph : phases) {
+    FixtureOptions po = o;
+    if (!o.traces) po.truncate_cloudlike = false;
+    rec[ph.name] = write_phase(o.traces ? dir : scratch, ph, po, rng);
+    write_original_csv(dir, ph.name, rec[ph.name]);
+  }
+  if (!o.traces) fs::remove_all(scratch);
+
+  nlohmann::json manifest = {
+      {"host", {{"name", kHost}, {"threads", kThreads}, {"sockets", 1}, {"cpu_model", "Fixture CPU"}}},
+      {"simulated", true},
+      {"source", "sim"},
+      {"vm", {{"name", "fixture-vm"}, {"vcpus", kVcpus}, {"how", "fixture"}}},
+      {"settings", {{"rate_hz", o.rate_hz}, {"window_s", 2}, {"steps", {25, 50, 100}}}},
+      {"start", "2026-11-24T03:00:00Z"},
+      {"end", "2026-11-24T03:30:00Z"},
+      {"interrupted", false}};
+  std::ofstream(dir / "manifest.json") << manifest.dump(2);
+  if (!o.analysis) return;
+
+  // Models: step fits of degree 3 on the training windows.
+  nlohmann::json steps = nlohmann::json::array();
+  nlohmann::json paper_models = nlohmann::json::object();
+  std::map<int, std::vector<double>> coef_by_step;
+  const double c = 50, s = 50;
+  for (int step : {25, 50, 100}) {
+    std::vector<std::pair<double, double>> pts;
+    for (const auto& w : rec[fmt::format("training-{}", step)].windows) {
+      auto x = w.v.find("cpu%_package-global");
+      auto y = w.v.find("package-global-watt");
+      if (x != w.v.end() && y != w.v.end()) pts.emplace_back(x->second, y->second);
+    }
+    auto coef = polyfit(pts, 3, c, s);
+    coef_by_step[step] = coef;
+    steps.push_back({{"step", step}, {"degree", 3}, {"coefficients", coef},
+                     {"x_scaling", {{"center", c}, {"scale", s}}}, {"fit_range", {0, 100}},
+                     {"cv_rmse_w", 1.7}, {"r2", 0.98}, {"n", pts.size()}});
+    // Paper's: descending coefficients in raw x over its exclusion range.
+    auto raw = polyfit(pts, 2, 0, 1);
+    std::reverse(raw.begin(), raw.end());
+    paper_models[fmt::format("training-{}", step)] = {
+        {"coef", raw}, {"degree", 2}, {"exclude_beyond", 75.0}, {"train_rmse_w", 2.1}};
+  }
+  std::ofstream(dir / "model.json") << nlohmann::json{{"method", "cinergy"}, {"host_threads", kThreads},
+                                                      {"selected_step", 50}, {"steps", steps}}
+                                           .dump(2);
+  std::ofstream(dir / "model-paper.json")
+      << nlohmann::json{{"method", "paper"}, {"models", paper_models}}.dump(2);
+
+  // Isolated estimates over the cloud-like windows, then their evaluation
+  // against the ground-truth window of nearest VM load.
+  for (std::string method : {"cinergy", "paper"}) {
+    const std::string sfx = method == "paper" ? "-paper" : "";
+    std::ofstream iso(dir / ("isolated" + sfx + ".csv"));
+    iso << "timestamp,vm,isolated_w,dynamic_w,host_w,ratio\n";
+    double se = 0, ae = 0, ape = 0, sy = 0, syy = 0;
+    int n = 0;
+    const auto& coef = coef_by_step[50];
+    const double idle = polyval(coef, (0 - c) / s);
+    for (const auto& w : rec["cloudlike"].windows) {
+      auto vm = w.v.find("vm");
+      auto host = w.v.find("package-global-watt");
+      auto load = w.v.find("cpu%_package-global");
+      if (vm == w.v.end() || host == w.v.end() || load == w.v.end()) continue;
+      const double x = vm->second / kThreads;
+      double est = polyval(coef, (x - c) / s);
+      if (method == "paper") est *= 1.06;
+      const double bottom_up = x / load->second * host->second;
+      iso << fmt::format("{},{:.2f},{:.3f},{:.3f},{:.3f},{:.4f}\n", w.ts, vm->second, est,
+                         est - idle, host->second, bottom_up / est);
+      // Ground truth at the nearest VM load.
+      double best = 1e9, truth = 0;
+      for (const auto& g : rec["groundtruth"].windows) {
+        auto gv = g.v.find("vm");
+        auto gw = g.v.find("package-global-watt");
+        if (gv == g.v.end() || gw == g.v.end()) continue;
+        if (std::fabs(gv->second - vm->second) < best) {
+          best = std::fabs(gv->second - vm->second);
+          truth = gw->second;
+        }
+      }
+      se += (est - truth) * (est - truth);
+      ae += std::fabs(est - truth);
+      ape += std::fabs(est - truth) / truth;
+      sy += truth;
+      syy += truth * truth;
+      ++n;
+    }
+    const double var = n ? syy / n - (sy / n) * (sy / n) : 0;
+    nlohmann::json eval = {{"method", method},
+                           {"n", n},
+                           {"r2", var > 0 ? 1 - (se / n) / var : 0.0},
+                           {"rmse_w", n ? std::sqrt(se / n) : 0.0},
+                           {"mae_w", n ? ae / n : 0.0},
+                           {"mape_pct", n ? 100 * ape / n : 0.0},
+                           {"binned", {{{"vm_load_pct", "0-25"}, {"n", n / 2}, {"rmse_w", 1.2}},
+                                       {{"vm_load_pct", "25-50"}, {"n", n - n / 2}, {"rmse_w", 2.3}}}}};
+    std::ofstream(dir / ("evaluation" + sfx + ".json")) << eval.dump(2);
+  }
+}
+
+}  // namespace cinergy::test

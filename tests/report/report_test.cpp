@@ -1,0 +1,319 @@
+// write_report() on fixture run directories: complete, partial, broken; the
+// power derivation through the whole path; the size bound; the CLI's errors.
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "cinergy/report/report.hpp"
+#include "fixture.hpp"
+#include "temp_dir.hpp"
+#include "trace.hpp"
+
+namespace fs = std::filesystem;
+using cinergy::report::write_report;
+using cinergy::test::FixtureOptions;
+using cinergy::test::TempDir;
+
+namespace {
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+// The content of <script type=application/json id=ID>.
+nlohmann::json script_json(const std::string& html, const std::string& id) {
+  const std::string open = "<script type=application/json id=" + id + ">";
+  auto a = html.find(open);
+  if (a == std::string::npos) return nullptr;
+  a += open.size();
+  auto b = html.find("</script>", a);
+  return nlohmann::json::parse(html.substr(a, b - a));
+}
+
+std::vector<double> decode(const nlohmann::json& arr, double q) {
+  std::vector<double> out;
+  long long acc = 0;
+  for (const auto& d : arr) {
+    if (d.is_null()) {
+      out.push_back(NAN);
+      continue;
+    }
+    acc += d.get<long long>();
+    out.push_back(static_cast<double>(acc) * q);
+  }
+  return out;
+}
+
+TEST(WriteReport, CompleteFixture) {
+  TempDir dir;
+  cinergy::test::write_fixture(dir.path(), FixtureOptions{});
+  const fs::path out = dir.path() / "report.html";
+  auto r = write_report(dir.path(), out);
+  ASSERT_TRUE(r.has_value()) << r.error().what();
+  EXPECT_TRUE(r->missing.empty()) << r->missing.front();
+  const std::string html = slurp(out);
+  EXPECT_NE(html.find("Permission is hereby granted, free of charge"), std::string::npos)
+      << "uPlot's MIT licence text must be in the file";
+  EXPECT_NE(html.find("uPlot 1.6.32"), std::string::npos);
+  EXPECT_NE(html.find("id=sim-banner"), std::string::npos) << "simulated power said on top";
+  EXPECT_EQ(html.find("<script src"), std::string::npos) << "self-contained";
+  EXPECT_EQ(html.find("<link "), std::string::npos) << "self-contained";
+  EXPECT_EQ(html.find("id=missing"), std::string::npos);
+  EXPECT_NE(html.find("<table class=grid id=metrics>"), std::string::npos) << "evaluation table";
+  EXPECT_NE(html.find("P(x) ="), std::string::npos) << "model formulas";
+  auto data = script_json(html, "cinergy-data");
+  ASSERT_TRUE(data.is_object());
+  EXPECT_TRUE(data["simulated"].get<bool>());
+  EXPECT_EQ(data["traces"].size(), 5u);
+  std::vector<std::string> xy;
+  for (const auto& c : data["xy"]) xy.push_back(c["id"]);
+  EXPECT_TRUE(contains(xy, "model-25") && contains(xy, "model-50") && contains(xy, "model-100"));
+  EXPECT_TRUE(contains(xy, "isolated") && contains(xy, "ratio"));
+  // Each model chart has the training points and both methods' curves.
+  for (const auto& c : data["xy"])
+    if (c["id"].get<std::string>().starts_with("model-")) {
+      EXPECT_EQ(c["series"].size(), 3u);
+    }
+  // The cloud-like trace carries the isolated estimates of both methods.
+  const auto& cloud = data["traces"][4];
+  EXPECT_EQ(cloud["phase"], "cloudlike");
+  int estimates = 0;
+  for (const auto& s : cloud["series"]) estimates += s["kind"] == "estimate";
+  EXPECT_EQ(estimates, 2);
+  EXPECT_FALSE(cloud["markers"].empty()) << "level boundaries";
+}
+
+TEST(WriteReport, ModelCurveFollowsTrainingPoints) {
+  // The paper fixture writes descending coefficients in raw x, the cinergy one
+  // ascending in a scaled x: both curves must land on the training points.
+  TempDir dir;
+  cinergy::test::write_fixture(dir.path(), FixtureOptions{});
+  ASSERT_TRUE(write_report(dir.path(), dir.path() / "r.html"));
+  auto data = script_json(slurp(dir.path() / "r.html"), "cinergy-data");
+  for (const auto& c : data["xy"]) {
+    if (c["id"] != "model-50") continue;
+    const auto& x = c["x"];
+    for (std::size_t s = 1; s < c["series"].size(); ++s) {
+      // Compare each curve point with the training point nearest in x.
+      double worst = 0;
+      for (std::size_t i = 0; i < x.size(); ++i) {
+        if (c["series"][s]["y"][i].is_null()) continue;
+        double best_dx = 1e9, ty = 0;
+        for (std::size_t j = 0; j < x.size(); ++j)
+          if (!c["series"][0]["y"][j].is_null() &&
+              std::fabs(x[j].get<double>() - x[i].get<double>()) < best_dx) {
+            best_dx = std::fabs(x[j].get<double>() - x[i].get<double>());
+            ty = c["series"][0]["y"][j];
+          }
+        if (best_dx < 2) worst = std::max(worst, std::fabs(ty - c["series"][s]["y"][i].get<double>()));
+      }
+      EXPECT_LT(worst, 10.0) << c["series"][s]["label"];
+    }
+  }
+}
+
+TEST(WriteReport, MissingTracesStillWritesAndSaysSo) {
+  TempDir dir;
+  FixtureOptions o;
+  o.traces = false;
+  cinergy::test::write_fixture(dir.path(), o);
+  auto r = write_report(dir.path(), dir.path() / "report.html");
+  ASSERT_TRUE(r.has_value()) << r.error().what();
+  EXPECT_TRUE(contains(r->missing, "trace-cloudlike.csv.gz"));
+  EXPECT_TRUE(contains(r->missing, "trace-training-25.csv.gz"));
+  const std::string html = slurp(dir.path() / "report.html");
+  EXPECT_NE(html.find("Missing from this directory"), std::string::npos);
+  EXPECT_NE(html.find("<li>trace-groundtruth.csv.gz</li>"), std::string::npos);
+  // Time series fall back to the original CSV's 2 s windows.
+  auto data = script_json(html, "cinergy-data");
+  ASSERT_EQ(data["traces"].size(), 5u);
+  EXPECT_TRUE(data["traces"][0].value("from_csv", false));
+}
+
+TEST(WriteReport, MissingEvaluationStillWritesAndSaysSo) {
+  TempDir dir;
+  cinergy::test::write_fixture(dir.path(), FixtureOptions{});
+  fs::remove(dir.path() / "evaluation.json");
+  fs::remove(dir.path() / "evaluation-paper.json");
+  auto r = write_report(dir.path(), dir.path() / "report.html");
+  ASSERT_TRUE(r.has_value()) << r.error().what();
+  EXPECT_EQ(r->missing, (std::vector<std::string>{"evaluation.json", "evaluation-paper.json"}));
+  const std::string html = slurp(dir.path() / "report.html");
+  EXPECT_NE(html.find("<li>evaluation.json</li>"), std::string::npos);
+  EXPECT_NE(html.find("No evaluation.json"), std::string::npos);
+  EXPECT_EQ(html.find("<table class=grid id=metrics>"), std::string::npos);
+}
+
+TEST(WriteReport, EmptyDirectoryListsEverything) {
+  TempDir dir;
+  auto r = write_report(dir.path(), dir.path() / "report.html");
+  ASSERT_TRUE(r.has_value()) << r.error().what();
+  EXPECT_TRUE(contains(r->missing, "manifest.json"));
+  EXPECT_TRUE(contains(r->missing, "model.json"));
+  EXPECT_TRUE(contains(r->missing, "<host>-groundtruth.csv"));
+  EXPECT_TRUE(fs::file_size(dir.path() / "report.html") > 0);
+}
+
+TEST(WriteReport, BrokenFilesAreNamedNotFatal) {
+  TempDir dir;
+  cinergy::test::write_fixture(dir.path(), FixtureOptions{});
+  dir.write("model.json", "{ not json");
+  dir.write("trace-training-50.csv.gz", "this is not gzip");
+  auto r = write_report(dir.path(), dir.path() / "report.html");
+  ASSERT_TRUE(r.has_value()) << r.error().what();
+  const std::string html = slurp(dir.path() / "report.html");
+  EXPECT_NE(html.find("unreadable: model.json"), std::string::npos);
+  EXPECT_NE(html.find("unreadable: trace-training-50.csv.gz"), std::string::npos);
+}
+
+TEST(WriteReport, TruncatedTraceKeepsItsRowsAndSaysSo) {
+  TempDir dir;
+  FixtureOptions o;
+  o.truncate_cloudlike = true;
+  cinergy::test::write_fixture(dir.path(), o);
+  auto r = write_report(dir.path(), dir.path() / "report.html");
+  ASSERT_TRUE(r.has_value()) << r.error().what();
+  const std::string html = slurp(dir.path() / "report.html");
+  EXPECT_NE(html.find("truncated:"), std::string::npos);
+}
+
+TEST(WriteReport, NotADirectoryIsAnError) {
+  TempDir dir;
+  auto r = write_report(dir.path() / "nope", dir.path() / "report.html");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().what().find("nope"), std::string::npos);
+  EXPECT_EQ(r.error().what().find('\n'), std::string::npos);
+  EXPECT_FALSE(fs::exists(dir.path() / "report.html"));
+}
+
+// Writes a gzip trace with constant power and CPU, in two gzip members.
+void write_constant_trace(const fs::path& p, int rows, double watts, double vm_cpus) {
+  std::string a = "t_ns,simulated,package-0_energy_uj,cpu_ns:vm\n", b;
+  for (int i = 0; i < rows; ++i) {
+    const long long t = i * 1'000'000LL;  // 1 kHz
+    std::string& dst = i < rows / 2 ? a : b;
+    dst += std::to_string(t) + ",0," + std::to_string(static_cast<long long>(watts * t / 1000.0)) +
+           "," + std::to_string(static_cast<long long>(vm_cpus * t)) + "\n";
+  }
+  for (auto* s : {&a, &b}) {
+    gzFile f = gzopen(p.c_str(), s == &a ? "wb" : "ab");
+    gzwrite(f, s->data(), static_cast<unsigned>(s->size()));
+    gzclose(f);
+  }
+}
+
+TEST(WriteReport, PowerDerivedFromCumulativeEnergy) {
+  TempDir dir;
+  write_constant_trace(dir.path() / "trace-groundtruth.csv.gz", 3000, 37.5, 1.25);
+  auto r = write_report(dir.path(), dir.path() / "report.html");
+  ASSERT_TRUE(r.has_value()) << r.error().what();
+  const std::string html = slurp(dir.path() / "report.html");
+  auto data = script_json(html, "cinergy-data");
+  ASSERT_EQ(data["traces"].size(), 1u);
+  const auto& tr = data["traces"][0];
+  EXPECT_FALSE(tr["simulated"].get<bool>());
+  EXPECT_EQ(html.find("id=sim-banner"), std::string::npos) << "no banner for measured power";
+  auto levels = script_json(html, "cinergy-levels-0");
+  ASSERT_FALSE(levels.empty());
+  const auto& finest = levels.back();
+  EXPECT_TRUE(finest["raw"].get<bool>()) << "3000 rows fit the budget at full resolution";
+  auto w = decode(finest["y"][0], tr["series"][0]["q"]);
+  auto cpu = decode(finest["y"][1], tr["series"][1]["q"]);
+  ASSERT_EQ(w.size(), 3000u);
+  EXPECT_TRUE(std::isnan(w[0])) << "no power at the first sample";
+  for (std::size_t i = 1; i < w.size(); ++i) {
+    ASSERT_NEAR(w[i], 37.5, 0.011) << i;
+    ASSERT_NEAR(cpu[i], 1.25, 0.0011) << i;
+  }
+  // The overview has <= 4000 buckets and the same values.
+  auto ov = decode(levels[0]["y"][0], tr["series"][0]["q"]);
+  EXPECT_LE(ov.size(), 8000u);
+}
+
+TEST(BuildTrace, LevelsRespectTheBudget) {
+  TempDir dir;
+  const fs::path p = dir.path() / "trace-cloudlike.csv.gz";
+  write_constant_trace(p, 60'000, 20, 0.5);
+  for (std::size_t budget : {1'000u, 50'000u, 200'000u, 10'000'000u}) {
+    cinergy::report::detail::TraceInput in;
+    in.phase = "cloudlike";
+    in.trace = p;
+    in.budget_values = budget;
+    in.overview_buckets = 1000;
+    auto out = cinergy::report::detail::build_trace(in);
+    ASSERT_TRUE(out.has_value()) << out.error().what();
+    auto levels = nlohmann::json::parse(out->levels_js);
+    ASSERT_FALSE(levels.empty());
+    EXPECT_FALSE(levels[0]["raw"].get<bool>());
+    EXPECT_LE(levels[0]["x"].size(), 2000u) << "overview bounded by its bucket count";
+    if (levels.size() > 1) {
+      EXPECT_LE(out->values, budget) << "budget " << budget;
+    }
+    // Levels get finer.
+    for (std::size_t i = 1; i < levels.size(); ++i)
+      EXPECT_GT(levels[i]["x"].size(), levels[i - 1]["x"].size());
+    const bool full = levels.back()["raw"].get<bool>();
+    EXPECT_EQ(full, budget >= 10'000'000u) << "full resolution only when it fits, budget " << budget;
+    EXPECT_EQ(out->health["rows"], 60'000);
+    EXPECT_NEAR(out->health["rate_reached_hz"].get<double>(), 1000.0, 0.1);
+  }
+}
+
+// ---- CLI ----
+struct Run {
+  int code;
+  std::string out, err;
+};
+Run run_cli(const std::string& args, const TempDir& dir) {
+  const fs::path o = dir.path() / "stdout.txt", e = dir.path() / "stderr.txt";
+  const std::string cmd = std::string(CINERGY_BINARY_DIR) + "/cinergy " + args + " >" + o.string() +
+                          " 2>" + e.string();
+  const int rc = std::system(cmd.c_str());
+  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, slurp(o), slurp(e)};
+}
+
+TEST(ReportCli, BadPathIsOneLineAndNonZero) {
+  TempDir dir;
+  auto r = run_cli("report " + (dir.path() / "no-such-run").string() + " -o " +
+                       (dir.path() / "x.html").string(),
+                   dir);
+  EXPECT_NE(r.code, 0);
+  EXPECT_EQ(r.err.rfind("cinergy: report: ", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find("no-such-run does not exist"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_FALSE(fs::exists(dir.path() / "x.html"));
+
+  dir.write("afile", "x");
+  r = run_cli("report " + (dir.path() / "afile").string(), dir);
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("is not a directory"), std::string::npos) << r.err;
+
+  r = run_cli("report", dir);
+  EXPECT_NE(r.code, 0) << "PATH is required";
+}
+
+TEST(ReportCli, WritesIntoTheRunDirectoryByDefault) {
+  TempDir dir;
+  const fs::path run = dir.path() / "run";
+  cinergy::test::write_fixture(run, FixtureOptions{});
+  auto r = run_cli("report " + run.string(), dir);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(run / "report.html"));
+  EXPECT_NE(r.out.find("report: " + (run / "report.html").string()), std::string::npos) << r.out;
+}
+
+}  // namespace
