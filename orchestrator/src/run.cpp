@@ -331,6 +331,8 @@ class Runner {
   std::unique_ptr<NoiseGroup> noise_;
   std::unique_ptr<Vm> subject_;
   bool subject_running_ = false;
+  bool subject_used_ = false;
+  VmOptions vm_options_;
   std::unique_ptr<HostVms> libvirt_;
   std::unique_ptr<Progress> progress_;
   nlohmann::json manifest_;
@@ -435,11 +437,11 @@ Result<void> Runner::prepare() {
   if (needs_subject) {
     switch (o_.subject.kind) {
       case SubjectOptions::Kind::vm: {
-        VmOptions vo = o_.vm;
-        vo.work_dir = run_dir_ / "vm";
-        vo.cgroup2_root = cg_root_;
-        fs::create_directories(vo.work_dir, ec);
-        auto vm = make_vm(vo);
+        vm_options_ = o_.vm;
+        vm_options_.work_dir = run_dir_ / "vm";
+        vm_options_.cgroup2_root = cg_root_;
+        fs::create_directories(vm_options_.work_dir, ec);
+        auto vm = make_vm(vm_options_);  // validates the options now
         if (!vm) return std::unexpected(vm.error());
         subject_ = std::move(*vm);
         break;
@@ -534,6 +536,13 @@ Result<bool> Runner::run_phase(const PhasePlan& plan) {
   if (with_subject) {
     if (!subject_)
       return fail("scenario " + plan.name + " needs a subject (--testvm, --vm, --cgroup or --cmd)");
+    if (o_.subject.kind == SubjectOptions::Kind::vm && subject_used_) {
+      // A fresh VM object per phase: B's has seen its guest power off.
+      auto vm = make_vm(vm_options_);
+      if (!vm) return std::unexpected(vm.error());
+      subject_ = std::move(*vm);
+    }
+    subject_used_ = true;
     progress_->say(fmt::format("[{}] starting the subject ({})", plan.name,
                                subject_->describe().value("kind", "vm")));
     subject_running_ = true;  // from here on stop() is due, even if start() fails half-way

@@ -3,6 +3,7 @@
 // while the run goes on, the original-format CSVs, finite evaluation
 // metrics; and a SIGTERM in the middle of scenario C (VM + stress-ng).
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -14,12 +15,10 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <thread>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "cinergy/orchestrator/host_vms.hpp"
 #include "root_required.hpp"
@@ -85,8 +84,8 @@ class CgroupWatcher {
   void loop() {
     while (!done_) {
       std::error_code ec;
-      for (auto it = fs::recursive_directory_iterator(root_, ec); it != fs::recursive_directory_iterator();
-           it.increment(ec)) {
+      for (auto it = fs::recursive_directory_iterator(root_, ec);
+           it != fs::recursive_directory_iterator(); it.increment(ec)) {
         if (ec) break;
         if (it.depth() >= 2) it.disable_recursion_pending();
         const auto name = it->path().filename().string();
@@ -152,7 +151,8 @@ double at(const Trace& t, int col, double t_ns) {
   const auto& b = *it;
   const auto& a = *(it - 1);
   const double f = (t_ns - a[0]) / (b[0] - a[0]);
-  return a[static_cast<std::size_t>(col)] + f * (b[static_cast<std::size_t>(col)] - a[static_cast<std::size_t>(col)]);
+  return a[static_cast<std::size_t>(col)] +
+         f * (b[static_cast<std::size_t>(col)] - a[static_cast<std::size_t>(col)]);
 }
 
 struct Child {
@@ -166,7 +166,8 @@ Child start_run(const std::vector<std::string>& args, const fs::path& stdout_fil
   c.pid = fork();
   if (c.pid == 0) {
     const int fd = ::open(stdout_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int efd = ::open((stdout_file.string() + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int efd =
+        ::open((stdout_file.string() + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     ::dup2(fd, 1);
     ::dup2(efd, 2);
     std::vector<char*> argv;
@@ -212,8 +213,10 @@ std::vector<std::string> leftovers(pid_t run_pid) {
     if (close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'Z') continue;
     std::string args = cmdline;
     std::replace(args.begin(), args.end(), '\0', ' ');
-    const bool ours_noise = cgroup.find("cinergy/run-" + std::to_string(run_pid) + "-") != std::string::npos;
-    const bool vm = args.find("qemu-system") != std::string::npos && args.find(kVmName) != std::string::npos;
+    const bool ours_noise =
+        cgroup.find("cinergy/run-" + std::to_string(run_pid) + "-") != std::string::npos;
+    const bool vm =
+        args.find("qemu-system") != std::string::npos && args.find(kVmName) != std::string::npos;
     if (ours_noise || vm) found.push_back(name + ": " + args);
   }
   return found;
@@ -222,7 +225,8 @@ std::vector<std::string> leftovers(pid_t run_pid) {
 bool run_cgroups_left(const fs::path& root, pid_t run_pid) {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(root / "cinergy", ec))
-    if (e.path().filename().string().starts_with("run-" + std::to_string(run_pid) + "-")) return true;
+    if (e.path().filename().string().starts_with("run-" + std::to_string(run_pid) + "-"))
+      return true;
   return false;
 }
 
@@ -231,16 +235,15 @@ bool domain_running() {
   return hv && hv->domain_running(kVmName);
 }
 
-
-#define CINERGY_E2E_PREREQS()                                                               \
-  do {                                                                                      \
-    CINERGY_REQUIRE_ROOT();                                                                 \
-    if (!fs::exists(kCinergy)) GTEST_SKIP() << kCinergy << " not built";                    \
-    if (::access("/usr/bin/qemu-system-x86_64", X_OK) != 0)                                 \
-      GTEST_SKIP() << "qemu-system-x86_64 not installed (scripts/install-deps.sh)";         \
+#define CINERGY_E2E_PREREQS()                                                                 \
+  do {                                                                                        \
+    CINERGY_REQUIRE_ROOT();                                                                   \
+    if (!fs::exists(kCinergy)) GTEST_SKIP() << kCinergy << " not built";                      \
+    if (::access("/usr/bin/qemu-system-x86_64", X_OK) != 0)                                   \
+      GTEST_SKIP() << "qemu-system-x86_64 not installed (scripts/install-deps.sh)";           \
     if (::access("/usr/bin/stress-ng", X_OK) != 0) GTEST_SKIP() << "stress-ng not installed"; \
-    if (cgroup2_root().empty()) GTEST_SKIP() << "no cgroup2 mount";                          \
-    if (domain_running()) GTEST_SKIP() << "a domain named " << kVmName << " already runs";  \
+    if (cgroup2_root().empty()) GTEST_SKIP() << "no cgroup2 mount";                           \
+    if (domain_running()) GTEST_SKIP() << "a domain named " << kVmName << " already runs";    \
   } while (0)
 
 TEST(RunE2E, QuickRunProducesEveryFileAndTheVmCpuMatchesCpuStat) {
@@ -252,22 +255,26 @@ TEST(RunE2E, QuickRunProducesEveryFileAndTheVmCpuMatchesCpuStat) {
   const auto dir = tmp.path() / "run";
   CgroupWatcher watcher(cgroup2_root());
   const auto started = std::chrono::steady_clock::now();
-  auto child = start_run({"run", "--testvm", "--profile", "quick", "--source", "sim", "--out", dir.string()},
-                         tmp.path() / "stdout.txt");
+  auto child =
+      start_run({"run", "--testvm", "--profile", "quick", "--source", "sim", "--out", dir.string()},
+                tmp.path() / "stdout.txt");
   const int status = wait_child(child.pid, std::chrono::seconds(900));
   watcher.stop();
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   const auto out = slurp(child.out);
   ASSERT_NE(status, -1) << "cinergy run did not finish in 15 minutes\n" << out;
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-      << "status " << status << "\n" << out << slurp(child.out.string() + ".err");
+      << "status " << status << "\n"
+      << out << slurp(child.out.string() + ".err");
   std::cout << "quick run took " << seconds << " s\n";
   EXPECT_EQ(last_line(out), "run directory: " + dir.string());
 
   // Every file.
   const auto manifest = json::parse(slurp(dir / "manifest.json"));
   const std::string prefix = manifest["csv_prefix"];
-  std::vector<std::string> phases = {"training-25", "training-50", "training-100", "groundtruth", "cloudlike"};
+  std::vector<std::string> phases = {"training-25", "training-50", "training-100", "groundtruth",
+                                     "cloudlike"};
   for (const auto& ph : phases) {
     for (const auto& f : {"trace-" + ph + ".csv.gz", "trace-" + ph + ".csv.gz.meta.json",
                           "events-" + ph + ".csv", prefix + "-" + ph + ".csv"})
@@ -285,7 +292,8 @@ TEST(RunE2E, QuickRunProducesEveryFileAndTheVmCpuMatchesCpuStat) {
   EXPECT_FALSE(manifest["end_utc"].is_null());
   EXPECT_EQ(manifest["phases"].size(), 5u);
   EXPECT_EQ(manifest["vm"]["kind"], "testvm");
-  for (const char* k : {"cinergy", "kernel", "stress-ng", "libvirt"}) EXPECT_TRUE(manifest["versions"].contains(k)) << k;
+  for (const char* k : {"cinergy", "kernel", "stress-ng", "libvirt"})
+    EXPECT_TRUE(manifest["versions"].contains(k)) << k;
 
   // Original-format files parse: header, 3 fields, whole-second timestamps,
   // numbers, phase rows, no RAPL rows in the first window only.
@@ -375,8 +383,8 @@ TEST(RunE2E, SigtermDuringScenarioCStopsEverythingCleanly) {
   CINERGY_E2E_PREREQS();
   cinergy::test::TempDir tmp;
   const auto dir = tmp.path() / "run";
-  auto child = start_run({"run", "--testvm", "--profile", "quick", "--source", "sim", "--scenarios", "C",
-                          "--out", dir.string()},
+  auto child = start_run({"run", "--testvm", "--profile", "quick", "--source", "sim", "--scenarios",
+                          "C", "--out", dir.string()},
                          tmp.path() / "stdout.txt");
   // Wait until C has the VM and at least 2 stress-ng workers (level 2 started).
   const auto events = dir / "events-cloudlike.csv";
@@ -385,11 +393,13 @@ TEST(RunE2E, SigtermDuringScenarioCStopsEverythingCleanly) {
   while (std::chrono::steady_clock::now() < deadline && !level2) {
     level2 = slurp(events).find("level_start,2,") != std::string::npos;
     int st;
-    if (::waitpid(child.pid, &st, WNOHANG) == child.pid) FAIL() << "run ended early\n" << slurp(child.out);
+    if (::waitpid(child.pid, &st, WNOHANG) == child.pid)
+      FAIL() << "run ended early\n" << slurp(child.out);
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   ASSERT_TRUE(level2) << "scenario C never reached level 2\n" << slurp(child.out);
-  const auto noise = json::parse(slurp(dir / "manifest.json"))["cgroups"]["noise"].get<std::string>();
+  const auto noise =
+      json::parse(slurp(dir / "manifest.json"))["cgroups"]["noise"].get<std::string>();
   std::vector<std::string> pids;
   {
     std::ifstream in(fs::path(noise) / "cgroup.procs");
@@ -401,7 +411,8 @@ TEST(RunE2E, SigtermDuringScenarioCStopsEverythingCleanly) {
   const int status = wait_child(child.pid, std::chrono::seconds(60));
   const auto out = slurp(child.out);
   ASSERT_NE(status, -1) << "no exit within 60 s of SIGTERM\n" << out;
-  ASSERT_TRUE(WIFEXITED(status)) << "killed by a signal: not a clean exit (status " << status << ")";
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by a signal: not a clean exit (status " << status
+                                 << ")";
   EXPECT_NE(WEXITSTATUS(status), 0) << "an interrupted run exits non-zero";
   EXPECT_EQ(last_line(out), "run directory: " + dir.string());
 
@@ -419,7 +430,9 @@ TEST(RunE2E, SigtermDuringScenarioCStopsEverythingCleanly) {
 
   const auto left = leftovers(child.pid);
   EXPECT_TRUE(left.empty()) << left.front();
-  for (const auto& p : pids) EXPECT_FALSE(fs::exists("/proc/" + p + "/cmdline") && !slurp("/proc/" + p + "/cmdline").empty()) << p;
+  for (const auto& p : pids)
+    EXPECT_FALSE(fs::exists("/proc/" + p + "/cmdline") && !slurp("/proc/" + p + "/cmdline").empty())
+        << p;
   EXPECT_FALSE(run_cgroups_left(cgroup2_root(), child.pid)) << "run cgroup left";
   EXPECT_FALSE(fs::exists(noise));
   EXPECT_FALSE(domain_running()) << "domain left running";
