@@ -4,14 +4,19 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <utility>
 
 namespace cinergy::orchestrator {
 
 std::string format_measure(double value) {
-  double r = std::round(value * 100.0) / 100.0;
-  // Half-way cases round away from zero here; Python's round() looks at the
-  // exact binary value instead. Measured data almost never sits on one.
+  // Python's round(v, 2) is correctly rounded (ties to even on the exact
+  // binary value), as is printf's %.2f; then repr() prints the shortest
+  // digits that read back as the same double.
+  char fixed[64];
+  std::snprintf(fixed, sizeof fixed, "%.2f", value);
+  double r = std::strtod(fixed, nullptr);
   if (r == 0.0) r = 0.0;  // no "-0.0"
   char buf[64];
   auto [p, ec] = std::to_chars(buf, buf + sizeof buf, r);

@@ -15,15 +15,12 @@
 #include "cinergy/bpf/cpu_accounting.hpp"
 #include "cinergy/model/analyze.hpp"
 #include "cinergy/orchestrator/host_vms.hpp"
+#include "cinergy/orchestrator/manifest.hpp"
 #include "cinergy/orchestrator/noise.hpp"
 #include "cinergy/orchestrator/original_csv.hpp"
 #include "cinergy/orchestrator/window.hpp"
 #include "cinergy/report/report.hpp"
-#if __has_include("cinergy/sampler/energy_source.hpp")
 #include "cinergy/sampler/energy_source.hpp"
-#else
-#include "pending/energy_source_pending.hpp"  // until the sampler branch lands
-#endif
 #include "fs_util.hpp"
 #include "process_util.hpp"
 #include "subject.hpp"
@@ -189,17 +186,6 @@ nlohmann::json settings_json(const RunOptions& o) {
 // ---------------------------------------------------------------- helpers
 namespace {
 
-std::string utc_iso(std::chrono::system_clock::time_point t) {
-  const auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-  const std::time_t s = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  ::gmtime_r(&s, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return fmt::format("{}.{:03}Z", buf, ms % 1000);
-}
-
 std::string utc_compact(std::chrono::system_clock::time_point t) {
   const std::time_t s = std::chrono::system_clock::to_time_t(t);
   std::tm tm{};
@@ -345,6 +331,8 @@ class Runner {
   std::unique_ptr<NoiseGroup> noise_;
   std::unique_ptr<Vm> subject_;
   bool subject_running_ = false;
+  bool subject_used_ = false;
+  VmOptions vm_options_;
   std::unique_ptr<HostVms> libvirt_;
   std::unique_ptr<Progress> progress_;
   nlohmann::json manifest_;
@@ -449,11 +437,11 @@ Result<void> Runner::prepare() {
   if (needs_subject) {
     switch (o_.subject.kind) {
       case SubjectOptions::Kind::vm: {
-        VmOptions vo = o_.vm;
-        vo.work_dir = run_dir_ / "vm";
-        vo.cgroup2_root = cg_root_;
-        fs::create_directories(vo.work_dir, ec);
-        auto vm = make_vm(vo);
+        vm_options_ = o_.vm;
+        vm_options_.work_dir = run_dir_ / "vm";
+        vm_options_.cgroup2_root = cg_root_;
+        fs::create_directories(vm_options_.work_dir, ec);
+        auto vm = make_vm(vm_options_);  // validates the options now
         if (!vm) return std::unexpected(vm.error());
         subject_ = std::move(*vm);
         break;
@@ -471,35 +459,32 @@ Result<void> Runner::prepare() {
   const double planned = planned_seconds(o_, plan_, subject_expected_seconds(o_));
   progress_ = std::make_unique<Progress>(o_.live, planned);
 
-  manifest_["cinergy"] = {{"version", CINERGY_VERSION}, {"run_id", run_id_}};
-  manifest_["command_line"] = o_.command_line;
-  manifest_["host"] = {{"name", host_},
-                       {"threads", topo_.threads()},
-                       {"sockets", topo_.sockets()},
-                       {"cores", topo_.cores}};
-  manifest_["topology"] = topo_.to_json();
-  manifest_["simulated"] = simulated_;
-  manifest_["csv_prefix"] = prefix_;
-  manifest_["settings"] = settings_json(o_);
-  manifest_["plan"] = nlohmann::json::array();
+  ManifestInputs mi;
+  mi.run_id = run_id_;
+  mi.command_line = o_.command_line;
+  mi.host_name = host_;
+  mi.topology = topo_;
+  mi.rapl = manifest_["rapl"];
+  mi.simulated = simulated_;
+  mi.cpu_accounting = manifest_["cpu_accounting"];
+  mi.csv_prefix = prefix_;
+  mi.settings = settings_json(o_);
+  mi.plan = nlohmann::json::array();
   for (const auto& p : plan_)
-    manifest_["plan"].push_back({{"phase", p.name},
-                                 {"scenario", std::string(1, p.scenario)},
-                                 {"step", p.step},
-                                 {"levels", p.levels.size()}});
-  manifest_["planned_seconds"] = planned;
-  manifest_["vm"] = subject_ ? subject_->describe() : nlohmann::json(nullptr);
-  manifest_["versions"] = {{"cinergy", CINERGY_VERSION},
-                           {"kernel", kernel_release()},
-                           {"stress-ng", first_line_of({"stress-ng", "--version"})},
-                           {"libvirt", HostVms::library_version()}};
-  manifest_["cgroups"] = {{"root", cg_root_.string()}, {"noise", noise_->path().string()}};
-  manifest_["libvirt_connected"] = libvirt_ != nullptr;
-  manifest_["start_utc"] = utc_iso(started);
-  manifest_["end_utc"] = nullptr;
-  manifest_["status"] = "running";
-  manifest_["interrupted"] = false;
-  manifest_["phases"] = nlohmann::json::array();
+    mi.plan.push_back({{"phase", p.name},
+                       {"scenario", std::string(1, p.scenario)},
+                       {"step", p.step},
+                       {"levels", p.levels.size()}});
+  mi.planned_seconds = planned;
+  mi.vm = subject_ ? subject_->describe() : nlohmann::json(nullptr);
+  mi.versions = {{"cinergy", CINERGY_VERSION},
+                 {"kernel", kernel_release()},
+                 {"stress-ng", first_line_of({"stress-ng", "--version"})},
+                 {"libvirt", HostVms::library_version()}};
+  mi.cgroups = {{"root", cg_root_.string()}, {"noise", noise_->path().string()}};
+  mi.libvirt_connected = libvirt_ != nullptr;
+  mi.start = started;
+  manifest_ = initial_manifest(mi);
   write_manifest();
 
   if (simulated_)
@@ -551,6 +536,13 @@ Result<bool> Runner::run_phase(const PhasePlan& plan) {
   if (with_subject) {
     if (!subject_)
       return fail("scenario " + plan.name + " needs a subject (--testvm, --vm, --cgroup or --cmd)");
+    if (o_.subject.kind == SubjectOptions::Kind::vm && subject_used_) {
+      // A fresh VM object per phase: B's has seen its guest power off.
+      auto vm = make_vm(vm_options_);
+      if (!vm) return std::unexpected(vm.error());
+      subject_ = std::move(*vm);
+    }
+    subject_used_ = true;
     progress_->say(fmt::format("[{}] starting the subject ({})", plan.name,
                                subject_->describe().value("kind", "vm")));
     subject_running_ = true;  // from here on stop() is due, even if start() fails half-way
@@ -752,20 +744,17 @@ void Runner::cleanup() {
 
 void Runner::finish_manifest(bool interrupted, const std::string& error) {
   if (manifest_.is_null() || run_dir_.empty()) return;
-  manifest_["end_utc"] = utc_iso(std::chrono::system_clock::now());
-  manifest_["interrupted"] = interrupted;
-  manifest_["status"] = !error.empty() ? "failed" : interrupted ? "interrupted" : "completed";
-  if (!error.empty()) manifest_["error"] = error;
-  if (interrupted) {
-    const auto at = stopped_at_.value_or(where_);
-    manifest_["interrupted_at"] = {
-        {"scenario", at.scenario}, {"level", at.level}, {"window", at.window}};
-    const int sig = g_signal.load();
-    manifest_["interrupted_by"] = sig == SIGINT    ? "SIGINT"
-                                  : sig == SIGTERM ? "SIGTERM"
-                                  : error.empty()  ? "stop request"
-                                                   : "error";
-  }
+  const auto at = stopped_at_.value_or(where_);
+  const int sig = g_signal.load();
+  ManifestEnd end;
+  end.interrupted = interrupted;
+  end.error = error;
+  end.scenario = at.scenario;
+  end.level = at.level;
+  end.window = at.window;
+  end.by = sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "";
+  end.end = std::chrono::system_clock::now();
+  orchestrator::finish_manifest(manifest_, end);
   write_manifest();
 }
 

@@ -1,0 +1,441 @@
+// `cinergy run` end to end: every file of the run directory, the VM's CPU in
+// the trace against its cgroup's cpu.stat read independently by this test
+// while the run goes on, the original-format CSVs, finite evaluation
+// metrics; and a SIGTERM in the middle of scenario C (VM + stress-ng).
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <atomic>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "cinergy/orchestrator/host_vms.hpp"
+#include "root_required.hpp"
+#include "temp_dir.hpp"
+
+namespace {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const fs::path kCinergy = fs::path(CINERGY_BINARY_DIR) / "cinergy";
+const std::string kVmName = "cinergy-testvm";
+
+std::int64_t mono_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+fs::path cgroup2_root() {
+  for (const char* c : {"/sys/fs/cgroup/unified", "/sys/fs/cgroup"})
+    if (fs::exists(fs::path(c) / "cgroup.threads")) return c;
+  return {};
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::optional<std::uint64_t> usage_usec(const fs::path& cg) {
+  std::ifstream in(cg / "cpu.stat");
+  std::string k;
+  std::uint64_t v;
+  while (in >> k >> v)
+    if (k == "usage_usec") return v;
+  return std::nullopt;
+}
+
+// Reads the VM's cgroup cpu.stat every 50 ms while the run goes on, from the
+// outside (whatever directory under the cgroup2 root is named after the VM).
+class CgroupWatcher {
+ public:
+  struct Reading {
+    std::int64_t t_ns;
+    std::uint64_t usage_us;
+  };
+  explicit CgroupWatcher(fs::path root) : root_(std::move(root)) {
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~CgroupWatcher() { stop(); }
+  void stop() {
+    done_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  std::vector<Reading> readings(const fs::path& cg) {
+    std::lock_guard lock(mu_);
+    return data_[cg];
+  }
+
+ private:
+  void loop() {
+    while (!done_) {
+      std::error_code ec;
+      for (auto it = fs::recursive_directory_iterator(root_, ec);
+           it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        if (ec) break;
+        if (it.depth() >= 2) it.disable_recursion_pending();
+        const auto name = it->path().filename().string();
+        if (name.find(kVmName) == std::string::npos || !it->is_directory(ec)) continue;
+        const auto t = mono_ns();
+        if (auto u = usage_usec(it->path())) {
+          std::lock_guard lock(mu_);
+          data_[it->path()].push_back({t, *u});
+        }
+        it.disable_recursion_pending();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  fs::path root_;
+  std::atomic<bool> done_{false};
+  std::mutex mu_;
+  std::map<fs::path, std::vector<Reading>> data_;
+  std::thread thread_;
+};
+
+// The gzip CSV trace (series of gzip members: gzread reads them all).
+struct Trace {
+  std::vector<std::string> columns;
+  std::vector<std::vector<double>> rows;
+  int col(const std::string& name) const {
+    for (std::size_t i = 0; i < columns.size(); ++i)
+      if (columns[i] == name) return static_cast<int>(i);
+    return -1;
+  }
+};
+
+Trace read_trace(const fs::path& p) {
+  Trace t;
+  gzFile f = gzopen(p.c_str(), "rb");
+  if (f == nullptr) return t;
+  std::string text;
+  char buf[1 << 16];
+  int n;
+  while ((n = gzread(f, buf, sizeof buf)) > 0) text.append(buf, static_cast<std::size_t>(n));
+  gzclose(f);
+  std::stringstream ss(text);
+  std::string line;
+  if (!std::getline(ss, line)) return t;
+  std::stringstream hs(line);
+  std::string c;
+  while (std::getline(hs, c, ',')) t.columns.push_back(c);
+  while (std::getline(ss, line)) {
+    std::vector<double> row;
+    std::stringstream ls(line);
+    while (std::getline(ls, c, ',')) row.push_back(std::strtod(c.c_str(), nullptr));
+    if (row.size() == t.columns.size()) t.rows.push_back(std::move(row));
+  }
+  return t;
+}
+
+// Linear interpolation of column `col` at time t_ns (column 0 is t_ns).
+double at(const Trace& t, int col, double t_ns) {
+  auto it = std::lower_bound(t.rows.begin(), t.rows.end(), t_ns,
+                             [](const std::vector<double>& r, double v) { return r[0] < v; });
+  if (it == t.rows.begin()) return (*it)[static_cast<std::size_t>(col)];
+  if (it == t.rows.end()) return t.rows.back()[static_cast<std::size_t>(col)];
+  const auto& b = *it;
+  const auto& a = *(it - 1);
+  const double f = (t_ns - a[0]) / (b[0] - a[0]);
+  return a[static_cast<std::size_t>(col)] +
+         f * (b[static_cast<std::size_t>(col)] - a[static_cast<std::size_t>(col)]);
+}
+
+struct Child {
+  pid_t pid = -1;
+  fs::path out;
+};
+
+Child start_run(const std::vector<std::string>& args, const fs::path& stdout_file) {
+  Child c;
+  c.out = stdout_file;
+  c.pid = fork();
+  if (c.pid == 0) {
+    const int fd = ::open(stdout_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int efd =
+        ::open((stdout_file.string() + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(efd, 2);
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(kCinergy.c_str()));
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(kCinergy.c_str(), argv.data());
+    ::_exit(127);
+  }
+  return c;
+}
+
+// Waits up to `timeout` for the child; returns its wait status or -1 (then kills it).
+int wait_child(pid_t pid, std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (::waitpid(pid, &status, WNOHANG) == pid) return status;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, &status, 0);
+  return -1;
+}
+
+std::string last_line(const std::string& text) {
+  auto s = text;
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  const auto nl = s.rfind('\n');
+  return nl == std::string::npos ? s : s.substr(nl + 1);
+}
+
+// Processes left behind by a run with this pid: stress-ng or qemu of the test VM.
+std::vector<std::string> leftovers(pid_t run_pid) {
+  std::vector<std::string> found;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    const auto name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const auto cmdline = slurp(e.path() / "cmdline");
+    const auto cgroup = slurp(e.path() / "cgroup");
+    const auto stat = slurp(e.path() / "stat");
+    const auto close = stat.rfind(')');
+    if (close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'Z') continue;
+    std::string args = cmdline;
+    std::replace(args.begin(), args.end(), '\0', ' ');
+    const bool ours_noise =
+        cgroup.find("cinergy/run-" + std::to_string(run_pid) + "-") != std::string::npos;
+    const bool vm =
+        args.find("qemu-system") != std::string::npos && args.find(kVmName) != std::string::npos;
+    if (ours_noise || vm) found.push_back(name + ": " + args);
+  }
+  return found;
+}
+
+bool run_cgroups_left(const fs::path& root, pid_t run_pid) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(root / "cinergy", ec))
+    if (e.path().filename().string().starts_with("run-" + std::to_string(run_pid) + "-"))
+      return true;
+  return false;
+}
+
+bool domain_running() {
+  auto hv = cinergy::orchestrator::HostVms::connect("qemu:///system");
+  return hv && hv->domain_running(kVmName);
+}
+
+#define CINERGY_E2E_PREREQS()                                                                 \
+  do {                                                                                        \
+    CINERGY_REQUIRE_ROOT();                                                                   \
+    if (!fs::exists(kCinergy)) GTEST_SKIP() << kCinergy << " not built";                      \
+    if (::access("/usr/bin/qemu-system-x86_64", X_OK) != 0)                                   \
+      GTEST_SKIP() << "qemu-system-x86_64 not installed (scripts/install-deps.sh)";           \
+    if (::access("/usr/bin/stress-ng", X_OK) != 0) GTEST_SKIP() << "stress-ng not installed"; \
+    if (cgroup2_root().empty()) GTEST_SKIP() << "no cgroup2 mount";                           \
+    if (domain_running()) GTEST_SKIP() << "a domain named " << kVmName << " already runs";    \
+  } while (0)
+
+TEST(RunE2E, QuickRunProducesEveryFileAndTheVmCpuMatchesCpuStat) {
+  CINERGY_E2E_PREREQS();
+  if (!cinergy::orchestrator::HostVms::connect("qemu:///system"))
+    std::cout << "note: no libvirt daemon answers on qemu:///system: the test VM runs as plain "
+                 "qemu (scripts/test.sh starts one)\n";
+  cinergy::test::TempDir tmp;
+  const auto dir = tmp.path() / "run";
+  CgroupWatcher watcher(cgroup2_root());
+  const auto started = std::chrono::steady_clock::now();
+  auto child =
+      start_run({"run", "--testvm", "--profile", "quick", "--source", "sim", "--out", dir.string()},
+                tmp.path() / "stdout.txt");
+  const int status = wait_child(child.pid, std::chrono::seconds(900));
+  watcher.stop();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const auto out = slurp(child.out);
+  ASSERT_NE(status, -1) << "cinergy run did not finish in 15 minutes\n" << out;
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "status " << status << "\n"
+      << out << slurp(child.out.string() + ".err");
+  std::cout << "quick run took " << seconds << " s\n";
+  EXPECT_EQ(last_line(out), "run directory: " + dir.string());
+
+  // Every file.
+  const auto manifest = json::parse(slurp(dir / "manifest.json"));
+  const std::string prefix = manifest["csv_prefix"];
+  std::vector<std::string> phases = {"training-25", "training-50", "training-100", "groundtruth",
+                                     "cloudlike"};
+  for (const auto& ph : phases) {
+    for (const auto& f : {"trace-" + ph + ".csv.gz", "trace-" + ph + ".csv.gz.meta.json",
+                          "events-" + ph + ".csv", prefix + "-" + ph + ".csv"})
+      EXPECT_TRUE(fs::exists(dir / f) && fs::file_size(dir / f) > 0) << f;
+  }
+  for (const char* f : {"model.json", "isolated.csv", "evaluation.json", "model-paper.json",
+                        "isolated-paper.csv", "evaluation-paper.json", "report.html"})
+    EXPECT_TRUE(fs::exists(dir / f) && fs::file_size(dir / f) > 0) << f;
+
+  // Manifest.
+  EXPECT_EQ(manifest["status"], "completed");
+  EXPECT_EQ(manifest["interrupted"], false);
+  EXPECT_EQ(manifest["simulated"], true);
+  EXPECT_EQ(manifest["host"]["threads"], static_cast<int>(std::thread::hardware_concurrency()));
+  EXPECT_FALSE(manifest["end_utc"].is_null());
+  EXPECT_EQ(manifest["phases"].size(), 5u);
+  EXPECT_EQ(manifest["vm"]["kind"], "testvm");
+  for (const char* k : {"cinergy", "kernel", "stress-ng", "libvirt"})
+    EXPECT_TRUE(manifest["versions"].contains(k)) << k;
+
+  // Original-format files parse: header, 3 fields, whole-second timestamps,
+  // numbers, phase rows, no RAPL rows in the first window only.
+  for (const auto& ph : phases) {
+    SCOPED_TRACE(ph);
+    std::ifstream in(dir / (prefix + "-" + ph + ".csv"));
+    std::string line;
+    ASSERT_TRUE(std::getline(in, line));
+    EXPECT_EQ(line, "timestamp,domain,measure");
+    std::map<long, std::map<std::string, std::string>> pivot;
+    while (std::getline(in, line)) {
+      std::stringstream ls(line);
+      std::string ts, d, m;
+      std::getline(ls, ts, ',');
+      std::getline(ls, d, ',');
+      std::getline(ls, m);
+      ASSERT_EQ(ts.find_first_not_of("0123456789"), std::string::npos) << line;
+      ASSERT_TRUE(pivot[std::stol(ts)].emplace(d, m).second) << "duplicate " << line;
+      if (d != "phase") {
+        char* end = nullptr;
+        const double v = std::strtod(m.c_str(), &end);
+        EXPECT_TRUE(end && *end == 0 && std::isfinite(v)) << line;
+      }
+    }
+    ASSERT_GE(pivot.size(), 2u);
+    const auto& first = pivot.begin()->second;
+    EXPECT_FALSE(first.count("package-global-watt")) << "first window: no RAPL rows";
+    for (auto it = std::next(pivot.begin()); it != pivot.end(); ++it) {
+      EXPECT_EQ(it->second.at("phase"), ph);
+      EXPECT_TRUE(it->second.count("package-global-watt")) << "t=" << it->first;
+      EXPECT_TRUE(it->second.count("cpu%_package-global")) << "t=" << it->first;
+      const bool staircase = ph != "groundtruth";
+      EXPECT_EQ(it->second.count("target") == 1, staircase) << "t=" << it->first;
+      if (ph == "groundtruth" || ph == "cloudlike") {
+        EXPECT_TRUE(it->second.count("vm")) << "t=" << it->first;
+        EXPECT_TRUE(it->second.count("CPU0") && it->second.count("CPU1")) << "t=" << it->first;
+      }
+    }
+  }
+
+  // The VM's CPU in the groundtruth trace matches its cgroup's cpu.stat.
+  const json* gt = nullptr;
+  for (const auto& p : manifest["phases"])
+    if (p["phase"] == "groundtruth") gt = &p;
+  ASSERT_NE(gt, nullptr);
+  const fs::path vm_cgroup = (*gt)["vm_runtime"]["cgroup"].get<std::string>();
+  const auto meta = json::parse(slurp(dir / "trace-groundtruth.csv.gz.meta.json"));
+  const double t0 = meta["t0_monotonic_ns"].get<double>();
+  const auto trace = read_trace(dir / "trace-groundtruth.csv.gz");
+  const int vm_col = trace.col("cpu_ns:vm");
+  ASSERT_GT(vm_col, 0) << "no cpu_ns:vm column";
+  ASSERT_GT(trace.rows.size(), 100u);
+  const double first_t = trace.rows.front()[0], last_t = trace.rows.back()[0];
+  std::vector<CgroupWatcher::Reading> inside;
+  for (const auto& r : watcher.readings(vm_cgroup)) {
+    const double tt = static_cast<double>(r.t_ns) - t0;
+    if (tt >= first_t && tt <= last_t) inside.push_back(r);
+  }
+  ASSERT_GE(inside.size(), 20u) << "the test saw too few readings of " << vm_cgroup;
+  const auto& a = inside.front();
+  const auto& b = inside.back();
+  const double cg_ns = static_cast<double>(b.usage_us - a.usage_us) * 1000.0;
+  const double tr_ns = at(trace, vm_col, static_cast<double>(b.t_ns) - t0) -
+                       at(trace, vm_col, static_cast<double>(a.t_ns) - t0);
+  std::cout << "VM CPU over " << (b.t_ns - a.t_ns) / 1e9 << " s: cpu.stat " << cg_ns / 1e9
+            << " s, trace " << tr_ns / 1e9 << " s (backend " << (*gt)["cpu_backend"] << ")\n";
+  ASSERT_GT(cg_ns, 1e9) << "the test VM should burn more than 1 s of CPU";
+  EXPECT_NEAR(tr_ns, cg_ns, 0.03 * cg_ns + 20e6);
+
+  // Evaluation: finite metrics for both methods.
+  for (const char* f : {"evaluation.json", "evaluation-paper.json"}) {
+    const auto ev = json::parse(slurp(dir / f));
+    SCOPED_TRACE(f);
+    ASSERT_TRUE(ev["binned_rmse_w"].is_number()) << ev.dump();
+    EXPECT_TRUE(std::isfinite(ev["binned_rmse_w"].get<double>()));
+    EXPECT_TRUE(ev["binned_mape_pct"].is_number()) << ev.dump();
+    if (!ev["rmse_w"].is_null()) EXPECT_TRUE(std::isfinite(ev["rmse_w"].get<double>()));
+  }
+
+  // Nothing left behind.
+  EXPECT_TRUE(leftovers(child.pid).empty()) << leftovers(child.pid).front();
+  EXPECT_FALSE(run_cgroups_left(cgroup2_root(), child.pid));
+  EXPECT_FALSE(domain_running());
+}
+
+TEST(RunE2E, SigtermDuringScenarioCStopsEverythingCleanly) {
+  CINERGY_E2E_PREREQS();
+  cinergy::test::TempDir tmp;
+  const auto dir = tmp.path() / "run";
+  auto child = start_run({"run", "--testvm", "--profile", "quick", "--source", "sim", "--scenarios",
+                          "C", "--out", dir.string()},
+                         tmp.path() / "stdout.txt");
+  // Wait until C has the VM and at least 2 stress-ng workers (level 2 started).
+  const auto events = dir / "events-cloudlike.csv";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
+  bool level2 = false;
+  while (std::chrono::steady_clock::now() < deadline && !level2) {
+    level2 = slurp(events).find("level_start,2,") != std::string::npos;
+    int st;
+    if (::waitpid(child.pid, &st, WNOHANG) == child.pid)
+      FAIL() << "run ended early\n" << slurp(child.out);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(level2) << "scenario C never reached level 2\n" << slurp(child.out);
+  const auto noise =
+      json::parse(slurp(dir / "manifest.json"))["cgroups"]["noise"].get<std::string>();
+  std::vector<std::string> pids;
+  {
+    std::ifstream in(fs::path(noise) / "cgroup.procs");
+    std::string p;
+    while (in >> p) pids.push_back(p);
+  }
+  EXPECT_GE(pids.size(), 2u) << "stress-ng workers should run in " << noise;
+  ASSERT_EQ(::kill(child.pid, SIGTERM), 0);
+  const int status = wait_child(child.pid, std::chrono::seconds(60));
+  const auto out = slurp(child.out);
+  ASSERT_NE(status, -1) << "no exit within 60 s of SIGTERM\n" << out;
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by a signal: not a clean exit (status " << status
+                                 << ")";
+  EXPECT_NE(WEXITSTATUS(status), 0) << "an interrupted run exits non-zero";
+  EXPECT_EQ(last_line(out), "run directory: " + dir.string());
+
+  const auto manifest = json::parse(slurp(dir / "manifest.json"));
+  EXPECT_EQ(manifest["interrupted"], true);
+  EXPECT_EQ(manifest["status"], "interrupted");
+  EXPECT_EQ(manifest["interrupted_at"]["scenario"], "cloudlike");
+  EXPECT_GE(manifest["interrupted_at"]["level"].get<int>(), 2);
+  EXPECT_EQ(manifest["interrupted_by"], "SIGTERM");
+  EXPECT_FALSE(manifest["end_utc"].is_null());
+  // The trace was flushed and its sidecar says interrupted.
+  const auto meta = json::parse(slurp(dir / "trace-cloudlike.csv.gz.meta.json"));
+  EXPECT_GT(read_trace(dir / "trace-cloudlike.csv.gz").rows.size(), 100u);
+  EXPECT_NE(meta.dump().find("\"interrupted\":true"), std::string::npos) << meta.dump();
+
+  const auto left = leftovers(child.pid);
+  EXPECT_TRUE(left.empty()) << left.front();
+  for (const auto& p : pids)
+    EXPECT_FALSE(fs::exists("/proc/" + p + "/cmdline") && !slurp("/proc/" + p + "/cmdline").empty())
+        << p;
+  EXPECT_FALSE(run_cgroups_left(cgroup2_root(), child.pid)) << "run cgroup left";
+  EXPECT_FALSE(fs::exists(noise));
+  EXPECT_FALSE(domain_running()) << "domain left running";
+}
+
+}  // namespace
