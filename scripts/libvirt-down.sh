@@ -26,9 +26,14 @@ stop_daemon() {  # name
   rm -f "$file"
 }
 
+# libvirt's qemu runs with -no-shutdown: without libvirtd a domain that powers
+# off would never exit. So the daemons stay while domains run (someone uses them).
 if [ -f "$state/libvirtd.pid" ] && command -v virsh >/dev/null; then
   left=$(virsh -c qemu:///system list --name 2>/dev/null | sed '/^$/d' || true)
-  [ -z "$left" ] || say "warning: domains still running (left alone): $(echo "$left" | tr '\n' ' ')"
+  if [ -n "$left" ]; then
+    echo "libvirt-down.sh: not stopping libvirtd: domains still running: $(echo "$left" | tr '\n' ' ')(stop them, then run again)" >&2
+    exit 1
+  fi
 fi
 stop_daemon libvirtd
 stop_daemon virtlogd
