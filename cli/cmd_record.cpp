@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -118,6 +119,20 @@ int run_record(const RecordOptions& o) {
         return report_error(r.error().what());
   }
 
+  // The simulated meter follows the host's exact per-CPU busy time when CPU
+  // accounting can be opened (then the trace also carries busy_ns:cpuN); else
+  // /proc/stat ticks, said in the log.
+  if (!accounting && o.source.source == "sim") {
+    bpf::Options bo;
+    bo.backend = o.cpu_backend;
+    bo.cgroup2_root = o.cgroup2_root;
+    if (auto acc = bpf::open_cpu_accounting(bo)) {
+      accounting = std::move(*acc);
+    } else {
+      spdlog::warn("simulated meter uses /proc/stat utilisation (10 ms ticks): {}",
+                   acc.error().what());
+    }
+  }
   auto source = sampler::open_energy_source(o.source, accounting.get());
   if (!source) return report_error(source.error().what());
   const bool simulated = (*source)->simulated();
@@ -128,6 +143,9 @@ int run_record(const RecordOptions& o) {
   cfg.pin_cpu = o.pin;
   cfg.fifo_priority = o.fifo;
   cfg.trace_path = o.out;
+  // At least 5 s of samples in the queue: the writer may be starved on a loaded host.
+  cfg.queue_samples =
+      std::max<std::size_t>(cfg.queue_samples, static_cast<std::size_t>(o.rate_hz * 5));
   auto smp = sampler::Sampler::create(std::move(*source), accounting.get(), cfg);
   if (!smp) return report_error(smp.error().what());
 
