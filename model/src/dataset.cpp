@@ -290,6 +290,7 @@ Result<DataSet> load_dataset(const std::filesystem::path& dir) {
     const std::string name = entry.path().filename().string();
     std::smatch m;
     if (!std::regex_match(name, m, kName)) continue;
+    if (name.starts_with("events-")) continue;  // a run directory's event logs, not data
     if (!manifest_prefix.empty() && m[1].str() != manifest_prefix) continue;
     Found f{m[1].str(), m[2].str(), m[3].matched ? std::stoi(m[3].str()) : 0, entry.path()};
     prefixes.insert(f.prefix);

@@ -86,6 +86,7 @@ class ForkExecRunner final : public ProcessRunner {
       sigset_t none;
       sigemptyset(&none);
       ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      ::signal(SIGPIPE, SIG_DFL);  // the run ignores it; the worker must not
       if (!procs.empty()) {
         const int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
         if (fd < 0) die(1);

@@ -370,7 +370,9 @@ TEST(RunE2E, QuickRunProducesEveryFileAndTheVmCpuMatchesCpuStat) {
     ASSERT_TRUE(ev["binned_rmse_w"].is_number()) << ev.dump();
     EXPECT_TRUE(std::isfinite(ev["binned_rmse_w"].get<double>()));
     EXPECT_TRUE(ev["binned_mape_pct"].is_number()) << ev.dump();
-    if (!ev["rmse_w"].is_null()) EXPECT_TRUE(std::isfinite(ev["rmse_w"].get<double>()));
+    if (!ev["rmse_w"].is_null()) {
+      EXPECT_TRUE(std::isfinite(ev["rmse_w"].get<double>()));
+    }
   }
 
   // Nothing left behind.
