@@ -171,12 +171,7 @@ class BpfAccounting final : public CpuAccounting {
 
   bool subject_alive(std::size_t subject_index) const override {
     if (subject_index >= subjects_.size()) return false;
-    const auto& r = subjects_[subject_index].resolved;
-    if (r.kind == SubjectKind::cgroup) {
-      std::error_code ec;
-      return fs::is_directory(r.nodes[0].dir, ec);
-    }
-    return task_alive(proc_root_, r.tgid, r.tid);
+    return detail::subject_alive(subjects_[subject_index].resolved, proc_root_);
   }
 
  private:

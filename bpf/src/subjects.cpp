@@ -90,4 +90,12 @@ bool task_alive(const fs::path& proc_root, std::int32_t tgid, std::int32_t tid) 
   return state != 'Z' && state != 'X' && state != 'x';
 }
 
+bool subject_alive(const ResolvedSubject& s, const fs::path& proc_root) {
+  if (s.kind == SubjectKind::cgroup) {
+    std::error_code ec;
+    return fs::is_directory(s.nodes[0].dir, ec);
+  }
+  return task_alive(proc_root, s.tgid, s.tid);
+}
+
 }  // namespace cinergy::bpf::detail

@@ -41,4 +41,7 @@ void append_series(const ResolvedSubject& s, std::size_t subject_index,
 // Whether a process/thread still runs (exists and is not a zombie).
 bool task_alive(const std::filesystem::path& proc_root, std::int32_t tgid, std::int32_t tid);
 
+// Whether a subject still exists: its cgroup directory, or its process/thread.
+bool subject_alive(const ResolvedSubject& s, const std::filesystem::path& proc_root);
+
 }  // namespace cinergy::bpf::detail
