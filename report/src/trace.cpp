@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <deque>
 
 #include "cinergy/report/series.hpp"
 #include "inputs.hpp"
@@ -213,7 +214,18 @@ Result<TraceOutput> build_trace(const TraceInput& in) {
   std::vector<EnvelopeBuilder> builders;
   for (const auto& p : plan) builders.emplace_back(n_series, t_first, t_last, p.buckets, p.raw);
 
-  // Pass 2: rates between consecutive rows, fed to every level.
+  // Pass 2: rates between consecutive rows, fed to every level. Power is the
+  // exception: a RAPL-like counter steps about every 1 ms with jitter, so over
+  // one short sample interval it reads as 0 W or as many times the true power
+  // (a 1 ms step in a 50 us interval is 20x). Energy columns therefore use the
+  // rate since the newest earlier row at least kPowerWindowNs older (NaN until
+  // the trace is that long); at sample rates below 100 Hz that is the previous row.
+  constexpr std::int64_t kPowerWindowNs = 10'000'000;
+  struct PastEnergy {
+    std::int64_t t_ns;
+    std::vector<std::uint64_t> energy_uj;  // in the order of `energy`
+  };
+  std::deque<PastEnergy> past;
   std::vector<std::uint64_t> prev(header.size(), 0), cur(header.size(), 0);
   std::int64_t prev_t = 0;
   bool have_prev = false;
@@ -244,9 +256,18 @@ Result<TraceOutput> build_trace(const TraceInput& in) {
     }
     const double t_s = static_cast<double>(t) * 1e-9;
     std::size_t k = 0;
-    for (const auto& c : energy)
-      row[k++] =
-          have_prev ? rate_between(prev_t, prev[c.index], t, cur[c.index], kWattsPerUjPerNs) : kNaN;
+    while (past.size() >= 2 && t - past[1].t_ns >= kPowerWindowNs) past.pop_front();
+    const PastEnergy* ref =
+        !past.empty() && t - past.front().t_ns >= kPowerWindowNs ? &past.front() : nullptr;
+    for (std::size_t e = 0; e < energy.size(); ++e)
+      row[k++] = ref ? rate_between(ref->t_ns, ref->energy_uj[e], t, cur[energy[e].index],
+                                    kWattsPerUjPerNs)
+                     : kNaN;
+    if (!energy.empty()) {
+      PastEnergy now{t, std::vector<std::uint64_t>(energy.size())};
+      for (std::size_t e = 0; e < energy.size(); ++e) now.energy_uj[e] = cur[energy[e].index];
+      past.push_back(std::move(now));
+    }
     for (const auto& o : in.overlays) row[k++] = step_value(o, t_s);
     for (const auto& c : cpu)
       row[k++] = have_prev ? rate_between(prev_t, prev[c.index], t, cur[c.index], 1.0) : kNaN;
