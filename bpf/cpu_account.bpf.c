@@ -6,11 +6,16 @@
  * costs ~73 ns on the development VMs, one bpf_ktime_get_ns() ~100 ns
  * (kvm-clock) and a hash lookup ~90 ns. So the common path does neither:
  *  - the incoming task's slots come from three direct-mapped tables (a load
- *    and a compare each, skipped while a table is empty);
- *  - slices and idle <-> busy are timed with the run queue clock that
- *    __schedule() has just updated (rq->clock), not with a clock read;
- *    bpf_ktime_get_ns() is read once per CPU per sample for the calibration
- *    pair. A switch between two untracked busy tasks writes nothing.
+ *    and a compare each, skipped while a table is empty); the outgoing
+ *    task's were cached when it switched in;
+ *  - a completed slice is the difference of the task's se.sum_exec_runtime
+ *    (the scheduler's own runtime, the figure cpu.stat sums) between its
+ *    switch-in and switch-out: exact, no clock read, and robust to switch
+ *    events that never reach the tracepoint (cpu_account.h says why);
+ *  - running slices and idle <-> busy are timed with the run queue clock
+ *    that __schedule() has just updated (rq->clock); bpf_ktime_get_ns() is
+ *    read once per CPU per sample for the calibration pair. A switch between
+ *    two untracked busy tasks writes one word (who runs now).
  * The running slice of the current task is not counted here: user space adds
  * now - switched_in_ns at read time (now converted into the rq clock with the
  * CPU's calibration pair), so values are exact at every sample.
@@ -38,6 +43,7 @@ __u32 n_tgid;         /* entries in tgid_table */
 __u32 n_tid;          /* entries in tid_table */
 __u32 has_collisions; /* bit 0: cg, bit 1: tgid, bit 2: tid overflow maps in use */
 __u32 calib_request;  /* bumped by user space to ask every CPU for a fresh clock pair */
+__u32 table_gen;      /* bumped by user space after each table change: cached slots are stale */
 
 /* 1 (default): time slices and idle <-> busy with rq->clock (no clock read,
  * the scheduler's own clock, so totals match cpu.stat); 0: with
@@ -80,6 +86,24 @@ static __always_inline __u32 id_slot(struct cinergy_id_entry* table, void* overf
   return 0;
 }
 
+/* The slots a task counts for: its cgroup, its process, itself (0 = none). */
+static __always_inline void slots_of(struct task_struct* t, __u32 out[CINERGY_NSLOT_KINDS]) {
+  out[CINERGY_SLOT_CGROUP] = 0;
+  if (n_cg) {
+    /* Direct BTF loads (tp_btf): the task's cgroup on the default (v2) hierarchy. */
+    __u64 id = t->cgroups->dfl_cgrp->kn->id;
+    struct cinergy_cg_entry* e = &cg_table[id & (CINERGY_CG_TABLE_SIZE - 1)];
+    if (e->id == id) {
+      out[CINERGY_SLOT_CGROUP] = e->slot;
+    } else if (e->id != 0 && (has_collisions & 1)) {
+      __u32* s = bpf_map_lookup_elem(&cg_overflow, &id);
+      if (s) out[CINERGY_SLOT_CGROUP] = *s;
+    }
+  }
+  out[CINERGY_SLOT_TGID] = n_tgid ? id_slot(tgid_table, &tgid_overflow, (__u32)t->tgid, 2) : 0;
+  out[CINERGY_SLOT_TID] = n_tid ? id_slot(tid_table, &tid_overflow, (__u32)t->pid, 4) : 0;
+}
+
 SEC("tp_btf/sched_switch")
 int BPF_PROG(cinergy_sched_switch, bool preempt, struct task_struct* prev, struct task_struct* next,
              unsigned int prev_state) {
@@ -88,41 +112,53 @@ int BPF_PROG(cinergy_sched_switch, bool preempt, struct task_struct* prev, struc
   if (!a) return 0;
   struct cinergy_cpu_row* r = &a->row;
 
-  __u32 s_cg = 0, s_tgid = 0, s_tid = 0;
-  if (n_cg) {
-    /* Direct BTF loads (tp_btf): the task's cgroup on the default (v2) hierarchy. */
-    __u64 id = next->cgroups->dfl_cgrp->kn->id;
-    struct cinergy_cg_entry* e = &cg_table[id & (CINERGY_CG_TABLE_SIZE - 1)];
-    if (e->id == id) {
-      s_cg = e->slot;
-    } else if (e->id != 0 && (has_collisions & 1)) {
-      __u32* s = bpf_map_lookup_elem(&cg_overflow, &id);
-      if (s) s_cg = *s;
-    }
-  }
-  if (n_tgid) s_tgid = id_slot(tgid_table, &tgid_overflow, (__u32)next->tgid, 2);
-  if (n_tid) s_tid = id_slot(tid_table, &tid_overflow, (__u32)next->pid, 4);
+  __u32 gen = table_gen;
+  __u32 nx[CINERGY_NSLOT_KINDS];
+  slots_of(next, nx);
+  __u32 next_tracked = (nx[0] | nx[1] | nx[2]) != 0;
 
-  __u32 next_tracked = (s_cg | s_tgid | s_tid) != 0;
+  /* prev's slots: cached when this CPU saw prev switch in (under the current
+   * tables); looked up again when that switch-in never reached us. */
+  __u32 paired = r->cur_task == (__u64)prev;
+  __u32 pv[CINERGY_NSLOT_KINDS];
+  __u32 prev_tracked;
+  if (paired && r->cur_gen == gen) {
+    pv[0] = r->cur_slot[0];
+    pv[1] = r->cur_slot[1];
+    pv[2] = r->cur_slot[2];
+    prev_tracked = r->cur_tracked;
+  } else {
+    slots_of(prev, pv);
+    prev_tracked = (pv[0] | pv[1] | pv[2]) != 0;
+  }
+
   __u32 prev_busy = prev->pid != 0;
   __u32 next_busy = next->pid != 0;
   __u32 want_calib = calib_request;
-  __u32 need_slots = next_tracked | r->cur_tracked;
   __u32 need_busy = prev_busy != next_busy || !r->initialized;
-  if (!need_slots && !need_busy && r->calib_seen == want_calib) return 0;
+  if (!next_tracked && !prev_tracked && !r->cur_tracked && !need_busy &&
+      r->calib_seen == want_calib) {
+    /* Nothing user space reads changes: remember only who runs now. */
+    r->cur_task = (__u64)next;
+    r->cur_gen = gen;
+    return 0;
+  }
 
-  /* The clock: the run queue clock that __schedule() has just updated (free
-   * to read; prev ran here, so prev->se.cfs_rq->rq is this CPU's rq, no ksym
-   * needed; CONFIG_FAIR_GROUP_SCHED). It is the clock of sum_exec_runtime and
-   * cpu.stat. bpf_ktime_get_ns() (CLOCK_MONOTONIC) is read only for the
-   * calibration pair user space converts its "now" with, once per CPU per
-   * sample. With use_rq_clock = 0, or without that field, ktime throughout. */
+  /* The clock for running slices and busy time: the run queue clock that
+   * __schedule() has just updated (free to read; prev ran here, so
+   * prev->se.cfs_rq->rq is this CPU's rq, no ksym needed;
+   * CONFIG_FAIR_GROUP_SCHED). bpf_ktime_get_ns() (CLOCK_MONOTONIC) is read
+   * only for the calibration pair user space converts its "now" with, once
+   * per CPU per sample. With use_rq_clock = 0, or without that field, ktime
+   * throughout. Completed slices need no clock: see cpu_account.h. */
   __u32 rq_mode = use_rq_clock && bpf_core_field_exists(prev->se.cfs_rq);
   __u64 now = 0, mono = 0;
   if (rq_mode) {
     struct rq* rq = prev->se.cfs_rq->rq;
-    if (!rq) return 0;
-    now = rq->clock;
+    if (rq)
+      now = rq->clock;
+    else
+      rq_mode = 0;
   }
   if (!rq_mode || r->calib_seen != want_calib) mono = bpf_ktime_get_ns();
   if (!rq_mode) now = mono;
@@ -136,11 +172,26 @@ int BPF_PROG(cinergy_sched_switch, bool preempt, struct task_struct* prev, struc
     r->calib_mono_ns = mono;
     r->calib_seen = want_calib;
   }
-  if (r->cur_tracked) {
-    __u64 d = now - r->switched_in_ns;
-    a->slot_ns[r->cur_slot[CINERGY_SLOT_CGROUP] & (CINERGY_MAX_SLOTS - 1)] += d;
-    a->slot_ns[r->cur_slot[CINERGY_SLOT_TGID] & (CINERGY_MAX_SLOTS - 1)] += d;
-    a->slot_ns[r->cur_slot[CINERGY_SLOT_TID] & (CINERGY_MAX_SLOTS - 1)] += d;
+  if (prev_tracked) {
+    /* The slice prev ran up to now, from the scheduler's own per-task
+     * runtime, already updated by __schedule (put_prev/dequeue) before this
+     * tracepoint. Its start: the runtime at the switch-in this CPU saw, or,
+     * unpaired, the fair class's runtime at prev's last pick (RT and
+     * deadline tasks do not keep that figure: their unpaired slice is lost). */
+    __u64 sum = prev->se.sum_exec_runtime;
+    __u64 picked_sum = prev->se.prev_sum_exec_runtime; /* same cache line */
+    int prio = prev->prio;
+    __u64 base = sum;
+    if (paired && r->cur_tracked) { /* cur_sum_ns is kept for tracked tasks only */
+      base = r->cur_sum_ns;
+    } else {
+      if (!paired) r->unpaired += 1;
+      if (prio >= 100) base = picked_sum; /* fair class: prio >= MAX_RT_PRIO */
+    }
+    __u64 d = sum > base ? sum - base : 0;
+    a->slot_ns[pv[CINERGY_SLOT_CGROUP] & (CINERGY_MAX_SLOTS - 1)] += d;
+    a->slot_ns[pv[CINERGY_SLOT_TGID] & (CINERGY_MAX_SLOTS - 1)] += d;
+    a->slot_ns[pv[CINERGY_SLOT_TID] & (CINERGY_MAX_SLOTS - 1)] += d;
   }
   if (need_busy) {
     if (!r->initialized)
@@ -151,11 +202,16 @@ int BPF_PROG(cinergy_sched_switch, bool preempt, struct task_struct* prev, struc
     r->busy = next_busy;
   }
 
-  r->cur_slot[CINERGY_SLOT_CGROUP] = s_cg;
-  r->cur_slot[CINERGY_SLOT_TGID] = s_tgid;
-  r->cur_slot[CINERGY_SLOT_TID] = s_tid;
+  r->cur_slot[CINERGY_SLOT_CGROUP] = nx[CINERGY_SLOT_CGROUP];
+  r->cur_slot[CINERGY_SLOT_TGID] = nx[CINERGY_SLOT_TGID];
+  r->cur_slot[CINERGY_SLOT_TID] = nx[CINERGY_SLOT_TID];
   r->cur_tracked = next_tracked;
-  if (next_tracked) r->switched_in_ns = now;
+  r->cur_task = (__u64)next;
+  r->cur_gen = gen;
+  if (next_tracked) {
+    r->switched_in_ns = now;
+    r->cur_sum_ns = next->se.sum_exec_runtime;
+  }
 
   barrier();
   *(volatile __u64*)&r->seq = seq + 2;

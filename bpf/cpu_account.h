@@ -74,9 +74,26 @@ struct cinergy_cpu_row {
   __u64 calib_clock_ns; /* program clock at the last calibration on this CPU */
   __u64 calib_mono_ns;  /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) at the same instant */
   __u32 calib_seen;     /* the calib_request value that pair answers */
-  __u32 pad0;           /* zero */
-  __u64 pad[6];         /* to 128 bytes (two cache lines) */
+  /* Program-private (user space ignores them; written outside the seqcount):
+   * the task last seen switching in here, its se.sum_exec_runtime then, and
+   * the table generation its cached cur_slot[] was looked up under. */
+  __u32 cur_gen;
+  __u64 cur_task;   /* task_struct address of the last "next" on this CPU */
+  __u64 cur_sum_ns; /* its se.sum_exec_runtime at that switch-in */
+  __u64 unpaired;   /* switch-outs of a task never seen switching in here (see below) */
+  __u64 pad[3];     /* to 128 bytes (two cache lines) */
 };
+
+/* Why completed slices come from se.sum_exec_runtime and not from clock
+ * differences between two sched_switch events: on some hosts not every
+ * context switch reaches the tracepoint's programs (measured on the
+ * development VMs: a few per second, always the switch *out of* particular
+ * threads). Pairing "switched in at t1" with the next event's t2 then charges
+ * or loses whole slices. The scheduler's per-task runtime (the figure
+ * cpu.stat sums) is exact whatever events are missing: a slice is
+ * sum_exec_runtime at switch-out minus its value at the switch-in this CPU
+ * saw, or, when that switch-in was not seen ("unpaired"), minus
+ * se.prev_sum_exec_runtime (set by the fair class at every pick). */
 
 /* One element of the cpu_acct map (index = CPU number). */
 struct cinergy_cpu_acct {

@@ -91,7 +91,16 @@ class BpfAccounting final : public CpuAccounting {
   }
 
   ~BpfAccounting() override {
-    if (acct_ != nullptr) ::munmap(const_cast<char*>(acct_), acct_bytes_);
+    if (acct_ != nullptr) {
+      // Switch-outs whose switch-in never reached the program (see
+      // cpu_account.h): accounted from the scheduler's runtime, counted for
+      // diagnosis.
+      std::uint64_t unpaired = 0;
+      for (std::size_t c = 0; c < ncpu_; ++c)
+        unpaired += reinterpret_cast<const volatile cinergy_cpu_row*>(&cpu(c)->row)->unpaired;
+      spdlog::debug("bpf accounting: {} tracked switch-out(s) without a seen switch-in", unpaired);
+      ::munmap(const_cast<char*>(acct_), acct_bytes_);
+    }
     cpu_account__destroy(skel_);  // detaches and closes: nothing stays loaded
   }
 
@@ -258,6 +267,12 @@ class BpfAccounting final : public CpuAccounting {
     std::atomic_ref<Key>(e.id).store(id, std::memory_order_release);
   }
 
+  // Tells the program that slots it cached for running tasks may be stale (a
+  // task already on a CPU may have just become tracked).
+  void tables_changed() {
+    std::atomic_ref<__u32>(skel_->bss->table_gen).fetch_add(1, std::memory_order_release);
+  }
+
   Result<std::uint32_t> cgroup_slot(std::uint64_t id, const fs::path& dir) {
     if (auto it = cg_slots_.find(id); it != cg_slots_.end()) return it->second;
     auto slot = new_slot("cgroup " + dir.string());
@@ -275,6 +290,7 @@ class BpfAccounting final : public CpuAccounting {
       std::atomic_ref<__u32>(skel_->bss->has_collisions).fetch_or(1);
     }
     std::atomic_ref<__u32>(skel_->bss->n_cg).fetch_add(1);
+    tables_changed();
     cg_slots_[id] = *slot;
     return slot;
   }
@@ -298,6 +314,7 @@ class BpfAccounting final : public CpuAccounting {
       std::atomic_ref<__u32>(skel_->bss->has_collisions).fetch_or(is_tgid ? 2u : 4u);
     }
     std::atomic_ref<__u32>(is_tgid ? skel_->bss->n_tgid : skel_->bss->n_tid).fetch_add(1);
+    tables_changed();
     slots[id] = *slot;
     return slot;
   }
