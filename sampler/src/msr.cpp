@@ -39,31 +39,24 @@ class MsrSource final : public EnergySource {
   }
   std::string_view kind() const override { return "msr"; }
   const std::vector<DomainInfo>& domains() const override { return info_; }
-  std::uint64_t suspect_gaps() const noexcept override {
-    std::uint64_t n = 0;
-    for (const auto& d : doms_) n += d.counter.suspect_gaps();
-    return n;
-  }
+  std::uint64_t suspect_gaps() const noexcept override { return detail::sum_suspect_gaps(doms_); }
   std::size_t read(std::span<std::uint64_t> energy_uj) noexcept override {
     std::size_t errors = 0;
     const std::int64_t t = detail::monotonic_ns();
-    std::uint64_t global = 0;
     for (std::size_t i = 0; i < doms_.size(); ++i) {
       std::uint64_t v = 0;
       if (!read_msr(doms_[i].fd, doms_[i].reg, v) || !doms_[i].counter.update(v & 0xFFFFFFFFu, t))
         ++errors;
       energy_uj[i] = doms_[i].counter.energy_uj();
-      if (is_package_[i]) global += energy_uj[i];
     }
-    if (has_global_) energy_uj[doms_.size()] = global;
+    global_.write(energy_uj);
     return errors;
   }
 
   std::vector<int> fds_;
   std::vector<Domain> doms_;
   std::vector<DomainInfo> info_;
-  std::vector<bool> is_package_;
-  bool has_global_ = false;
+  detail::PackageGlobal global_;
 };
 
 }  // namespace
@@ -111,15 +104,14 @@ Result<std::unique_ptr<EnergySource>> open_msr(const std::filesystem::path& dev_
       }
       std::string dom = base == "psys" ? base : base + "-" + std::to_string(package);
       src->doms_.push_back({fd, r.address, Counter(kMsrModulus, unit_uj)});
-      src->is_package_.push_back(base == "package");
+      src->global_.add_domain(base == "package");
       src->info_.push_back(
           {dom, base == "psys" ? -1 : package,
            static_cast<std::uint64_t>(static_cast<double>(kMsrModulus) * unit_uj)});
     }
   }
   if (src->doms_.empty()) return fail("no readable RAPL energy MSR under " + dev_cpu_root.string());
-  src->has_global_ = true;
-  src->info_.push_back({"package-global", -1, 0});
+  src->global_.finish(src->info_);
   return src;
 }
 

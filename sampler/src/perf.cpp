@@ -129,7 +129,6 @@ class PerfSource final : public EnergySource {
   // The kernel extends the counters to 64 bit itself: no wrap handling here.
   std::size_t read(std::span<std::uint64_t> energy_uj) noexcept override {
     std::size_t errors = 0;
-    std::uint64_t global = 0;
     for (std::size_t i = 0; i < doms_.size(); ++i) {
       auto& d = doms_[i];
       std::uint64_t count = 0;
@@ -146,16 +145,14 @@ class PerfSource final : public EnergySource {
         ++errors;
       }
       energy_uj[i] = d.last_uj;
-      if (is_package_[i]) global += d.last_uj;
     }
-    if (has_global_) energy_uj[doms_.size()] = global;
+    global_.write(energy_uj);
     return errors;
   }
 
   std::vector<Domain> doms_;
   std::vector<DomainInfo> info_;
-  std::vector<bool> is_package_;
-  bool has_global_ = false;
+  detail::PackageGlobal global_;
 };
 
 }  // namespace
@@ -190,15 +187,12 @@ Result<std::unique_ptr<EnergySource>> open_perf(const std::filesystem::path& per
       }
       const double to_uj = ev.unit == "Joules" || ev.unit.empty() ? 1e6 : 1.0;
       src->doms_.push_back({static_cast<int>(fd), ev.scale * to_uj});
-      src->is_package_.push_back(dom.rfind("package-", 0) == 0);
+      src->global_.add_domain(dom.rfind("package-", 0) == 0);
       src->info_.push_back({dom, dom == "psys" ? -1 : package, 0});
     }
   }
   if (src->doms_.empty()) return fail("perf power PMU at " + perf_root.string() + " has no CPU");
-  if (std::find(src->is_package_.begin(), src->is_package_.end(), true) != src->is_package_.end()) {
-    src->has_global_ = true;
-    src->info_.push_back({"package-global", -1, 0});
-  }
+  src->global_.finish(src->info_);
   return src;
 }
 

@@ -48,16 +48,11 @@ class PowercapSource final : public EnergySource {
   }
   std::string_view kind() const override { return "powercap"; }
   const std::vector<DomainInfo>& domains() const override { return info_; }
-  std::uint64_t suspect_gaps() const noexcept override {
-    std::uint64_t n = 0;
-    for (const auto& d : fds_) n += d.counter.suspect_gaps();
-    return n;
-  }
+  std::uint64_t suspect_gaps() const noexcept override { return detail::sum_suspect_gaps(fds_); }
 
   std::size_t read(std::span<std::uint64_t> energy_uj) noexcept override {
     std::size_t errors = 0;
     const std::int64_t t = detail::monotonic_ns();
-    std::uint64_t global = 0;
     for (std::size_t i = 0; i < fds_.size(); ++i) {
       char buf[32];
       ssize_t n = ::pread(fds_[i].fd, buf, sizeof buf, 0);
@@ -67,16 +62,14 @@ class PowercapSource final : public EnergySource {
         ++errors;
       }
       energy_uj[i] = fds_[i].counter.energy_uj();
-      if (is_package_[i]) global += energy_uj[i];
     }
-    if (has_global_) energy_uj[fds_.size()] = global;
+    global_.write(energy_uj);
     return errors;
   }
 
   std::vector<DomainInfo> info_;
   std::vector<Domain> fds_;
-  std::vector<bool> is_package_;
-  bool has_global_ = false;
+  detail::PackageGlobal global_;
 };
 
 }  // namespace
@@ -137,13 +130,10 @@ Result<std::unique_ptr<EnergySource>> open_powercap(const std::filesystem::path&
       return fail(energy_path.string() + ": not an unsigned integer");
     }
     src->fds_.push_back({fd, Counter(*range, 1.0)});
-    src->is_package_.push_back(dom.rfind("package-", 0) == 0);
+    src->global_.add_domain(dom.rfind("package-", 0) == 0);
     src->info_.push_back({dom, dom == "psys" ? -1 : z.package, *range});
   }
-  if (std::find(src->is_package_.begin(), src->is_package_.end(), true) != src->is_package_.end()) {
-    src->has_global_ = true;
-    src->info_.push_back({"package-global", -1, 0});
-  }
+  src->global_.finish(src->info_);
   return src;
 }
 

@@ -9,12 +9,14 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <span>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "cinergy/common/error.hpp"
 #include "cinergy/sampler/counter.hpp"
+#include "cinergy/sampler/energy_source.hpp"
 
 namespace cinergy::sampler::detail {
 
@@ -54,6 +56,39 @@ inline Result<std::uint64_t> read_u64(const std::filesystem::path& p) {
   if (!parse_u64(t->data(), t->size(), v))
     return fail(p.string() + ": not an unsigned integer: '" + t->substr(0, 40) + "'");
   return v;
+}
+
+// The package-global series of a multi-domain source: the sum of its
+// package-* domains (never psys), written after the domains themselves.
+class PackageGlobal {
+ public:
+  // Declares the source's next domain (in read() order).
+  void add_domain(bool is_package) { is_package_.push_back(is_package); }
+  // Appends the package-global domain to `info` when there is any package.
+  void finish(std::vector<DomainInfo>& info) {
+    enabled_ = std::find(is_package_.begin(), is_package_.end(), true) != is_package_.end();
+    if (enabled_) info.push_back({"package-global", -1, 0});
+  }
+  // Hot path: energy_uj[domains] = sum of the package domains' energy_uj.
+  void write(std::span<std::uint64_t> energy_uj) const noexcept {
+    if (!enabled_) return;
+    std::uint64_t sum_uj = 0;
+    for (std::size_t i = 0; i < is_package_.size(); ++i)
+      if (is_package_[i]) sum_uj += energy_uj[i];
+    energy_uj[is_package_.size()] = sum_uj;
+  }
+
+ private:
+  std::vector<bool> is_package_;
+  bool enabled_ = false;
+};
+
+// Sum of the suspect gaps of every domain's counter (see EnergySource).
+template <typename Domains>
+std::uint64_t sum_suspect_gaps(const Domains& domains) noexcept {
+  std::uint64_t n = 0;
+  for (const auto& d : domains) n += d.counter.suspect_gaps();
+  return n;
 }
 
 // Sorted logical CPUs that have a topology directory, with their package.
