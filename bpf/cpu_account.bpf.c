@@ -44,6 +44,7 @@ __u32 n_tid;          /* entries in tid_table */
 __u32 has_collisions; /* bit 0: cg, bit 1: tgid, bit 2: tid overflow maps in use */
 __u32 calib_request;  /* bumped by user space to ask every CPU for a fresh clock pair */
 __u32 table_gen;      /* bumped by user space after each table change: cached slots are stale */
+__u32 inherited_cg;   /* cgroups registered by cinergy_cgroup_mkdir (diagnosis) */
 
 /* 1 (default): time slices and idle <-> busy with rq->clock (no clock read,
  * the scheduler's own clock, so totals match cpu.stat); 0: with
@@ -86,20 +87,21 @@ static __always_inline __u32 id_slot(struct cinergy_id_entry* table, void* overf
   return 0;
 }
 
+/* The slot of a cgroup2 id, 0 when it is not registered. */
+static __always_inline __u32 cg_slot(__u64 id) {
+  struct cinergy_cg_entry* e = &cg_table[id & (CINERGY_CG_TABLE_SIZE - 1)];
+  if (e->id == id) return e->slot;
+  if (e->id != 0 && (has_collisions & 1)) {
+    __u32* s = bpf_map_lookup_elem(&cg_overflow, &id);
+    if (s) return *s;
+  }
+  return 0;
+}
+
 /* The slots a task counts for: its cgroup, its process, itself (0 = none). */
 static __always_inline void slots_of(struct task_struct* t, __u32 out[CINERGY_NSLOT_KINDS]) {
-  out[CINERGY_SLOT_CGROUP] = 0;
-  if (n_cg) {
-    /* Direct BTF loads (tp_btf): the task's cgroup on the default (v2) hierarchy. */
-    __u64 id = t->cgroups->dfl_cgrp->kn->id;
-    struct cinergy_cg_entry* e = &cg_table[id & (CINERGY_CG_TABLE_SIZE - 1)];
-    if (e->id == id) {
-      out[CINERGY_SLOT_CGROUP] = e->slot;
-    } else if (e->id != 0 && (has_collisions & 1)) {
-      __u32* s = bpf_map_lookup_elem(&cg_overflow, &id);
-      if (s) out[CINERGY_SLOT_CGROUP] = *s;
-    }
-  }
+  /* Direct BTF loads (tp_btf): the task's cgroup on the default (v2) hierarchy. */
+  out[CINERGY_SLOT_CGROUP] = n_cg ? cg_slot(t->cgroups->dfl_cgrp->kn->id) : 0;
   out[CINERGY_SLOT_TGID] = n_tgid ? id_slot(tgid_table, &tgid_overflow, (__u32)t->tgid, 2) : 0;
   out[CINERGY_SLOT_TID] = n_tid ? id_slot(tid_table, &tid_overflow, (__u32)t->pid, 4) : 0;
 }
@@ -215,5 +217,48 @@ int BPF_PROG(cinergy_sched_switch, bool preempt, struct task_struct* prev, struc
 
   barrier();
   *(volatile __u64*)&r->seq = seq + 2;
+  return 0;
+}
+
+/* A subject's subtree grows while it is measured (a VM's vCPU hot-plug, a
+ * container runtime's nested cgroups): a cgroup2 directory created under a
+ * registered one counts for its parent's slot, so it lands in the same
+ * series (a new direct child of a subject counts for the subject's total).
+ * No task can be in the directory yet when this runs. Cgroup ids are not
+ * reused, so the entry is never wrong; rmdir frees it. Entries are claimed
+ * by compare-and-swap, as user space does (cpu_account.h). */
+SEC("tp_btf/cgroup_mkdir")
+int BPF_PROG(cinergy_cgroup_mkdir, struct cgroup* cgrp, const char* path) {
+  if (!n_cg || cgrp->root->hierarchy_id != 0) return 0; /* cgroup2 (default hierarchy) only */
+  struct cgroup_subsys_state* parent_css = cgrp->self.parent;
+  if (!parent_css) return 0;
+  __u32 slot = cg_slot(parent_css->cgroup->kn->id);
+  if (!slot) return 0;
+  __u64 id = cgrp->kn->id;
+  struct cinergy_cg_entry* e = &cg_table[id & (CINERGY_CG_TABLE_SIZE - 1)];
+  if (e->id == id) return 0;
+  if (e->id == 0 && __sync_val_compare_and_swap(&e->id, 0, id | CINERGY_CG_CLAIM) == 0) {
+    e->slot = slot;
+    barrier();
+    *(volatile __u64*)&e->id = id;
+  } else if (bpf_map_update_elem(&cg_overflow, &id, &slot, BPF_NOEXIST) == 0) {
+    __sync_fetch_and_or(&has_collisions, 1);
+  } else {
+    return 0; /* overflow map full: the directory stays untracked */
+  }
+  __sync_fetch_and_add(&inherited_cg, 1);
+  return 0;
+}
+
+SEC("tp_btf/cgroup_rmdir")
+int BPF_PROG(cinergy_cgroup_rmdir, struct cgroup* cgrp, const char* path) {
+  if (!n_cg || cgrp->root->hierarchy_id != 0) return 0;
+  __u64 id = cgrp->kn->id;
+  struct cinergy_cg_entry* e = &cg_table[id & (CINERGY_CG_TABLE_SIZE - 1)];
+  if (e->id == id) {
+    *(volatile __u64*)&e->id = 0; /* empty again; the slot's counts stay */
+  } else if (has_collisions & 1) {
+    bpf_map_delete_elem(&cg_overflow, &id);
+  }
   return 0;
 }

@@ -34,7 +34,12 @@
 #define CINERGY_SLOT_TID 2
 #define CINERGY_NSLOT_KINDS 3
 
-/* cgroup table entry; id 0 = empty. User space writes slot first, then id. */
+/* cgroup table entry; id 0 = empty. Both user space and the program's
+ * cgroup_mkdir handler fill empty entries, so a writer first claims one by
+ * compare-and-swap of id from 0 to (id | CINERGY_CG_CLAIM), which matches no
+ * cgroup, then writes slot, then id. */
+#define CINERGY_CG_CLAIM (1ULL << 63)
+
 struct cinergy_cg_entry {
   __u64 id;   /* cgroup v2 id (kernfs node id = inode of the cgroup2 directory) */
   __u32 slot; /* slot that counts this cgroup's own tasks */

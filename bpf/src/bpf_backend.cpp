@@ -122,10 +122,16 @@ class BpfAccounting final : public CpuAccounting {
         if (r->nodes[i].top_child == static_cast<int>(i))
           child_series_of[static_cast<int>(i)] = ++child_series;
       for (const auto& n : r->nodes) {
-        auto slot = cgroup_slot(n.id, n.dir);
+        std::uint32_t inherited = 0;
+        auto slot = cgroup_slot(n.id, n.dir, inherited);
         if (!slot) return std::unexpected(slot.error());
         new_pairs.push_back({*slot, first_series});
         if (n.top_child >= 0) new_pairs.push_back({*slot, child_series_of[n.top_child]});
+        // A directory created under an earlier subject after it was added:
+        // it keeps counting for that subject's series too.
+        if (inherited != 0)
+          for (std::size_t i = 0, end = pairs_.size(); i < end; ++i)
+            if (pairs_[i].slot == inherited) new_pairs.push_back({*slot, pairs_[i].series});
       }
     } else {
       const bool is_pid = r->kind == SubjectKind::pid;
@@ -273,17 +279,34 @@ class BpfAccounting final : public CpuAccounting {
     std::atomic_ref<__u32>(skel_->bss->table_gen).fetch_add(1, std::memory_order_release);
   }
 
-  Result<std::uint32_t> cgroup_slot(std::uint64_t id, const fs::path& dir) {
+  // The slot of a cgroup directory, registered on first use. `inherited` is
+  // set to the slot the program's cgroup_mkdir handler had given the
+  // directory (its parent's, see cpu_account.bpf.c), 0 if none: the caller
+  // makes the new slot count wherever that one did.
+  Result<std::uint32_t> cgroup_slot(std::uint64_t id, const fs::path& dir,
+                                    std::uint32_t& inherited) {
+    inherited = 0;
     if (auto it = cg_slots_.find(id); it != cg_slots_.end()) return it->second;
     auto slot = new_slot("cgroup " + dir.string());
     if (!slot) return slot;
-    auto* table = skel_->bss->cg_table;
-    std::span<const cinergy_cg_entry> view(table, CINERGY_CG_TABLE_SIZE);
-    if (place_key(view, id) == Placement::direct) {
-      publish(table[id & (CINERGY_CG_TABLE_SIZE - 1)], static_cast<__u64>(id), *slot);
+    auto& e = skel_->bss->cg_table[id & (CINERGY_CG_TABLE_SIZE - 1)];
+    std::atomic_ref<__u64> entry_id(e.id);
+    std::atomic_ref<__u32> entry_slot(e.slot);
+    __u64 seen = entry_id.load(std::memory_order_acquire);
+    if (seen == id) {  // inherited by the program: take the entry over
+      inherited = entry_slot.load(std::memory_order_relaxed);
+      entry_slot.store(*slot, std::memory_order_release);
+    } else if (__u64 expected = 0;
+               seen == 0 && entry_id.compare_exchange_strong(expected, id | CINERGY_CG_CLAIM)) {
+      entry_slot.store(*slot, std::memory_order_release);
+      entry_id.store(id, std::memory_order_release);
     } else {
       __u64 key = id;
-      __u32 value = *slot;
+      __u32 value = 0;
+      if (bpf_map__lookup_elem(skel_->maps.cg_overflow, &key, sizeof key, &value, sizeof value,
+                               0) == 0)
+        inherited = value;
+      value = *slot;
       if (bpf_map__update_elem(skel_->maps.cg_overflow, &key, sizeof key, &value, sizeof value,
                                BPF_ANY) != 0)
         return fail_errno("cannot register cgroup " + dir.string() + " (overflow map)");

@@ -305,6 +305,62 @@ TEST(BpfKernel, NestedTreeTotalAndChildren) {
             (r1.series[1] - r0.series[1]) + (r1.series[2] - r0.series[2]));
 }
 
+// Directories created under a subject after add_subject (a VM's vCPU
+// hot-plug, a container runtime's nested cgroups) count for the series of
+// the directory they were created in; a later subject for one of them takes
+// it over without the earlier subject losing it.
+TEST(BpfKernel, DirectoriesCreatedLaterAreCounted) {
+  REQUIRE_KERNEL_TIER(true);
+  REQUIRE_STRESS_NG();
+  TestCgroup cg(test::cgroup2_root_or_empty(), "grow");
+  auto a_dir = cg.mkdir("a");
+  auto acc = open_backend("bpf");
+  ASSERT_TRUE(acc);
+  ASSERT_TRUE(acc->add_subject({SubjectKind::cgroup, cg.path().string(), "vm"}));
+  ASSERT_EQ(acc->series().size(), 2u);  // vm, vm/a
+  auto new_dir = cg.mkdir("a/new");     // a grandchild: counts for vm/a
+  auto late_dir = cg.mkdir("late");     // a new direct child: counts for the total only
+
+  auto run_and_compare = [&](const char* what, std::size_t extra_series,
+                             const std::filesystem::path& extra_dir) {
+    auto ut0 = test::cpu_stat_usage_ns(cg.path()), ua0 = test::cpu_stat_usage_ns(a_dir),
+         ux0 = test::cpu_stat_usage_ns(extra_dir);
+    auto r0 = read_all(*acc);
+    {
+      Child x({"stress-ng", "-c", "1", "-l", "40", "-t", "1.5", "--quiet"}, new_dir);
+      Child y({"stress-ng", "-c", "1", "-l", "40", "-t", "1.5", "--quiet"}, late_dir);
+      EXPECT_EQ(x.wait(), 0);
+      EXPECT_EQ(y.wait(), 0);
+    }
+    auto r1 = read_all(*acc);
+    auto ut1 = test::cpu_stat_usage_ns(cg.path()), ua1 = test::cpu_stat_usage_ns(a_dir),
+         ux1 = test::cpu_stat_usage_ns(extra_dir);
+    const double want_t = double(*ut1 - *ut0), want_a = double(*ua1 - *ua0);
+    const double got_t = double(r1.series[0] - r0.series[0]),
+                 got_a = double(r1.series[1] - r0.series[1]);
+    std::printf("%s: total cpu.stat %.3f s, bpf %.3f s; a: cpu.stat %.3f s, bpf %.3f s\n", what,
+                want_t / 1e9, got_t / 1e9, want_a / 1e9, got_a / 1e9);
+    EXPECT_GT(want_a, 0.1e9);
+    EXPECT_GT(want_t - want_a, 0.1e9);  // "late" ran too
+    EXPECT_TRUE(close_enough(got_t, want_t)) << what;
+    EXPECT_TRUE(close_enough(got_a, want_a)) << what;
+    if (extra_series != 0) {
+      const double want_x = double(*ux1 - *ux0),
+                   got_x = double(r1.series[extra_series] - r0.series[extra_series]);
+      std::printf("%s: own subject cpu.stat %.3f s, bpf %.3f s\n", what, want_x / 1e9,
+                  got_x / 1e9);
+      EXPECT_TRUE(close_enough(got_x, want_x)) << what;
+    }
+  };
+  run_and_compare("created after add_subject", 0, new_dir);
+
+  // A subject of its own for a/new: its slot replaces the inherited one.
+  auto idx = acc->add_subject({SubjectKind::cgroup, new_dir.string(), "new"});
+  ASSERT_TRUE(idx) << idx.error().what();
+  ASSERT_EQ(acc->series().size(), 3u);
+  run_and_compare("then registered itself", 2, new_dir);
+}
+
 // A process subject counts all its threads, exited ones included.
 TEST(BpfKernel, ProcessSubjectMatchesSchedstat) {
   REQUIRE_KERNEL_TIER(true);
