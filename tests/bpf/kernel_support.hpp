@@ -13,6 +13,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -143,6 +144,24 @@ class Child {
 inline bool have_program(const char* name) {
   std::string cmd = std::string("command -v ") + name + " >/dev/null 2>&1";
   return std::system(cmd.c_str()) == 0;
+}
+
+// One stress-ng CPU worker per {load %, cgroup}, all at once for `seconds`;
+// true when every one exited with status 0.
+struct StressWorker {
+  int load_pct;
+  std::filesystem::path cgroup;
+};
+inline bool run_stress_workers(std::initializer_list<StressWorker> workers, double seconds) {
+  std::vector<std::unique_ptr<Child>> children;
+  for (const auto& w : workers)
+    children.push_back(std::make_unique<Child>(
+        std::vector<std::string>{"stress-ng", "-c", "1", "-l", std::to_string(w.load_pct), "-t",
+                                 std::to_string(seconds), "--quiet"},
+        w.cgroup));
+  bool ok = true;
+  for (auto& c : children) ok = c->wait() == 0 && ok;
+  return ok;
 }
 
 }  // namespace cinergy::test

@@ -280,12 +280,7 @@ TEST(BpfKernel, NestedTreeTotalAndChildren) {
   auto ua0 = test::cpu_stat_usage_ns(a_dir), ub0 = test::cpu_stat_usage_ns(b_dir),
        ut0 = test::cpu_stat_usage_ns(cg.path());
   auto r0 = read_all(*acc);
-  {
-    Child x({"stress-ng", "-c", "1", "-l", "30", "-t", "2", "--quiet"}, a_dir);
-    Child y({"stress-ng", "-c", "1", "-l", "60", "-t", "2", "--quiet"}, c_dir);
-    EXPECT_EQ(x.wait(), 0);
-    EXPECT_EQ(y.wait(), 0);
-  }
+  EXPECT_TRUE(test::run_stress_workers({{30, a_dir}, {60, c_dir}}, 2));
   auto r1 = read_all(*acc);
   auto ua1 = test::cpu_stat_usage_ns(a_dir), ub1 = test::cpu_stat_usage_ns(b_dir),
        ut1 = test::cpu_stat_usage_ns(cg.path());
@@ -326,12 +321,7 @@ TEST(BpfKernel, DirectoriesCreatedLaterAreCounted) {
     auto ut0 = test::cpu_stat_usage_ns(cg.path()), ua0 = test::cpu_stat_usage_ns(a_dir),
          ux0 = test::cpu_stat_usage_ns(extra_dir);
     auto r0 = read_all(*acc);
-    {
-      Child x({"stress-ng", "-c", "1", "-l", "40", "-t", "1.5", "--quiet"}, new_dir);
-      Child y({"stress-ng", "-c", "1", "-l", "40", "-t", "1.5", "--quiet"}, late_dir);
-      EXPECT_EQ(x.wait(), 0);
-      EXPECT_EQ(y.wait(), 0);
-    }
+    EXPECT_TRUE(test::run_stress_workers({{40, new_dir}, {40, late_dir}}, 1.5));
     auto r1 = read_all(*acc);
     auto ut1 = test::cpu_stat_usage_ns(cg.path()), ua1 = test::cpu_stat_usage_ns(a_dir),
          ux1 = test::cpu_stat_usage_ns(extra_dir);
@@ -347,8 +337,7 @@ TEST(BpfKernel, DirectoriesCreatedLaterAreCounted) {
     if (extra_series != 0) {
       const double want_x = double(*ux1 - *ux0),
                    got_x = double(r1.series[extra_series] - r0.series[extra_series]);
-      std::printf("%s: own subject cpu.stat %.3f s, bpf %.3f s\n", what, want_x / 1e9,
-                  got_x / 1e9);
+      std::printf("%s: own subject cpu.stat %.3f s, bpf %.3f s\n", what, want_x / 1e9, got_x / 1e9);
       EXPECT_TRUE(close_enough(got_x, want_x)) << what;
     }
   };
