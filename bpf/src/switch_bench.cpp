@@ -181,9 +181,6 @@ Result<std::vector<SwitchBenchRun>> run_switch_bench(const SwitchBenchOptions& o
   std::vector<SwitchBenchRun> runs;
   for (int rep = 0; rep < options.repetitions; ++rep) {
     SwitchBenchRun run;
-    auto rate = run_stress_switch(work.path(), options.switch_workers, options.seconds);
-    if (!rate) return std::unexpected(rate.error());
-    run.rate_none = *rate;
 
     {  // per-call costs, both programs on the same switches, stats on.
       // Attach order alternates between repetitions: the first program on a
@@ -231,7 +228,14 @@ Result<std::vector<SwitchBenchRun>> run_switch_bench(const SwitchBenchOptions& o
       run.empty_ns_tracked = per_call(e0, e1);
       run.calls_tracked = a1.cnt - a0.cnt;
     }
-    {  // context-switch rate with the accounting program only, stats off
+    // Context-switch rate, stats off: no program, the accounting program
+    // alone (untracked, then tracked), no program again. The reference is
+    // the mean of the two bracketing runs without a program, so a machine
+    // whose speed drifts during the repetition (shared hosts) biases neither
+    // side.
+    auto none_before = run_stress_switch(work.path(), options.switch_workers, options.seconds);
+    if (!none_before) return std::unexpected(none_before.error());
+    {
       auto acct = open_acct(root, dummy.path());
       if (!acct) return std::unexpected(acct.error());
       Fd acct_fd(acct->second);
@@ -245,6 +249,9 @@ Result<std::vector<SwitchBenchRun>> run_switch_bench(const SwitchBenchOptions& o
       if (!r) return std::unexpected(r.error());
       run.rate_tracked = *r;
     }
+    auto none_after = run_stress_switch(work.path(), options.switch_workers, options.seconds);
+    if (!none_after) return std::unexpected(none_after.error());
+    run.rate_none = (*none_before + *none_after) / 2;
     spdlog::info("bench bpf: repetition {}/{} done", rep + 1, options.repetitions);
     runs.push_back(run);
   }

@@ -29,6 +29,8 @@ struct SwitchBenchRun {
   std::uint64_t calls_untracked = 0, calls_tracked = 0;  // run_cnt of the accounting program
   bool empty_attached_first = false;  // attach order (alternates between repetitions)
   // stress-ng --switch bogo ops/s (real time); stats off for these runs.
+  // rate_none is the mean of a run just before and one just after the two
+  // runs with the accounting program.
   double rate_none = 0, rate_untracked = 0, rate_tracked = 0;
 };
 
