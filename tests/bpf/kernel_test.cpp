@@ -1,14 +1,17 @@
 // Kernel tier: the BPF backend against the kernel's own accounting (cgroup2
 // cpu.stat, thread CPU clocks). Needs root, cgroup2, BTF and stress-ng.
 #include <bpf/bpf.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <pthread.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -348,6 +351,45 @@ TEST(BpfKernel, DirectoriesCreatedLaterAreCounted) {
   ASSERT_TRUE(idx) << idx.error().what();
   ASSERT_EQ(acc->series().size(), 3u);
   run_and_compare("then registered itself", 2, new_dir);
+}
+
+// A process moved into a registered cgroup by another process while it
+// spins (never sleeping, so no switch follows the move) is counted from the
+// move on, not from its next switch. (A process that moves itself sleeps in
+// the move: the kernel's cgroup migration waits for RCU.)
+TEST(BpfKernel, TaskMovedWhileRunningIsCounted) {
+  REQUIRE_KERNEL_TIER(true);
+  TestCgroup cg(test::cgroup2_root_or_empty(), "moved");
+  auto acc = open_backend("bpf");
+  ASSERT_TRUE(acc);
+  ASSERT_TRUE(acc->add_subject({SubjectKind::cgroup, cg.path().string(), "moved"}));
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    timespec t0{}, t{};
+    ::clock_gettime(CLOCK_MONOTONIC, &t0);
+    do ::clock_gettime(CLOCK_MONOTONIC, &t);  // a vDSO call: no syscall, no switch
+    while ((t.tv_sec - t0.tv_sec) * 1'000'000'000L + (t.tv_nsec - t0.tv_nsec) < 1'500'000'000L);
+    ::_exit(0);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  {
+    std::ofstream procs(cg.path() / "cgroup.procs");
+    procs << pid << std::flush;
+    EXPECT_TRUE(procs.good());
+  }
+  auto u0 = test::cpu_stat_usage_ns(cg.path());
+  auto r0 = read_all(*acc);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  auto r1 = read_all(*acc);
+  auto u1 = test::cpu_stat_usage_ns(cg.path());
+  ASSERT_TRUE(u0 && u1);
+  const double want = double(*u1 - *u0), got = double(r1.series[0] - r0.series[0]);
+  std::printf("moved while running: cpu.stat %.3f s, bpf %.3f s\n", want / 1e9, got / 1e9);
+  EXPECT_GT(want, 0.3e9);
+  EXPECT_TRUE(close_enough(got, want));
 }
 
 // A process subject counts all its threads, exited ones included.
