@@ -12,10 +12,13 @@ namespace cinergy::sampler {
 
 Result<TraceWriter> TraceWriter::open(const std::filesystem::path& path,
                                       const std::vector<std::string>& columns, int level) {
+  const auto compression = compression_from_name(path);
+  if (!compression)
+    return fail("trace " + path.string() + ": the name must end in .csv.xz, .csv.gz or .csv");
   TraceWriter w;
   w.path_ = path;
   w.level_ = level;
-  w.xz_ = path.extension() == ".xz";
+  w.compression_ = *compression;
   w.fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (w.fd_ < 0) return fail_errno("cannot write trace " + path.string());
   w.text_.reserve(1 << 20);
@@ -35,7 +38,7 @@ TraceWriter& TraceWriter::operator=(TraceWriter&& o) noexcept {
     fd_ = o.fd_;
     o.fd_ = -1;
     level_ = o.level_;
-    xz_ = o.xz_;
+    compression_ = o.compression_;
     text_ = std::move(o.text_);
     out_ = std::move(o.out_);
     bytes_written_ = o.bytes_written_;
@@ -92,9 +95,12 @@ bool xz_compress(const std::string& in, std::vector<unsigned char>& out) {
 
 Result<void> TraceWriter::flush() {
   if (text_.empty() || fd_ < 0) return ok();
-  if (xz_) {
+  if (compression_ == Compression::plain) {
+    return write_out(reinterpret_cast<const unsigned char*>(text_.data()), text_.size());
+  }
+  if (compression_ == Compression::xz) {
     if (!xz_compress(text_, out_)) return fail("xz compression failed for " + path_.string());
-    return write_out(out_.size());
+    return write_out(out_.data(), out_.size());
   }
   z_stream zs{};
   // windowBits 15 + 16: a gzip wrapper, so every flush is one complete member.
@@ -109,13 +115,13 @@ Result<void> TraceWriter::flush() {
   const std::size_t n = out_.size() - zs.avail_out;
   deflateEnd(&zs);
   if (rc != Z_STREAM_END) return fail("zlib deflate failed for " + path_.string());
-  return write_out(n);
+  return write_out(out_.data(), n);
 }
 
-Result<void> TraceWriter::write_out(std::size_t n) {
+Result<void> TraceWriter::write_out(const unsigned char* data, std::size_t n) {
   std::size_t done = 0;
   while (done < n) {
-    ssize_t w = ::write(fd_, out_.data() + done, n - done);
+    ssize_t w = ::write(fd_, data + done, n - done);
     if (w < 0) {
       if (errno == EINTR) continue;
       return fail_errno("cannot write trace " + path_.string());
