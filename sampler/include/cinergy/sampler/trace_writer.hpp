@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <span>
 #include <string>
@@ -55,6 +56,8 @@ class TraceWriter {
   int fd_ = -1;
   int level_ = 6;
   Compression compression_ = Compression::xz;
+  struct XzEncoder;
+  std::unique_ptr<XzEncoder> xz_;  // created at the first xz flush
   std::string text_;
   std::vector<unsigned char> out_;
   std::uint64_t bytes_written_ = 0, rows_ = 0;
