@@ -215,7 +215,9 @@ void register_record(CLI::App& app, int& exit_code) {
   cmd->add_option("--sim-host", o->source.sim_host,
                   "SPECpower result_id for --source sim (default power_ssj2008-20190730-00996)");
   cmd->add_option("--sim-seed", o->source.sim_seed, "Noise seed of the simulated meter");
-  cmd->add_option("--out", o->out, "Trace file (gzip CSV; sidecar <out>.meta.json)");
+  cmd->add_option(
+      "--out", o->out,
+      "Trace file: .csv.xz (xz), .csv.gz (gzip) or .csv (plain); sidecar <out>.meta.json");
   cmd->add_flag("--json", o->json, "Print the summary as one JSON object");
   cmd->add_option("--pin", o->pin, "Pin the sampling thread to this CPU");
   cmd->add_option("--fifo", o->fifo, "SCHED_FIFO priority of the sampling thread (root)");

@@ -61,7 +61,7 @@ build/cinergy run --testvm --profile quick "${source_flag[@]}" "${out_flag[@]}" 
 rc=$?
 set -e
 if [ -d "$run_dir" ]; then
-  say "results: $run_dir (manifest.json, <host>-*.csv, trace-*.csv.gz, evaluation*.json, report.html)"
+  say "results: $run_dir (manifest.json, <host>-*.csv, trace-*.csv.xz, evaluation*.json, report.html)"
   if [ -f "$run_dir/report.html" ]; then say "open the report: $run_dir/report.html"; fi
 fi
 exit "$rc"

@@ -534,7 +534,7 @@ Result<bool> Runner::run_phase(const PhasePlan& plan) {
   nlohmann::json record = {
       {"phase", plan.name}, {"scenario", std::string(1, plan.scenario)}, {"step", plan.step}};
   const auto csv_path = original_csv_path(run_dir_, prefix_, plan.name);
-  const auto trace_path = run_dir_ / ("trace-" + plan.name + ".csv.gz");
+  const auto trace_path = run_dir_ / ("trace-" + plan.name + ".csv.xz");
   const auto events_path = run_dir_ / ("events-" + plan.name + ".csv");
   record["csv"] = csv_path.filename().string();
   record["trace"] = trace_path.filename().string();

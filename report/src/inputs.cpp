@@ -1,7 +1,5 @@
 #include "inputs.hpp"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
@@ -41,60 +39,7 @@ std::optional<double> parse_double(std::string_view s) {
   return v;
 }
 
-Result<GzReadStats> read_gz_lines(const std::filesystem::path& path,
-                                  const std::function<void(std::string_view)>& on_line) {
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (f == nullptr) return fail_errno(errno ? errno : ENOENT, "cannot open " + path.string());
-  gzbuffer(f, 1 << 17);
-  GzReadStats stats;
-  std::string pending;
-  std::vector<char> buf(1 << 17);
-  while (true) {
-    const int n = gzread(f, buf.data(), static_cast<unsigned>(buf.size()));
-    if (n < 0) {
-      int zerr = 0;
-      const char* msg = gzerror(f, &zerr);
-      stats.truncated = true;
-      stats.problem = msg ? msg : "read error";
-      break;
-    }
-    if (n == 0) {
-      int zerr = 0;
-      gzerror(f, &zerr);
-      if (zerr != Z_OK && zerr != Z_STREAM_END) {
-        stats.truncated = true;
-        stats.problem = "unexpected end of gzip stream";
-      }
-      break;
-    }
-    std::string_view chunk(buf.data(), static_cast<std::size_t>(n));
-    while (!chunk.empty()) {
-      const std::size_t nl = chunk.find('\n');
-      if (nl == std::string_view::npos) {
-        pending.append(chunk);
-        break;
-      }
-      if (pending.empty()) {
-        on_line(chunk.substr(0, nl));
-      } else {
-        pending.append(chunk.substr(0, nl));
-        on_line(pending);
-        pending.clear();
-      }
-      ++stats.lines;
-      chunk.remove_prefix(nl + 1);
-    }
-  }
-  gzclose(f);
-  // A last line without newline is complete only if the stream ended cleanly.
-  if (!pending.empty() && !stats.truncated) {
-    on_line(pending);
-    ++stats.lines;
-  }
-  return stats;
-}
-
-static Result<std::vector<std::string>> read_lines(const std::filesystem::path& path) {
+static Result<std::vector<std::string>> read_small_file_lines(const std::filesystem::path& path) {
   std::ifstream in(path);
   if (!in) return fail_errno(errno ? errno : ENOENT, "cannot open " + path.string());
   std::vector<std::string> lines;
@@ -118,7 +63,7 @@ double Table::number(std::size_t row, std::size_t col) const {
 }
 
 Result<Table> read_table(const std::filesystem::path& path) {
-  auto lines = read_lines(path);
+  auto lines = read_small_file_lines(path);
   if (!lines) return std::unexpected(lines.error());
   if (lines->empty()) return fail(path.string() + ": empty file, no CSV header");
   Table t;

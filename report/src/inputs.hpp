@@ -21,17 +21,6 @@ namespace cinergy::report::detail {
 std::vector<std::string_view> split_csv(std::string_view line);
 std::optional<double> parse_double(std::string_view s);
 
-// Calls on_line for each line of a gzip file (several concatenated members
-// allowed). A stream cut short (a killed writer) stops the reading and sets
-// truncated; lines read before are kept.
-struct GzReadStats {
-  std::uint64_t lines = 0;
-  bool truncated = false;
-  std::string problem;  // why it stopped early, empty if it did not
-};
-Result<GzReadStats> read_gz_lines(const std::filesystem::path& path,
-                                  const std::function<void(std::string_view)>& on_line);
-
 // A plain CSV with a header: columns by name, numbers (NaN where not numeric)
 // plus the raw text of each cell for string columns.
 struct Table {

@@ -27,6 +27,20 @@ using nlohmann::json;
 
 constexpr const char* kPhases[] = {"training-25", "training-50", "training-100", "groundtruth",
                                    "cloudlike"};
+// A phase's trace: trace-<phase>.csv.xz as `cinergy run` writes it, or the
+// .csv.gz of older runs; the first that exists is used. (Not a plain
+// trace-<phase>.csv: that name reads as an original CSV of a host "trace".)
+constexpr const char* kTraceSuffixes[] = {".csv.xz", ".csv.gz"};
+
+std::optional<fs::path> find_trace(const fs::path& dir, std::string_view phase) {
+  std::error_code ec;
+  for (const char* suffix : kTraceSuffixes) {
+    fs::path p = dir / fmt::format("trace-{}{}", phase, suffix);
+    if (fs::is_regular_file(p, ec)) return p;
+  }
+  return std::nullopt;
+}
+
 // The bound on embedded numbers (all traces, all levels): see docs/report.md.
 constexpr std::size_t kValueBudget = 3'000'000;
 constexpr std::size_t kOverviewBuckets = 4000;
@@ -492,10 +506,13 @@ Result<ReportResult> write_report(const fs::path& data_dir, const fs::path& out_
   Inputs in = gather(data_dir);
 
   // Traces: the budget is shared equally among the traces present.
+  std::map<std::string, fs::path> trace_files;
   std::vector<std::string> trace_phases;
   for (const char* phase : kPhases)
-    if (fs::exists(data_dir / fmt::format("trace-{}.csv.gz", phase)))
+    if (auto f = find_trace(data_dir, phase)) {
       trace_phases.emplace_back(phase);
+      trace_files[phase] = *f;
+    }
   bool simulated = false;
   if (in.manifest)
     if (const json* s = jget(*in.manifest, {"simulated"}); s && s->is_boolean())
@@ -509,14 +526,14 @@ Result<ReportResult> write_report(const fs::path& data_dir, const fs::path& out_
   // the previous ones left of the budget, so short traces do not waste it.
   std::vector<std::pair<std::uintmax_t, std::string>> order;
   for (const auto& phase : trace_phases)
-    order.emplace_back(fs::file_size(data_dir / fmt::format("trace-{}.csv.gz", phase), ec), phase);
+    order.emplace_back(fs::file_size(trace_files.at(phase), ec), phase);
   std::sort(order.begin(), order.end());
   std::map<std::string, std::pair<json, std::string>> built_traces;
   std::map<std::string, json> health_by_phase;
   std::size_t values = 0;
   for (std::size_t k = 0; k < order.size(); ++k) {
     const std::string& phase = order[k].second;
-    const fs::path trace = data_dir / fmt::format("trace-{}.csv.gz", phase);
+    const fs::path trace = trace_files.at(phase);
     detail::TraceInput ti;
     ti.phase = phase;
     ti.trace = trace;
@@ -558,7 +575,7 @@ Result<ReportResult> write_report(const fs::path& data_dir, const fs::path& out_
       built = std::move(it->second);
       health.push_back(std::move(health_by_phase[phase]));
     } else if (std::find(trace_phases.begin(), trace_phases.end(), phase) == trace_phases.end()) {
-      in.missing.push_back(fmt::format("trace-{}.csv.gz", phase));
+      in.missing.push_back(fmt::format("trace-{}{}", phase, kTraceSuffixes[0]));
     }
     if (!built && in.csv.contains(phase)) {
       built = csv_timeseries(in.csv.at(phase), in.threads);

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <deque>
 
+#include "cinergy/common/line_reader.hpp"
 #include "cinergy/report/series.hpp"
 #include "inputs.hpp"
 
@@ -135,7 +136,7 @@ Result<TraceOutput> build_trace(const TraceInput& in) {
   bool any_simulated = false;
   std::size_t t_col = 0, sim_col = SIZE_MAX;
   bool have_header = false;
-  auto pass1 = read_gz_lines(in.trace, [&](std::string_view line) {
+  auto pass1 = cinergy::read_lines(in.trace, [&](std::string_view line) {
     if (!have_header) {
       for (auto f : split_csv(line)) header.emplace_back(f);
       have_header = true;
@@ -236,7 +237,7 @@ Result<TraceOutput> build_trace(const TraceInput& in) {
   std::size_t marker_i = 0;
   double target = kNaN;
   bool header_seen = false;
-  auto pass2 = read_gz_lines(in.trace, [&](std::string_view line) {
+  auto pass2 = cinergy::read_lines(in.trace, [&](std::string_view line) {
     if (!header_seen) {
       header_seen = true;
       return;

@@ -1,5 +1,5 @@
-// Turns one high-rate trace (trace-<phase>.csv.gz) into the report's
-// multi-level min/max pyramid plus its health figures.
+// Turns one high-rate trace (trace-<phase>.csv.xz; .csv.gz or .csv of older
+// runs) into the report's multi-level min/max pyramid plus its health figures.
 #pragma once
 
 #include <cstdint>

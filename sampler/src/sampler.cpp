@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <time.h>
 
+#include <algorithm>
 #include <boost/lockfree/spsc_queue.hpp>
 #include <cmath>
 #include <future>
@@ -294,7 +295,8 @@ void Sampler::Impl::writer() {
   std::vector<std::uint64_t> row(stride), base(stride), prev(stride), rel(stride);
   bool have_base = false;
   const bool sim = source->simulated();
-  std::int64_t next_flush = clock_ns(CLOCK_MONOTONIC) + 1'000'000'000;
+  constexpr std::int64_t kFlushPeriodNs = 1'000'000'000;
+  std::int64_t next_flush = clock_ns(CLOCK_MONOTONIC) + kFlushPeriodNs;
   bool trace_failed = false;
   const auto process = [&] {
     queue->pop(row.data(), stride);
@@ -346,7 +348,10 @@ void Sampler::Impl::writer() {
     }
     const std::int64_t now = clock_ns(CLOCK_MONOTONIC);
     if (now >= next_flush || done) {
-      next_flush = now + 1'000'000'000;
+      // On a fixed 1 s grid (no drift), so a killed run loses at most the last
+      // second; a writer starved past a whole period restarts the grid.
+      next_flush += kFlushPeriodNs;
+      if (next_flush <= now) next_flush = now + kFlushPeriodNs;
       if (trace && !trace_failed) {
         if (auto r = trace->flush(); !r) {
           trace_failed = true;
@@ -367,8 +372,12 @@ void Sampler::Impl::writer() {
       }
     }
     if (done) break;
-    // Idle: the queue holds queue_samples (16 s at 1 kHz), so 20 ms naps are safe and cheap.
-    if (got == 0) ::usleep(20000);
+    // Idle: the queue holds queue_samples (16 s at 1 kHz), so 20 ms naps are
+    // safe and cheap; a nap ends at the next flush deadline, not after it.
+    if (got == 0) {
+      const std::int64_t to_flush_us = (next_flush - clock_ns(CLOCK_MONOTONIC)) / 1000;
+      ::usleep(static_cast<useconds_t>(std::clamp<std::int64_t>(to_flush_us, 1, 20000)));
+    }
   }
   if (trace && !trace_failed) {
     if (auto r = trace->close(); !r) notes.push_back("trace writing failed: " + r.error().what());

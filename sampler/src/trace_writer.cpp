@@ -10,12 +10,49 @@
 
 namespace cinergy::sampler {
 
+// The xz encoder, kept from one flush to the next so its match finder's
+// memory is allocated once (a new encoder per flush costs page faults: ~15 %
+// of the writer's CPU, docs/sampler.md). Every flush is still a complete,
+// independent stream.
+struct TraceWriter::XzEncoder {
+  lzma_stream strm = LZMA_STREAM_INIT;
+  XzEncoder() = default;
+  XzEncoder(const XzEncoder&) = delete;
+  XzEncoder& operator=(const XzEncoder&) = delete;
+  ~XzEncoder() { lzma_end(&strm); }
+
+  // One complete xz stream of `in` into `out` (resized to fit).
+  bool compress(const std::string& in, std::vector<unsigned char>& out) {
+    lzma_options_lzma opt{};
+    if (lzma_lzma_preset(&opt, 1) != 0) return false;
+    opt.mode = LZMA_MODE_NORMAL;  // the fast mode loses ~25 % on this data
+    opt.mf = LZMA_MF_HC3;
+    opt.nice_len = 16;
+    opt.pb = 0;  // text: no position alignment
+    opt.lp = 0;
+    opt.dict_size = 1u << 20;
+    lzma_filter filters[] = {{LZMA_FILTER_LZMA2, &opt}, {LZMA_VLI_UNKNOWN, nullptr}};
+    if (lzma_stream_encoder(&strm, filters, LZMA_CHECK_CRC32) != LZMA_OK) return false;
+    out.resize(lzma_stream_buffer_bound(in.size()));
+    strm.next_in = reinterpret_cast<const std::uint8_t*>(in.data());
+    strm.avail_in = in.size();
+    strm.next_out = out.data();
+    strm.avail_out = out.size();
+    if (lzma_code(&strm, LZMA_FINISH) != LZMA_STREAM_END) return false;
+    out.resize(out.size() - strm.avail_out);
+    return true;
+  }
+};
+
 Result<TraceWriter> TraceWriter::open(const std::filesystem::path& path,
                                       const std::vector<std::string>& columns, int level) {
+  const auto compression = compression_from_name(path);
+  if (!compression)
+    return fail("trace " + path.string() + ": the name must end in .csv.xz, .csv.gz or .csv");
   TraceWriter w;
   w.path_ = path;
   w.level_ = level;
-  w.xz_ = path.extension() == ".xz";
+  w.compression_ = *compression;
   w.fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (w.fd_ < 0) return fail_errno("cannot write trace " + path.string());
   w.text_.reserve(1 << 20);
@@ -35,7 +72,8 @@ TraceWriter& TraceWriter::operator=(TraceWriter&& o) noexcept {
     fd_ = o.fd_;
     o.fd_ = -1;
     level_ = o.level_;
-    xz_ = o.xz_;
+    compression_ = o.compression_;
+    xz_ = std::move(o.xz_);
     text_ = std::move(o.text_);
     out_ = std::move(o.out_);
     bytes_written_ = o.bytes_written_;
@@ -65,36 +103,15 @@ void TraceWriter::add_row(std::int64_t t_ns, bool simulated,
   ++rows_;
 }
 
-namespace {
-
-// One complete xz stream of `in` into `out` (resized to fit).
-bool xz_compress(const std::string& in, std::vector<unsigned char>& out) {
-  lzma_options_lzma opt{};
-  if (lzma_lzma_preset(&opt, 1) != 0) return false;
-  opt.mode = LZMA_MODE_NORMAL;  // the fast mode loses ~25 % on this data
-  opt.mf = LZMA_MF_HC3;
-  opt.nice_len = 16;
-  opt.pb = 0;  // text: no position alignment
-  opt.lp = 0;
-  opt.dict_size = 1u << 20;
-  lzma_filter filters[] = {{LZMA_FILTER_LZMA2, &opt}, {LZMA_VLI_UNKNOWN, nullptr}};
-  out.resize(lzma_stream_buffer_bound(in.size()));
-  std::size_t pos = 0;
-  if (lzma_stream_buffer_encode(filters, LZMA_CHECK_CRC32, nullptr,
-                                reinterpret_cast<const std::uint8_t*>(in.data()), in.size(),
-                                out.data(), &pos, out.size()) != LZMA_OK)
-    return false;
-  out.resize(pos);
-  return true;
-}
-
-}  // namespace
-
 Result<void> TraceWriter::flush() {
   if (text_.empty() || fd_ < 0) return ok();
-  if (xz_) {
-    if (!xz_compress(text_, out_)) return fail("xz compression failed for " + path_.string());
-    return write_out(out_.size());
+  if (compression_ == Compression::plain) {
+    return write_out(reinterpret_cast<const unsigned char*>(text_.data()), text_.size());
+  }
+  if (compression_ == Compression::xz) {
+    if (!xz_) xz_ = std::make_unique<XzEncoder>();
+    if (!xz_->compress(text_, out_)) return fail("xz compression failed for " + path_.string());
+    return write_out(out_.data(), out_.size());
   }
   z_stream zs{};
   // windowBits 15 + 16: a gzip wrapper, so every flush is one complete member.
@@ -109,13 +126,13 @@ Result<void> TraceWriter::flush() {
   const std::size_t n = out_.size() - zs.avail_out;
   deflateEnd(&zs);
   if (rc != Z_STREAM_END) return fail("zlib deflate failed for " + path_.string());
-  return write_out(n);
+  return write_out(out_.data(), n);
 }
 
-Result<void> TraceWriter::write_out(std::size_t n) {
+Result<void> TraceWriter::write_out(const unsigned char* data, std::size_t n) {
   std::size_t done = 0;
   while (done < n) {
-    ssize_t w = ::write(fd_, out_.data() + done, n - done);
+    ssize_t w = ::write(fd_, data + done, n - done);
     if (w < 0) {
       if (errno == EINTR) continue;
       return fail_errno("cannot write trace " + path_.string());

@@ -8,7 +8,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <atomic>
 #include <cmath>
@@ -21,6 +20,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cinergy/common/line_reader.hpp"
 #include "cinergy/orchestrator/host_vms.hpp"
 #include "root_required.hpp"
 #include "temp_dir.hpp"
@@ -108,7 +108,7 @@ class CgroupWatcher {
   std::thread thread_;
 };
 
-// The gzip CSV trace (series of gzip members: gzread reads them all).
+// The CSV trace (xz streams, one per second), read with cinergy::read_lines.
 struct Trace {
   std::vector<std::string> columns;
   std::vector<std::vector<double>> rows;
@@ -121,24 +121,23 @@ struct Trace {
 
 Trace read_trace(const fs::path& p) {
   Trace t;
-  gzFile f = gzopen(p.c_str(), "rb");
-  if (f == nullptr) return t;
-  std::string text;
-  char buf[1 << 16];
-  int n;
-  while ((n = gzread(f, buf, sizeof buf)) > 0) text.append(buf, static_cast<std::size_t>(n));
-  gzclose(f);
-  std::stringstream ss(text);
-  std::string line;
-  if (!std::getline(ss, line)) return t;
-  std::stringstream hs(line);
-  std::string c;
-  while (std::getline(hs, c, ',')) t.columns.push_back(c);
-  while (std::getline(ss, line)) {
+  bool header = true;
+  auto stats = cinergy::read_lines(p, [&](std::string_view line) {
+    std::stringstream ls{std::string(line)};
+    std::string c;
+    if (header) {
+      while (std::getline(ls, c, ',')) t.columns.push_back(c);
+      header = false;
+      return;
+    }
     std::vector<double> row;
-    std::stringstream ls(line);
     while (std::getline(ls, c, ',')) row.push_back(std::strtod(c.c_str(), nullptr));
     if (row.size() == t.columns.size()) t.rows.push_back(std::move(row));
+  });
+  EXPECT_TRUE(stats) << stats.error().what();
+  if (stats) {
+    EXPECT_EQ(stats->compression, cinergy::Compression::xz) << p;
+    EXPECT_FALSE(stats->truncated) << p << ": " << stats->problem;
   }
   return t;
 }
@@ -277,7 +276,7 @@ TEST(RunE2E, QuickRunProducesEveryFileAndTheVmCpuMatchesCpuStat) {
   std::vector<std::string> phases = {"training-25", "training-50", "training-100", "groundtruth",
                                      "cloudlike"};
   for (const auto& ph : phases) {
-    for (const auto& f : {"trace-" + ph + ".csv.gz", "trace-" + ph + ".csv.gz.meta.json",
+    for (const auto& f : {"trace-" + ph + ".csv.xz", "trace-" + ph + ".csv.xz.meta.json",
                           "events-" + ph + ".csv", prefix + "-" + ph + ".csv"})
       EXPECT_TRUE(fs::exists(dir / f) && fs::file_size(dir / f) > 0) << f;
   }
@@ -341,9 +340,9 @@ TEST(RunE2E, QuickRunProducesEveryFileAndTheVmCpuMatchesCpuStat) {
     if (p["phase"] == "groundtruth") gt = &p;
   ASSERT_NE(gt, nullptr);
   const fs::path vm_cgroup = (*gt)["vm_runtime"]["cgroup"].get<std::string>();
-  const auto meta = json::parse(slurp(dir / "trace-groundtruth.csv.gz.meta.json"));
+  const auto meta = json::parse(slurp(dir / "trace-groundtruth.csv.xz.meta.json"));
   const double t0 = meta["t0_monotonic_ns"].get<double>();
-  const auto trace = read_trace(dir / "trace-groundtruth.csv.gz");
+  const auto trace = read_trace(dir / "trace-groundtruth.csv.xz");
   const int vm_col = trace.col("cpu_ns:vm");
   ASSERT_GT(vm_col, 0) << "no cpu_ns:vm column";
   ASSERT_GT(trace.rows.size(), 100u);
@@ -456,8 +455,8 @@ TEST(RunE2E, SigtermDuringScenarioCStopsEverythingCleanly) {
   EXPECT_EQ(manifest["interrupted_by"], "SIGTERM");
   EXPECT_FALSE(manifest["end_utc"].is_null());
   // The trace was flushed and its sidecar says interrupted.
-  const auto meta = json::parse(slurp(dir / "trace-cloudlike.csv.gz.meta.json"));
-  EXPECT_GT(read_trace(dir / "trace-cloudlike.csv.gz").rows.size(), 100u);
+  const auto meta = json::parse(slurp(dir / "trace-cloudlike.csv.xz.meta.json"));
+  EXPECT_GT(read_trace(dir / "trace-cloudlike.csv.xz").rows.size(), 100u);
   EXPECT_NE(meta.dump().find("\"interrupted\":true"), std::string::npos) << meta.dump();
 
   const auto left = leftovers(child.pid);

@@ -1,7 +1,6 @@
 #include "fixture.hpp"
 
 #include <fmt/format.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <cmath>
@@ -14,6 +13,7 @@
 #include <vector>
 
 #include "cinergy/model/analyze.hpp"
+#include "cinergy/sampler/trace_writer.hpp"
 
 namespace cinergy::test {
 namespace {
@@ -64,26 +64,27 @@ struct Recorded {
   std::vector<Window> windows;  // 2 s windows, for the original CSV
 };
 
-Recorded write_phase(const fs::path& dir, const Phase& ph, const FixtureOptions& o,
-                     std::mt19937_64& rng) {
+Result<Recorded> write_phase(const fs::path& dir, const Phase& ph, const FixtureOptions& o,
+                             std::mt19937_64& rng) {
   std::normal_distribution<double> jitter(0.0, 0.02);
   std::normal_distribution<double> pnoise(0.0, 1.5);
   const double dt = 1.0 / o.rate_hz;
   const auto n = static_cast<std::int64_t>(ph.duration_s * o.rate_hz) + 1;
-  std::vector<std::string> vcpu_cols;
-  for (int i = 0; i < kVcpus; ++i) vcpu_cols.push_back(fmt::format("cpu_ns:vm/vcpu{}", i));
-  std::string header =
-      "t_ns,simulated,package-0_energy_uj,dram-0_energy_uj,package-global_energy_uj";
+  std::vector<std::string> columns = {"t_ns", "simulated", "package-0_energy_uj",
+                                      "dram-0_energy_uj", "package-global_energy_uj"};
   if (ph.vm) {
-    header += ",cpu_ns:vm";
-    for (const auto& c : vcpu_cols) header += "," + c;
-    header += ",cpu_ns:vm/emulator";
+    columns.emplace_back("cpu_ns:vm");
+    for (int i = 0; i < kVcpus; ++i) columns.push_back(fmt::format("cpu_ns:vm/vcpu{}", i));
+    columns.emplace_back("cpu_ns:vm/emulator");
   }
-  header += ",cpu_ns:noise";
-  for (int c = 0; c < kThreads; ++c) header += fmt::format(",busy_ns:cpu{}", c);
-  header += "\n";
+  columns.emplace_back("cpu_ns:noise");
+  for (int c = 0; c < kThreads; ++c) columns.push_back(fmt::format("busy_ns:cpu{}", c));
 
-  const fs::path trace = dir / fmt::format("trace-{}.csv.gz", ph.name);
+  // Written by the sampler's own trace writer, one stream/member per ~1 MiB of rows.
+  const fs::path trace = dir / fmt::format("trace-{}{}", ph.name, o.trace_suffix);
+  auto writer = sampler::TraceWriter::open(trace, columns);
+  if (!writer) return std::unexpected(writer.error());
+  std::vector<std::uint64_t> values;
   std::uint64_t e_pkg = 0, e_dram = 0, vm_ns = 0, emu_ns = 0, noise_ns = 0;
   std::vector<std::uint64_t> vcpu_ns(kVcpus, 0), busy(kThreads, 0);
   std::int64_t prev_t = 0;
@@ -91,20 +92,6 @@ Recorded write_phase(const fs::path& dir, const Phase& ph, const FixtureOptions&
   double win_e_pkg = 0, win_e_dram = 0, win_busy = 0, win_vm = 0;
   std::vector<double> win_vcpu(kVcpus, 0);
   double win_start = 0, win_target = 0;
-  std::string chunk = header;
-  int members = 0;
-  auto flush = [&](bool last) {
-    gzFile f = gzopen(trace.c_str(), members == 0 ? "wb" : "ab");
-    gzwrite(f, chunk.data(), static_cast<unsigned>(chunk.size()));
-    gzclose(f);
-    ++members;
-    chunk.clear();
-    if (last && o.truncate_cloudlike && ph.name == "cloudlike") {
-      // Cut the file inside its last member, as a killed writer would.
-      const auto size = fs::file_size(trace);
-      fs::resize_file(trace, size - 40);
-    }
-  };
   std::uniform_real_distribution<double> late(0.0, 0.08);
   for (std::int64_t i = 0; i < n; ++i) {
     // Sample times on a 1/rate grid plus small lateness.
@@ -149,16 +136,17 @@ Recorded write_phase(const fs::path& dir, const Phase& ph, const FixtureOptions&
       win_vm += (v_total + de) * 1e-9;
       win_target = target;
     }
-    chunk += fmt::format("{},1,{},{},{}", t_ns, e_pkg, e_dram, e_pkg);
+    values = {e_pkg, e_dram, e_pkg};
     if (ph.vm) {
-      chunk += fmt::format(",{}", vm_ns);
-      for (auto v : vcpu_ns) chunk += fmt::format(",{}", v);
-      chunk += fmt::format(",{}", emu_ns);
+      values.push_back(vm_ns);
+      values.insert(values.end(), vcpu_ns.begin(), vcpu_ns.end());
+      values.push_back(emu_ns);
     }
-    chunk += fmt::format(",{}", noise_ns);
-    for (auto b : busy) chunk += fmt::format(",{}", b);
-    chunk += "\n";
-    if (chunk.size() > (1u << 20)) flush(false);
+    values.push_back(noise_ns);
+    values.insert(values.end(), busy.begin(), busy.end());
+    writer->add_row(t_ns, true, values);
+    if (writer->buffered_bytes() > (1u << 20))
+      if (auto r = writer->flush(); !r) return std::unexpected(r.error());
     prev_t = t_ns;
     // Close a 2 s window.
     if (t - win_start >= 2.0 - 1e-9) {
@@ -187,7 +175,9 @@ Recorded write_phase(const fs::path& dir, const Phase& ph, const FixtureOptions&
       win_start = t;
     }
   }
-  flush(true);
+  if (auto r = writer->close(); !r) return std::unexpected(r.error());
+  if (o.truncate_cloudlike && ph.name == "cloudlike")   // cut inside the last stream/member,
+    fs::resize_file(trace, fs::file_size(trace) - 40);  // as a killed writer would
 
   nlohmann::json series = nlohmann::json::array();
   if (ph.vm) {
@@ -292,10 +282,13 @@ std::string write_fixture(const fs::path& dir, const FixtureOptions& o) {
   }
   std::map<std::string, Recorded> rec;
   const fs::path scratch = dir / ".fixture-scratch";
+  if (!o.traces) fs::create_directories(scratch);
   for (const auto& ph : phases) {
     FixtureOptions po = o;
     if (!o.traces) po.truncate_cloudlike = false;
-    rec[ph.name] = write_phase(o.traces ? dir : scratch, ph, po, rng);
+    auto r = write_phase(o.traces ? dir : scratch, ph, po, rng);
+    if (!r) return r.error().what();
+    rec[ph.name] = std::move(*r);
     write_original_csv(dir, ph.name, rec[ph.name]);
   }
   if (!o.traces) fs::remove_all(scratch);

@@ -1,7 +1,8 @@
 // A realistic run directory for the report's tests, written from a synthetic
 // host (4 threads, concave power curve) and a 2-vCPU VM: high-rate traces
-// (several gzip members), sidecars, events, original-format CSVs, manifest,
-// models, isolated estimates and evaluations of both methods.
+// (several xz streams, by the sampler's trace writer), sidecars, events,
+// original-format CSVs, manifest, models, isolated estimates and evaluations
+// of both methods.
 #pragma once
 
 #include <filesystem>
@@ -14,12 +15,14 @@ struct FixtureOptions {
   double level_s = 4;      // seconds per load level (scenario A and C)
   double vm_period_s = 6;  // seconds per VM workload phase (4 phases per cycle)
   int vm_cycles = 2;       // workload cycles in B and C
-  bool traces = true;      // write trace-*.csv.gz (+ meta, events)
+  bool traces = true;      // write trace-<phase><trace_suffix> (+ meta, events)
+  // .csv.xz as `cinergy run` writes them; .csv.gz for a run of older versions.
+  std::string trace_suffix = ".csv.xz";
   bool analysis = true;    // write model/isolated/evaluation files
   // true: the model library's analyze() writes them (the real schema);
   // false: hand-written files in other plausible schemas (defensive reading).
   bool library_analysis = true;
-  bool truncate_cloudlike = false;  // cut the last gzip member short (a killed writer)
+  bool truncate_cloudlike = false;  // cut the last stream/member short (a killed writer)
 };
 
 // Returns an error message, empty on success.

@@ -3,7 +3,6 @@
 #include "cinergy/report/report.hpp"
 
 #include <gtest/gtest.h>
-#include <zlib.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -12,6 +11,7 @@
 #include <sstream>
 #include <string>
 
+#include "cinergy/sampler/trace_writer.hpp"
 #include "fixture.hpp"
 #include "temp_dir.hpp"
 #include "trace.hpp"
@@ -149,11 +149,11 @@ TEST(WriteReport, MissingTracesStillWritesAndSaysSo) {
   ASSERT_EQ(cinergy::test::write_fixture(dir.path(), o), "");
   auto r = write_report(dir.path(), dir.path() / "report.html");
   ASSERT_TRUE(r.has_value()) << r.error().what();
-  EXPECT_TRUE(contains(r->missing, "trace-cloudlike.csv.gz"));
-  EXPECT_TRUE(contains(r->missing, "trace-training-25.csv.gz"));
+  EXPECT_TRUE(contains(r->missing, "trace-cloudlike.csv.xz"));
+  EXPECT_TRUE(contains(r->missing, "trace-training-25.csv.xz"));
   const std::string html = slurp(dir.path() / "report.html");
   EXPECT_NE(html.find("Missing from this directory"), std::string::npos);
-  EXPECT_NE(html.find("<li>trace-groundtruth.csv.gz</li>"), std::string::npos);
+  EXPECT_NE(html.find("<li>trace-groundtruth.csv.xz</li>"), std::string::npos);
   // Time series fall back to the original CSV's 2 s windows.
   auto data = script_json(html, "cinergy-data");
   ASSERT_EQ(data["traces"].size(), 5u);
@@ -188,12 +188,30 @@ TEST(WriteReport, BrokenFilesAreNamedNotFatal) {
   TempDir dir;
   ASSERT_EQ(cinergy::test::write_fixture(dir.path(), FixtureOptions{}), "");
   dir.write("model.json", "{ not json");
-  dir.write("trace-training-50.csv.gz", "this is not gzip");
+  dir.write("trace-training-50.csv.xz", "this is not xz");
   auto r = write_report(dir.path(), dir.path() / "report.html");
   ASSERT_TRUE(r.has_value()) << r.error().what();
   const std::string html = slurp(dir.path() / "report.html");
   EXPECT_NE(html.find("unreadable: model.json"), std::string::npos);
-  EXPECT_NE(html.find("unreadable: trace-training-50.csv.gz"), std::string::npos);
+  EXPECT_NE(html.find("unreadable: trace-training-50.csv.xz"), std::string::npos);
+  EXPECT_NE(html.find("not xz data"), std::string::npos);
+}
+
+// A run directory of an older version: gzip traces. They are read as before.
+TEST(WriteReport, GzipTracesOfOlderRunsStillRead) {
+  TempDir dir;
+  FixtureOptions o;
+  o.trace_suffix = ".csv.gz";
+  ASSERT_EQ(cinergy::test::write_fixture(dir.path(), o), "");
+  ASSERT_TRUE(fs::exists(dir.path() / "trace-cloudlike.csv.gz"));
+  auto r = write_report(dir.path(), dir.path() / "report.html");
+  ASSERT_TRUE(r.has_value()) << r.error().what();
+  EXPECT_TRUE(r->missing.empty()) << r->missing.front();
+  const std::string html = slurp(dir.path() / "report.html");
+  auto data = script_json(html, "cinergy-data");
+  ASSERT_EQ(data["traces"].size(), 5u);
+  for (const auto& tr : data["traces"]) EXPECT_FALSE(tr.value("from_csv", false)) << tr["phase"];
+  EXPECT_NE(html.find("trace-groundtruth.csv.gz"), std::string::npos);
 }
 
 TEST(WriteReport, TruncatedTraceKeepsItsRowsAndSaysSo) {
@@ -205,6 +223,8 @@ TEST(WriteReport, TruncatedTraceKeepsItsRowsAndSaysSo) {
   ASSERT_TRUE(r.has_value()) << r.error().what();
   const std::string html = slurp(dir.path() / "report.html");
   EXPECT_NE(html.find("truncated:"), std::string::npos);
+  EXPECT_NE(html.find("cut short at byte"), std::string::npos);
+  EXPECT_NE(html.find("xz stream"), std::string::npos);
 }
 
 TEST(WriteReport, NotADirectoryIsAnError) {
@@ -216,25 +236,30 @@ TEST(WriteReport, NotADirectoryIsAnError) {
   EXPECT_FALSE(fs::exists(dir.path() / "report.html"));
 }
 
-// Writes a gzip trace with constant power and CPU, in two gzip members.
+// Writes a trace with constant power and CPU, in two flushes (xz streams or
+// gzip members, as the name says) by the sampler's trace writer.
 void write_constant_trace(const fs::path& p, int rows, double watts, double vm_cpus) {
-  std::string a = "t_ns,simulated,package-0_energy_uj,cpu_ns:vm\n", b;
+  auto w = cinergy::sampler::TraceWriter::open(
+      p, {"t_ns", "simulated", "package-0_energy_uj", "cpu_ns:vm"});
+  ASSERT_TRUE(w) << w.error().what();
   for (int i = 0; i < rows; ++i) {
     const long long t = i * 1'000'000LL;  // 1 kHz
-    std::string& dst = i < rows / 2 ? a : b;
-    dst += std::to_string(t) + ",0," + std::to_string(static_cast<long long>(watts * t / 1000.0)) +
-           "," + std::to_string(static_cast<long long>(vm_cpus * t)) + "\n";
+    const std::uint64_t v[] = {static_cast<std::uint64_t>(watts * t / 1000.0),
+                               static_cast<std::uint64_t>(vm_cpus * t)};
+    w->add_row(t, false, v);
+    if (i == rows / 2 - 1) {
+      ASSERT_TRUE(w->flush());
+    }
   }
-  for (auto* s : {&a, &b}) {
-    gzFile f = gzopen(p.c_str(), s == &a ? "wb" : "ab");
-    gzwrite(f, s->data(), static_cast<unsigned>(s->size()));
-    gzclose(f);
-  }
+  ASSERT_TRUE(w->close());
 }
 
-TEST(WriteReport, PowerDerivedFromCumulativeEnergy) {
+class PowerDerived : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(PowerDerived, FromCumulativeEnergy) {
   TempDir dir;
-  write_constant_trace(dir.path() / "trace-groundtruth.csv.gz", 3000, 37.5, 1.25);
+  write_constant_trace(dir.path() / (std::string("trace-groundtruth") + GetParam()), 3000, 37.5,
+                       1.25);
   auto r = write_report(dir.path(), dir.path() / "report.html");
   ASSERT_TRUE(r.has_value()) << r.error().what();
   const std::string html = slurp(dir.path() / "report.html");
@@ -264,9 +289,14 @@ TEST(WriteReport, PowerDerivedFromCumulativeEnergy) {
   EXPECT_LE(ov.size(), 8000u);
 }
 
+INSTANTIATE_TEST_SUITE_P(WriteReport, PowerDerived, ::testing::Values(".csv.xz", ".csv.gz"),
+                         [](const auto& info) {
+                           return std::string(info.param) == ".csv.xz" ? "Xz" : "Gzip";
+                         });
+
 TEST(BuildTrace, LevelsRespectTheBudget) {
   TempDir dir;
-  const fs::path p = dir.path() / "trace-cloudlike.csv.gz";
+  const fs::path p = dir.path() / "trace-cloudlike.csv.xz";
   write_constant_trace(p, 60'000, 20, 0.5);
   for (std::size_t budget : {1'000u, 50'000u, 200'000u, 10'000'000u}) {
     cinergy::report::detail::TraceInput in;

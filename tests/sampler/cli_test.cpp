@@ -5,7 +5,9 @@
 #include <array>
 #include <cstdio>
 #include <string>
+#include <vector>
 
+#include "cinergy/common/line_reader.hpp"
 #include "temp_dir.hpp"
 
 using cinergy::test::TempDir;
@@ -66,6 +68,11 @@ TEST(RecordCli, BadSourcesAndPaths) {
                         "intel-rapl:0/energy_uj");
   expect_one_line_error(run("record --source sim --duration 1 --out /nonexistent-dir/x.csv.gz"),
                         "/nonexistent-dir/x.csv.gz");
+  TempDir out_dir;
+  const auto dat = out_dir.path() / "x.dat";
+  expect_one_line_error(run("record --source sim --duration 1 --out " + dat.string()),
+                        "must end in .csv.xz, .csv.gz or .csv");
+  EXPECT_FALSE(std::filesystem::exists(dat));
   expect_one_line_error(run("record --source sim --sim-host nope --duration 1"),
                         "unknown --sim-host 'nope'");
   expect_one_line_error(run("record --source bogus --duration 1"), "unknown --source 'bogus'");
@@ -83,13 +90,23 @@ TEST(RecordCli, AutoNeverFallsBackToSim) {
 
 TEST(RecordCli, SimRunIsLabelledSimulated) {
   TempDir t;
-  const auto out = t.path() / "r.csv.gz";
+  const auto out = t.path() / "r.csv.xz";
   const auto r = run("record --source sim --duration 0.3 --rate 200 --json --out " + out.string());
   ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
   EXPECT_NE(r.stdout_text.find("\"simulated\":true"), std::string::npos) << r.stdout_text;
   EXPECT_NE(r.stdout_text.find("\"package-global\""), std::string::npos) << r.stdout_text;
   EXPECT_NE(r.stderr_text.find("SIMULATED"), std::string::npos);
   EXPECT_TRUE(std::filesystem::exists(out.string() + ".meta.json"));
+  // The xz trace reads back: header, then rows whose simulated column is 1.
+  std::vector<std::string> lines;
+  auto read = cinergy::read_lines(out, [&](std::string_view l) { lines.emplace_back(l); });
+  ASSERT_TRUE(read) << read.error().what();
+  EXPECT_EQ(read->compression, cinergy::Compression::xz);
+  EXPECT_FALSE(read->truncated) << read->problem;
+  ASSERT_GE(lines.size(), 2u);
+  EXPECT_TRUE(lines[0].starts_with("t_ns,simulated,")) << lines[0];
+  for (std::size_t i = 1; i < lines.size(); ++i)
+    ASSERT_EQ(lines[i].substr(lines[i].find(',') + 1, 2), "1,") << lines[i];
 }
 
 TEST(ProbeCli, ExitsZeroAndPrintsJson) {

@@ -1,13 +1,14 @@
 // The sampling loop with fake sources: count-based checks, no wall-clock assertions.
 #include <gtest/gtest.h>
-#include <zlib.h>
 
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 
+#include "cinergy/common/line_reader.hpp"
 #include "cinergy/sampler/sampler.hpp"
 #include "fakes.hpp"
 #include "temp_dir.hpp"
@@ -25,14 +26,17 @@ SamplerConfig config(double rate_hz, std::size_t queue = 1u << 14) {
   return c;
 }
 
-std::string gunzip(const std::filesystem::path& p) {
-  gzFile f = gzopen(p.c_str(), "rb");
-  EXPECT_NE(f, nullptr);
+// The trace's text (xz or gzip), read completely: not cut short.
+std::string read_text(const std::filesystem::path& p) {
   std::string out;
-  char buf[65536];
-  int n;
-  while ((n = gzread(f, buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
-  gzclose(f);
+  auto s = read_lines(p, [&](std::string_view l) {
+    out.append(l);
+    out += '\n';
+  });
+  EXPECT_TRUE(s) << s.error().what();
+  if (s) {
+    EXPECT_FALSE(s->truncated) << s->problem;
+  }
   return out;
 }
 
@@ -68,14 +72,14 @@ TEST(SamplerLoop, EverySampleReachesTheTraceAndSummary) {
   auto* fake = src.get();
   SamplerConfig cfg;
   cfg.rate_hz = 2000;
-  cfg.trace_path = t.path() / "trace.csv.gz";
+  cfg.trace_path = t.path() / "trace.csv.xz";
   auto s = Sampler::create(std::move(src), nullptr, cfg);
   ASSERT_TRUE(s) << s.error().what();
   EXPECT_EQ((*s)->domain_names(),
             (std::vector<std::string>{"package-0", "package-1", "package-global"}));
   EXPECT_FALSE((*s)->latest());
   ASSERT_TRUE((*s)->start());
-  EXPECT_TRUE(std::filesystem::exists(t.path() / "trace.csv.gz.meta.json"));
+  EXPECT_TRUE(std::filesystem::exists(t.path() / "trace.csv.xz.meta.json"));
   wait_samples(**s, 200);
   auto sum = (*s)->stop();
   EXPECT_EQ(sum.samples, fake->reads.load());
@@ -85,7 +89,7 @@ TEST(SamplerLoop, EverySampleReachesTheTraceAndSummary) {
   EXPECT_FALSE(sum.simulated);
   EXPECT_EQ(sum.rate_hz, 2000);
 
-  auto rows = csv(gunzip(t.path() / "trace.csv.gz"));
+  auto rows = csv(read_text(t.path() / "trace.csv.xz"));
   ASSERT_GE(rows.size(), 2u);
   EXPECT_EQ(rows[0], (std::vector<std::string>{"t_ns", "simulated", "package-0_energy_uj",
                                                "package-1_energy_uj", "package-global_energy_uj"}));
@@ -109,7 +113,7 @@ TEST(SamplerLoop, EverySampleReachesTheTraceAndSummary) {
     EXPECT_DOUBLE_EQ(sum.domains[0].energy_j, static_cast<double>(sum.samples - 1) * 1e-3);
   }
 
-  std::ifstream meta_in(t.path() / "trace.csv.gz.meta.json");
+  std::ifstream meta_in(t.path() / "trace.csv.xz.meta.json");
   auto meta = nlohmann::json::parse(meta_in);
   EXPECT_EQ(meta["source"], "fake");
   EXPECT_EQ(meta["simulated"], false);
@@ -170,7 +174,7 @@ TEST(SamplerLoop, SubjectsSeriesAndPercentiles) {
   EXPECT_TRUE(j["host"].contains("busy_pct"));
   EXPECT_TRUE(j["subjects"]["noise"].contains("note"));
 
-  auto rows = csv(gunzip(t.path() / "s.csv.gz"));
+  auto rows = csv(read_text(t.path() / "s.csv.gz"));  // gzip when asked for
   EXPECT_EQ(rows[0],
             (std::vector<std::string>{"t_ns", "simulated", "package-0_energy_uj",
                                       "package-global_energy_uj", "cpu_ns:vm", "cpu_ns:vm/vcpu0",
@@ -212,4 +216,34 @@ TEST(SamplerLoop, BadConfigIsRejectedBeforeStart) {
   auto out = Sampler::create(std::make_unique<test::FakeSource>(), nullptr, bad_out);
   ASSERT_FALSE(out);
   EXPECT_NE(out.error().message.find("no/such/dir/t.csv.gz"), std::string::npos);
+}
+
+// The writer flushes once a second (one complete xz stream each), not only at
+// the end: a 2.5 s run holds a stream per elapsed second plus the final one.
+// Only the bounds that hold on a starved machine are asserted: at least one
+// flush before stop(), and no more than one per started second plus the last.
+TEST(SamplerLoop, TraceFlushedOncePerSecond) {
+  TempDir t;
+  SamplerConfig cfg = config(1000);
+  cfg.trace_path = t.path() / "f.csv.xz";
+  auto s = Sampler::create(std::make_unique<test::FakeSource>(2), nullptr, cfg);
+  ASSERT_TRUE(s);
+  const auto started = std::chrono::steady_clock::now();
+  ASSERT_TRUE((*s)->start());
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  auto sum = (*s)->stop();
+  const double wall_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::ifstream in(cfg.trace_path, std::ios::binary);
+  const std::string bytes{std::istreambuf_iterator<char>(in), {}};
+  const std::string magic(
+      "\xFD"
+      "7zXZ\0",
+      6);  // xz stream header
+  std::size_t streams = 0;
+  for (auto at = bytes.find(magic); at != std::string::npos; at = bytes.find(magic, at + 1))
+    ++streams;
+  EXPECT_GE(streams, 2u) << "flushed only at the end";
+  EXPECT_LE(static_cast<double>(streams), std::ceil(wall_s) + 1) << "wall " << wall_s << " s";
+  EXPECT_EQ(csv(read_text(cfg.trace_path)).size() - 1, sum.samples - sum.dropped);
 }

@@ -1,29 +1,53 @@
 #include <gtest/gtest.h>
-#include <zlib.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
 
+#include "cinergy/common/line_reader.hpp"
 #include "cinergy/sampler/trace_writer.hpp"
 #include "temp_dir.hpp"
 
 using namespace cinergy::sampler;
+using cinergy::Compression;
 using cinergy::test::TempDir;
 
 namespace {
-std::string gunzip(const std::filesystem::path& p) {
-  gzFile f = gzopen(p.c_str(), "rb");
+// The whole text as cinergy::read_lines gives it (each line + '\n').
+std::string read_text(const std::filesystem::path& p, cinergy::LineReadStats* stats = nullptr) {
   std::string out;
-  char buf[4096];
-  int n;
-  while ((n = gzread(f, buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
-  gzclose(f);
+  auto s = cinergy::read_lines(p, [&](std::string_view l) {
+    out.append(l);
+    out += '\n';
+  });
+  EXPECT_TRUE(s) << s.error().what();
+  if (s && stats) *stats = *s;
+  if (s && !stats) {
+    EXPECT_FALSE(s->truncated) << s->problem;
+  }
   return out;
 }
 std::string slurp(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), {}};
 }
+// Rows "i*1000000,1,i*61035" for i in [from, to), as add_row writes them.
+std::string expected_rows(std::uint64_t from, std::uint64_t to) {
+  std::string s;
+  for (auto i = from; i < to; ++i)
+    s += std::to_string(i * 1000000) + ",1," + std::to_string(i * 61035) + "\n";
+  return s;
+}
+void add_rows(TraceWriter& w, std::uint64_t from, std::uint64_t to) {
+  for (auto i = from; i < to; ++i) {
+    const std::uint64_t v[] = {i * 61035};
+    w.add_row(static_cast<std::int64_t>(i * 1000000), true, v);
+  }
+}
+const std::vector<std::string> kColumns = {"t_ns", "simulated", "a_energy_uj"};
+const std::string kHeader = "t_ns,simulated,a_energy_uj\n";
 }  // namespace
 
 TEST(TraceWriter, EachFlushIsACompleteGzipMember) {
@@ -36,7 +60,7 @@ TEST(TraceWriter, EachFlushIsACompleteGzipMember) {
   ASSERT_TRUE(w->flush());
   const auto first_member = slurp(p);
   // What a killed run leaves after one flush is already a valid file.
-  EXPECT_EQ(gunzip(p), "t_ns,simulated,package-0_energy_uj\n1000,1,0\n");
+  EXPECT_EQ(read_text(p), "t_ns,simulated,package-0_energy_uj\n1000,1,0\n");
   w->add_row(1001000, true, v2);
   ASSERT_TRUE(w->flush());
   ASSERT_TRUE(w->flush());  // nothing buffered: no empty member
@@ -45,7 +69,8 @@ TEST(TraceWriter, EachFlushIsACompleteGzipMember) {
   EXPECT_GT(all.size(), first_member.size());
   EXPECT_EQ(static_cast<unsigned char>(all[first_member.size()]), 0x1f);  // second gzip header
   EXPECT_EQ(static_cast<unsigned char>(all[first_member.size() + 1]), 0x8b);
-  EXPECT_EQ(gunzip(p), "t_ns,simulated,package-0_energy_uj\n1000,1,0\n1001000,1,61035\n");
+  EXPECT_EQ(read_text(p), "t_ns,simulated,package-0_energy_uj\n1000,1,0\n1001000,1,61035\n");
+  EXPECT_EQ(w->compression(), Compression::gzip);
   EXPECT_EQ(w->rows(), 2u);
 }
 
@@ -88,7 +113,7 @@ TEST(TraceWriter, XzWhenThePathEndsInXzAndPythonReadsIt) {
   {
     auto w = TraceWriter::open(p, {"t_ns", "simulated", "a_energy_uj"});
     ASSERT_TRUE(w);
-    EXPECT_TRUE(w->xz());
+    EXPECT_EQ(w->compression(), Compression::xz);
     for (std::uint64_t i = 0; i < 2000; ++i) {
       const std::uint64_t v[] = {i * 61035};
       w->add_row(static_cast<std::int64_t>(i * 1000000), true, v);
@@ -107,4 +132,114 @@ TEST(TraceWriter, XzWhenThePathEndsInXzAndPythonReadsIt) {
       "assert r[0]['simulated']=='1'\" " +
       p.string();
   EXPECT_EQ(std::system(cmd.c_str()), 0);
+}
+
+TEST(TraceWriter, XzRoundTripThroughTheReader) {
+  TempDir t;
+  const auto p = t.path() / "t.csv.xz";
+  auto w = TraceWriter::open(p, kColumns);
+  ASSERT_TRUE(w) << w.error().what();
+  std::size_t after_first = 0;
+  for (std::uint64_t k = 0; k < 3; ++k) {
+    add_rows(*w, k * 1000, (k + 1) * 1000);
+    ASSERT_TRUE(w->flush());
+    if (k == 0) {
+      after_first = slurp(p).size();
+      // A killed run keeps what was flushed: one complete xz stream already.
+      EXPECT_EQ(read_text(p), kHeader + expected_rows(0, 1000));
+    }
+  }
+  ASSERT_TRUE(w->close());
+  const auto all = slurp(p);
+  EXPECT_EQ(all.substr(after_first + 1, 4), "7zXZ") << "the second flush starts a new stream";
+  cinergy::LineReadStats stats;
+  EXPECT_EQ(read_text(p, &stats), kHeader + expected_rows(0, 3000));
+  EXPECT_EQ(stats.compression, Compression::xz);
+  EXPECT_FALSE(stats.truncated);
+  EXPECT_EQ(stats.lines, 3001u);
+  EXPECT_EQ(w->bytes_written(), all.size());
+}
+
+TEST(TraceWriter, XzCutInsideAFlushKeepsTheRowsBeforeAndSaysSo) {
+  TempDir t;
+  const auto p = t.path() / "t.csv.xz";
+  std::size_t four = 0, five = 0;
+  {
+    auto w = TraceWriter::open(p, kColumns);
+    ASSERT_TRUE(w);
+    for (std::uint64_t k = 0; k < 5; ++k) {
+      add_rows(*w, k * 500, (k + 1) * 500);
+      ASSERT_TRUE(w->flush());
+      if (k == 3) four = slurp(p).size();
+      if (k == 4) five = slurp(p).size();
+    }
+  }
+  // A writer killed in the middle of writing its fifth stream.
+  std::filesystem::resize_file(p, (four + five) / 2);
+  cinergy::LineReadStats stats;
+  const std::string text = read_text(p, &stats);
+  const std::string all = kHeader + expected_rows(0, 2500);
+  EXPECT_TRUE(stats.truncated);
+  EXPECT_NE(stats.problem.find("cut short at byte " + std::to_string((four + five) / 2)),
+            std::string::npos)
+      << stats.problem;
+  EXPECT_NE(stats.problem.find("xz stream"), std::string::npos) << stats.problem;
+  // Every row of the four complete streams, then only complete rows of the cut one.
+  ASSERT_GE(text.size(), (kHeader + expected_rows(0, 2000)).size());
+  EXPECT_EQ(all.substr(0, text.size()), text);
+  EXPECT_EQ(text.back(), '\n');
+}
+
+TEST(TraceWriter, KilledWriterLosesOnlyTheUnflushedRows) {
+  TempDir t;
+  const auto p = t.path() / "killed.csv.xz";
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto w = TraceWriter::open(p, kColumns);
+    if (!w) _exit(2);
+    add_rows(*w, 0, 1000);
+    if (!w->flush()) _exit(3);
+    add_rows(*w, 1000, 2000);
+    if (!w->flush()) _exit(3);
+    add_rows(*w, 2000, 2700);  // buffered, never flushed
+    raise(SIGKILL);
+    _exit(4);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "status " << status;
+  EXPECT_EQ(read_text(p), kHeader + expected_rows(0, 2000));
+}
+
+TEST(TraceWriter, GzipAndPlainStillChosenByTheName) {
+  TempDir t;
+  for (const char* name : {"t.csv.gz", "t.csv"}) {
+    const auto p = t.path() / name;
+    {
+      auto w = TraceWriter::open(p, kColumns);
+      ASSERT_TRUE(w) << w.error().what();
+      add_rows(*w, 0, 700);
+      ASSERT_TRUE(w->flush());
+      add_rows(*w, 700, 1500);
+      ASSERT_TRUE(w->close());
+      EXPECT_EQ(w->compression(),
+                std::string(name) == "t.csv" ? Compression::plain : Compression::gzip);
+    }
+    cinergy::LineReadStats stats;
+    EXPECT_EQ(read_text(p, &stats), kHeader + expected_rows(0, 1500)) << name;
+    EXPECT_FALSE(stats.truncated) << name;
+  }
+  EXPECT_EQ(slurp(t.path() / "t.csv"), kHeader + expected_rows(0, 1500));
+}
+
+TEST(TraceWriter, AnUnknownNameIsAnError) {
+  TempDir t;
+  for (const char* name : {"trace.dat", "trace", "trace.csv.zst"}) {
+    auto w = TraceWriter::open(t.path() / name, kColumns);
+    ASSERT_FALSE(w) << name;
+    EXPECT_NE(w.error().message.find(name), std::string::npos) << w.error().message;
+    EXPECT_NE(w.error().message.find(".csv.xz"), std::string::npos) << w.error().message;
+    EXPECT_FALSE(std::filesystem::exists(t.path() / name)) << "nothing created";
+  }
 }

@@ -7,7 +7,7 @@
 //  C  cloudlike: the subject again beside the step-25 staircase; ends when the
 //     staircase ends (the subject is then stopped) or the subject finishes.
 //
-// Each phase has one Sampler (trace-<phase>.csv.gz + .meta.json, subjects
+// Each phase has one Sampler (trace-<phase>.csv.xz + .meta.json, subjects
 // "noise" and "vm"), window aggregates written into the original-format CSV
 // (<prefix>-<phase>.csv) and events-<phase>.csv. manifest.json is written at
 // the start and rewritten at the end, also after an interruption.

@@ -4,10 +4,11 @@
 // executable and the orchestrator use; the pieces behind it (energy sources,
 // counter arithmetic, trace writer) have their own headers in this folder.
 //
-// Trace format (one file per recording, gzip-compressed CSV, or xz when the
-// path ends in .xz (smaller, see trace_writer.hpp); loads with
-// `pandas.read_csv(path)`; written as a series of complete gzip members / xz
-// streams, one at least every second, so a killed run loses at most the last second):
+// Trace format (one file per recording: CSV compressed as the name says,
+// .csv.xz (what `cinergy run` writes), .csv.gz or plain .csv, see
+// trace_writer.hpp; loads with `pandas.read_csv(path)` or
+// cinergy::read_lines; written as a series of complete xz streams / gzip
+// members, one every second, so a killed run loses at most the last second):
 //   t_ns                       ns since the trace's t0 (CLOCK_MONOTONIC), int
 //   simulated                  1 when the energy comes from the simulated meter, else 0
 //   <domain>_energy_uj         cumulative energy since t0, uJ, wraps corrected
