@@ -35,8 +35,9 @@ pkgs=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   # workload generator, used by scenario A/C and the kernel tests
   stress-ng
-  # report tests (python3 reads traces in tests)
-  python3
+  # tests: python3 reads traces, and pandas.read_csv(trace) is the one-line
+  # load the trace format promises (tests/sampler/trace_test.cpp)
+  python3 python3-pandas
 )
 # npm installs the report's charting library at build time (report/web). A
 # host that already has npm (e.g. from nodesource's nodejs) keeps its own.

@@ -134,6 +134,34 @@ TEST(TraceWriter, XzWhenThePathEndsInXzAndPythonReadsIt) {
   EXPECT_EQ(std::system(cmd.c_str()), 0);
 }
 
+// The promise of the trace format: one line of pandas loads it, multi-stream
+// xz (one stream per flush) included, with integer columns named by the header.
+TEST(TraceWriter, PandasLoadsTheXzTraceInOneLine) {
+  // Debian's interpreter, where python3-pandas (scripts/install-deps.sh) lives.
+  if (std::system("/usr/bin/python3 -c 'import pandas' >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "python3-pandas is not installed (scripts/install-deps.sh installs it)";
+  TempDir t;
+  const auto p = t.path() / "t.csv.xz";
+  {
+    auto w = TraceWriter::open(p, kColumns);
+    ASSERT_TRUE(w);
+    for (std::uint64_t k = 0; k < 3; ++k) {
+      add_rows(*w, k * 700, (k + 1) * 700);
+      ASSERT_TRUE(w->flush());  // three complete xz streams
+    }
+    ASSERT_TRUE(w->close());
+  }
+  const std::string cmd =
+      "/usr/bin/python3 -c \"import pandas,sys; df=pandas.read_csv(sys.argv[1]); "
+      "assert df.shape==(2100,3), df.shape; "
+      "assert list(df.columns)==['t_ns','simulated','a_energy_uj'], list(df.columns); "
+      "assert str(df['a_energy_uj'].dtype)=='int64', df.dtypes; "
+      "assert int(df['a_energy_uj'].iloc[-1])==2099*61035; "
+      "assert int(df['t_ns'].diff().max())==1000000\" " +
+      p.string();
+  EXPECT_EQ(std::system(cmd.c_str()), 0);
+}
+
 TEST(TraceWriter, XzRoundTripThroughTheReader) {
   TempDir t;
   const auto p = t.path() / "t.csv.xz";
