@@ -23,212 +23,18 @@
 #include "cinergy/common/line_reader.hpp"
 #include "cinergy/orchestrator/host_vms.hpp"
 #include "root_required.hpp"
+#include "run_support.hpp"
 #include "temp_dir.hpp"
 
 namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-const fs::path kCinergy = fs::path(CINERGY_BINARY_DIR) / "cinergy";
 const std::string kVmName = "cinergy-testvm";
+using namespace cinergy::test::run;
 
-std::int64_t mono_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
-fs::path cgroup2_root() {
-  for (const char* c : {"/sys/fs/cgroup/unified", "/sys/fs/cgroup"})
-    if (fs::exists(fs::path(c) / "cgroup.threads")) return c;
-  return {};
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::optional<std::uint64_t> usage_usec(const fs::path& cg) {
-  std::ifstream in(cg / "cpu.stat");
-  std::string k;
-  std::uint64_t v;
-  while (in >> k >> v)
-    if (k == "usage_usec") return v;
-  return std::nullopt;
-}
-
-// Reads the VM's cgroup cpu.stat every 50 ms while the run goes on, from the
-// outside (whatever directory under the cgroup2 root is named after the VM).
-class CgroupWatcher {
- public:
-  struct Reading {
-    std::int64_t t_ns;
-    std::uint64_t usage_us;
-  };
-  explicit CgroupWatcher(fs::path root) : root_(std::move(root)) {
-    thread_ = std::thread([this] { loop(); });
-  }
-  ~CgroupWatcher() { stop(); }
-  void stop() {
-    done_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  std::vector<Reading> readings(const fs::path& cg) {
-    std::lock_guard lock(mu_);
-    return data_[cg];
-  }
-
- private:
-  void loop() {
-    while (!done_) {
-      std::error_code ec;
-      for (auto it = fs::recursive_directory_iterator(root_, ec);
-           it != fs::recursive_directory_iterator(); it.increment(ec)) {
-        if (ec) break;
-        if (it.depth() >= 2) it.disable_recursion_pending();
-        const auto name = it->path().filename().string();
-        if (name.find(kVmName) == std::string::npos || !it->is_directory(ec)) continue;
-        const auto t = mono_ns();
-        if (auto u = usage_usec(it->path())) {
-          std::lock_guard lock(mu_);
-          data_[it->path()].push_back({t, *u});
-        }
-        it.disable_recursion_pending();
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-  }
-  fs::path root_;
-  std::atomic<bool> done_{false};
-  std::mutex mu_;
-  std::map<fs::path, std::vector<Reading>> data_;
-  std::thread thread_;
-};
-
-// The CSV trace (xz streams, one per second), read with cinergy::read_lines.
-struct Trace {
-  std::vector<std::string> columns;
-  std::vector<std::vector<double>> rows;
-  int col(const std::string& name) const {
-    for (std::size_t i = 0; i < columns.size(); ++i)
-      if (columns[i] == name) return static_cast<int>(i);
-    return -1;
-  }
-};
-
-Trace read_trace(const fs::path& p) {
-  Trace t;
-  bool header = true;
-  auto stats = cinergy::read_lines(p, [&](std::string_view line) {
-    std::stringstream ls{std::string(line)};
-    std::string c;
-    if (header) {
-      while (std::getline(ls, c, ',')) t.columns.push_back(c);
-      header = false;
-      return;
-    }
-    std::vector<double> row;
-    while (std::getline(ls, c, ',')) row.push_back(std::strtod(c.c_str(), nullptr));
-    if (row.size() == t.columns.size()) t.rows.push_back(std::move(row));
-  });
-  EXPECT_TRUE(stats) << stats.error().what();
-  if (stats) {
-    EXPECT_EQ(stats->compression, cinergy::Compression::xz) << p;
-    EXPECT_FALSE(stats->truncated) << p << ": " << stats->problem;
-  }
-  return t;
-}
-
-// Linear interpolation of column `col` at time t_ns (column 0 is t_ns).
-double at(const Trace& t, int col, double t_ns) {
-  auto it = std::lower_bound(t.rows.begin(), t.rows.end(), t_ns,
-                             [](const std::vector<double>& r, double v) { return r[0] < v; });
-  if (it == t.rows.begin()) return (*it)[static_cast<std::size_t>(col)];
-  if (it == t.rows.end()) return t.rows.back()[static_cast<std::size_t>(col)];
-  const auto& b = *it;
-  const auto& a = *(it - 1);
-  const double f = (t_ns - a[0]) / (b[0] - a[0]);
-  return a[static_cast<std::size_t>(col)] +
-         f * (b[static_cast<std::size_t>(col)] - a[static_cast<std::size_t>(col)]);
-}
-
-struct Child {
-  pid_t pid = -1;
-  fs::path out;
-};
-
-Child start_run(const std::vector<std::string>& args, const fs::path& stdout_file) {
-  Child c;
-  c.out = stdout_file;
-  c.pid = fork();
-  if (c.pid == 0) {
-    const int fd = ::open(stdout_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int efd =
-        ::open((stdout_file.string() + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(fd, 1);
-    ::dup2(efd, 2);
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(kCinergy.c_str()));
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(kCinergy.c_str(), argv.data());
-    ::_exit(127);
-  }
-  return c;
-}
-
-// Waits up to `timeout` for the child; returns its wait status or -1 (then kills it).
-int wait_child(pid_t pid, std::chrono::seconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  int status = 0;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (::waitpid(pid, &status, WNOHANG) == pid) return status;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  ::kill(pid, SIGKILL);
-  ::waitpid(pid, &status, 0);
-  return -1;
-}
-
-std::string last_line(const std::string& text) {
-  auto s = text;
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  const auto nl = s.rfind('\n');
-  return nl == std::string::npos ? s : s.substr(nl + 1);
-}
-
-// Processes left behind by a run with this pid: stress-ng or qemu of the test VM.
-std::vector<std::string> leftovers(pid_t run_pid) {
-  std::vector<std::string> found;
-  for (const auto& e : fs::directory_iterator("/proc")) {
-    const auto name = e.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    const auto cmdline = slurp(e.path() / "cmdline");
-    const auto cgroup = slurp(e.path() / "cgroup");
-    const auto stat = slurp(e.path() / "stat");
-    const auto close = stat.rfind(')');
-    if (close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'Z') continue;
-    std::string args = cmdline;
-    std::replace(args.begin(), args.end(), '\0', ' ');
-    const bool ours_noise =
-        cgroup.find("cinergy/run-" + std::to_string(run_pid) + "-") != std::string::npos;
-    const bool vm =
-        args.find("qemu-system") != std::string::npos && args.find(kVmName) != std::string::npos;
-    if (ours_noise || vm) found.push_back(name + ": " + args);
-  }
-  return found;
-}
-
-bool run_cgroups_left(const fs::path& root, pid_t run_pid) {
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(root / "cinergy", ec))
-    if (e.path().filename().string().starts_with("run-" + std::to_string(run_pid) + "-"))
-      return true;
-  return false;
-}
+// Directories named after the test VM (its libvirt scope or plain-qemu cgroup).
+bool vm_dir(const fs::path& p) { return p.filename().string().find(kVmName) != std::string::npos; }
 
 bool domain_running() {
   auto hv = cinergy::orchestrator::HostVms::connect("qemu:///system");
@@ -253,7 +59,7 @@ TEST(RunE2E, QuickRunProducesEveryFileAndTheVmCpuMatchesCpuStat) {
                  "qemu (scripts/test.sh starts one)\n";
   cinergy::test::TempDir tmp;
   const auto dir = tmp.path() / "run";
-  CgroupWatcher watcher(cgroup2_root());
+  CgroupWatcher watcher(cgroup2_root(), vm_dir);
   const auto started = std::chrono::steady_clock::now();
   auto child =
       start_run({"run", "--testvm", "--profile", "quick", "--source", "sim", "--out", dir.string()},
@@ -346,22 +152,13 @@ TEST(RunE2E, QuickRunProducesEveryFileAndTheVmCpuMatchesCpuStat) {
   const int vm_col = trace.col("cpu_ns:vm");
   ASSERT_GT(vm_col, 0) << "no cpu_ns:vm column";
   ASSERT_GT(trace.rows.size(), 100u);
-  const double first_t = trace.rows.front()[0], last_t = trace.rows.back()[0];
-  std::vector<CgroupWatcher::Reading> inside;
-  for (const auto& r : watcher.readings(vm_cgroup)) {
-    const double tt = static_cast<double>(r.t_ns) - t0;
-    if (tt >= first_t && tt <= last_t) inside.push_back(r);
-  }
-  ASSERT_GE(inside.size(), 20u) << "the test saw too few readings of " << vm_cgroup;
-  const auto& a = inside.front();
-  const auto& b = inside.back();
-  const double cg_ns = static_cast<double>(b.usage_us - a.usage_us) * 1000.0;
-  const double tr_ns = at(trace, vm_col, static_cast<double>(b.t_ns) - t0) -
-                       at(trace, vm_col, static_cast<double>(a.t_ns) - t0);
-  std::cout << "VM CPU over " << (b.t_ns - a.t_ns) / 1e9 << " s: cpu.stat " << cg_ns / 1e9
-            << " s, trace " << tr_ns / 1e9 << " s (backend " << (*gt)["cpu_backend"] << ")\n";
-  ASSERT_GT(cg_ns, 1e9) << "the test VM should burn more than 1 s of CPU";
-  EXPECT_NEAR(tr_ns, cg_ns, 0.03 * cg_ns + 20e6);
+  const auto cmp = compare_cpu(trace, vm_col, watcher.readings(vm_cgroup), t0);
+  ASSERT_GE(cmp.readings, 20u) << "the test saw too few readings of " << vm_cgroup;
+  std::cout << "VM CPU over " << cmp.seconds << " s: cpu.stat " << cmp.cpu_stat_ns / 1e9
+            << " s, trace " << cmp.trace_ns / 1e9 << " s (backend " << (*gt)["cpu_backend"]
+            << ")\n";
+  ASSERT_GT(cmp.cpu_stat_ns, 1e9) << "the test VM should burn more than 1 s of CPU";
+  EXPECT_NEAR(cmp.trace_ns, cmp.cpu_stat_ns, 0.03 * cmp.cpu_stat_ns + 20e6);
 
   // Evaluation: finite metrics for both methods.
   for (const char* f : {"evaluation.json", "evaluation-paper.json"}) {
@@ -405,7 +202,7 @@ TEST(RunE2E, QuickRunProducesEveryFileAndTheVmCpuMatchesCpuStat) {
   }
 
   // Nothing left behind.
-  EXPECT_TRUE(leftovers(child.pid).empty()) << leftovers(child.pid).front();
+  EXPECT_TRUE(leftovers(child.pid, kVmName).empty()) << leftovers(child.pid, kVmName).front();
   EXPECT_FALSE(run_cgroups_left(cgroup2_root(), child.pid));
   EXPECT_FALSE(domain_running());
 }
@@ -459,7 +256,7 @@ TEST(RunE2E, SigtermDuringScenarioCStopsEverythingCleanly) {
   EXPECT_GT(read_trace(dir / "trace-cloudlike.csv.xz").rows.size(), 100u);
   EXPECT_NE(meta.dump().find("\"interrupted\":true"), std::string::npos) << meta.dump();
 
-  const auto left = leftovers(child.pid);
+  const auto left = leftovers(child.pid, kVmName);
   EXPECT_TRUE(left.empty()) << left.front();
   for (const auto& p : pids)
     EXPECT_FALSE(fs::exists("/proc/" + p + "/cmdline") && !slurp("/proc/" + p + "/cmdline").empty())
