@@ -558,8 +558,12 @@ Result<bool> Runner::run_phase(const PhasePlan& plan) {
     if (!rt) return std::unexpected(rt.error());
     runtime = *rt;
     if (rt->vcpus > 0) vm_vcpus_ = rt->vcpus;
+    // A command subject's pid is the command's, not a qemu's; an existing
+    // cgroup has none cinergy knows of.
+    const std::string kind = subject_->describe().value("kind", "vm");
     record["vm_runtime"] = {{"cgroup", rt->cgroup.string()},
-                            {"qemu_pid", rt->qemu_pid},
+                            {kind == "command" || kind == "cgroup" ? "pid" : "qemu_pid",
+                             rt->qemu_pid},
                             {"vcpus", rt->vcpus},
                             {"how", rt->how}};
   }

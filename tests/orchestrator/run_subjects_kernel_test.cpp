@@ -90,6 +90,8 @@ TEST(RunKernel, CommandSubjectIsMeasuredInItsOwnCgroupAndEnded) {
   ASSERT_NE(gt, nullptr);
   const fs::path cgroup = (*gt)["vm_runtime"]["cgroup"].get<std::string>();
   EXPECT_EQ(cgroup.filename(), "subject");
+  EXPECT_GT((*gt)["vm_runtime"]["pid"].get<int>(), 0);  // the command's, not a qemu's
+  EXPECT_FALSE((*gt)["vm_runtime"].contains("qemu_pid"));
   const double cpu_ns = check_subject_cpu(dir, watcher, cgroup);
   // stress-ng -l 40 for 6 s: about 2.4 s of CPU if it got its share.
   EXPECT_GT(cpu_ns, 1e9);
