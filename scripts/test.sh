@@ -22,8 +22,12 @@ trap on_exit EXIT
 # for the duration of the tests (stopped afterwards by its PID).
 if [ "$(id -u)" -eq 0 ] && [ -x scripts/libvirt-up.sh ] && [[ "e2e" =~ $labels ]]; then
   state=$(mktemp -d /tmp/cinergy-libvirt-XXXXXX)
+  # The state directory goes once empty (libvirt-down.sh removes the PID files
+  # of the daemons it stopped; it keeps them when domains still run).
   if scripts/libvirt-up.sh "$state"; then
-    cleanup+=("scripts/libvirt-down.sh '$state'")
+    cleanup+=("scripts/libvirt-down.sh '$state'; rmdir '$state' 2>/dev/null")
+  else
+    rmdir "$state" 2>/dev/null || true
   fi
 fi
 
