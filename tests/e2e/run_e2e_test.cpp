@@ -347,6 +347,11 @@ TEST(RunE2E, QuickRunProducesEveryFileAndTheVmCpuMatchesCpuStat) {
   ASSERT_GT(vm_col, 0) << "no cpu_ns:vm column";
   ASSERT_GT(trace.rows.size(), 100u);
   const double first_t = trace.rows.front()[0], last_t = trace.rows.back()[0];
+  // The sidecar's final figures (what lets the report read the trace once)
+  // are the file's.
+  EXPECT_EQ(meta["trace"]["rows"].get<std::size_t>(), trace.rows.size());
+  EXPECT_EQ(meta["trace"]["t_first_ns"].get<double>(), first_t);
+  EXPECT_EQ(meta["trace"]["t_last_ns"].get<double>(), last_t);
   std::vector<CgroupWatcher::Reading> inside;
   for (const auto& r : watcher.readings(vm_cgroup)) {
     const double tt = static_cast<double>(r.t_ns) - t0;
