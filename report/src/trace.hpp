@@ -44,8 +44,16 @@ struct TraceOutput {
   std::string levels_js;   // JSON array of levels (big, written raw)
   nlohmann::json health;   // rows, rate reached, intervals, meta summary
   std::size_t values = 0;  // numbers embedded
+  int passes = 0;          // readings of the trace: 1 with the sidecar's figures, else 2
 };
 
+// The levels need the trace's row count and time span before its first row
+// is placed. With the sidecar's final figures (in.meta's "trace" object,
+// sampler.hpp) the trace is read once, the rows counted on the way; without
+// them (older runs, killed runs), or when the count disagrees with them (the
+// file cut or changed later), it is read twice: once to count, once to build.
+// The output is the same either way, byte for byte (the "meta" of the health
+// aside, which is in.meta as given).
 Result<TraceOutput> build_trace(const TraceInput& in);
 
 // Which levels a trace of `rows` rows embeds, coarse to fine, each costing

@@ -185,7 +185,10 @@ Result<std::unique_ptr<Sampler>> Sampler::create(std::unique_ptr<EnergySource> s
               {"*_energy_uj", "cumulative uJ since t0"},
               {"cpu_ns:*", "cumulative CPU ns since t0"},
               {"busy_ns:*", "cumulative busy ns since t0"}}},
-            {"summary", nullptr}};
+            {"summary", nullptr},
+            // Set by stop() when the trace was closed cleanly: a killed run's
+            // sidecar keeps null (no final figures).
+            {"trace", nullptr}};
   return s;
 }
 
@@ -447,6 +450,8 @@ Summary Sampler::stop(bool interrupted) {
   }
   if (m.trace) {
     m.meta["summary"] = s.to_json();
+    // nullopt when writing failed (the writer thread then never closed it).
+    if (auto figures = m.trace->closed_figures()) m.meta["trace"] = std::move(*figures);
     (void)write_json_file(sidecar_path(m.cfg.trace_path), m.meta);
   }
   return s;

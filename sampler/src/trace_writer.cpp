@@ -78,6 +78,10 @@ TraceWriter& TraceWriter::operator=(TraceWriter&& o) noexcept {
     out_ = std::move(o.out_);
     bytes_written_ = o.bytes_written_;
     rows_ = o.rows_;
+    t_first_ns_ = o.t_first_ns_;
+    t_last_ns_ = o.t_last_ns_;
+    write_failed_ = o.write_failed_;
+    closed_ = o.closed_;
   }
   return *this;
 }
@@ -100,10 +104,18 @@ void TraceWriter::add_row(std::int64_t t_ns, bool simulated,
     text_.append(buf, r.ptr);
   }
   text_ += '\n';
+  if (rows_ == 0) t_first_ns_ = t_ns;
+  t_last_ns_ = t_ns;
   ++rows_;
 }
 
 Result<void> TraceWriter::flush() {
+  auto r = compress_and_write();
+  if (!r) write_failed_ = true;
+  return r;
+}
+
+Result<void> TraceWriter::compress_and_write() {
   if (text_.empty() || fd_ < 0) return ok();
   if (compression_ == Compression::plain) {
     return write_out(reinterpret_cast<const unsigned char*>(text_.data()), text_.size());
@@ -147,10 +159,24 @@ Result<void> TraceWriter::write_out(const unsigned char* data, std::size_t n) {
 Result<void> TraceWriter::close() {
   auto r = flush();
   if (fd_ >= 0) {
-    if (::close(fd_) != 0 && r) r = fail_errno("cannot close trace " + path_.string());
+    if (::close(fd_) != 0 && r) {
+      r = fail_errno("cannot close trace " + path_.string());
+      write_failed_ = true;
+    }
     fd_ = -1;
+    closed_ = r.has_value();
   }
   return r;
+}
+
+std::optional<nlohmann::json> TraceWriter::closed_figures() const {
+  if (!closed_ || write_failed_) return std::nullopt;
+  nlohmann::json j = {{"rows", rows_}, {"t_first_ns", nullptr}, {"t_last_ns", nullptr}};
+  if (rows_ > 0) {
+    j["t_first_ns"] = t_first_ns_;
+    j["t_last_ns"] = t_last_ns_;
+  }
+  return j;
 }
 
 Result<void> write_json_file(const std::filesystem::path& path, const nlohmann::json& meta) {

@@ -152,6 +152,11 @@ TEST(RunE2E, QuickRunProducesEveryFileAndTheVmCpuMatchesCpuStat) {
   const int vm_col = trace.col("cpu_ns:vm");
   ASSERT_GT(vm_col, 0) << "no cpu_ns:vm column";
   ASSERT_GT(trace.rows.size(), 100u);
+  // The sidecar's final figures (what lets the report read the trace once)
+  // are the file's.
+  EXPECT_EQ(meta["trace"]["rows"].get<std::size_t>(), trace.rows.size());
+  EXPECT_EQ(meta["trace"]["t_first_ns"].get<double>(), trace.rows.front()[0]);
+  EXPECT_EQ(meta["trace"]["t_last_ns"].get<double>(), trace.rows.back()[0]);
   const auto cmp = compare_cpu(trace, vm_col, watcher.readings(vm_cgroup), t0);
   ASSERT_GE(cmp.readings, 20u) << "the test saw too few readings of " << vm_cgroup;
   std::cout << "VM CPU over " << cmp.seconds << " s: cpu.stat " << cmp.cpu_stat_ns / 1e9

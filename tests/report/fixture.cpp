@@ -176,6 +176,8 @@ Result<Recorded> write_phase(const fs::path& dir, const Phase& ph, const Fixture
     }
   }
   if (auto r = writer->close(); !r) return std::unexpected(r.error());
+  // Taken before a truncation: a trace cut after its sidecar was written.
+  const auto figures = writer->closed_figures();
   if (o.truncate_cloudlike && ph.name == "cloudlike")   // cut inside the last stream/member,
     fs::resize_file(trace, fs::file_size(trace) - 40);  // as a killed writer would
 
@@ -202,7 +204,8 @@ Result<Recorded> write_phase(const fs::path& dir, const Phase& ph, const Fixture
                            {"dropped", 0},
                            {"read_errors", 0},
                            {"lateness_us", {{"p50", 12.0}, {"p99", 80.0}, {"max", 310.0}}},
-                           {"interrupted", false}}}};
+                           {"interrupted", false}}},
+                         {"trace", figures ? *figures : nlohmann::json(nullptr)}};
   std::ofstream(trace.string() + ".meta.json") << meta.dump(2);
 
   std::ofstream ev(dir / fmt::format("events-{}.csv", ph.name));

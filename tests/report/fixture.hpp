@@ -1,6 +1,7 @@
 // A realistic run directory for the report's tests, written from a synthetic
 // host (4 threads, concave power curve) and a 2-vCPU VM: high-rate traces
-// (several xz streams, by the sampler's trace writer), sidecars, events,
+// (several xz streams, by the sampler's trace writer), sidecars (with the
+// writer's final "trace" figures, as a stopped run writes them), events,
 // original-format CSVs, manifest, models, isolated estimates and evaluations
 // of both methods.
 #pragma once
@@ -18,11 +19,13 @@ struct FixtureOptions {
   bool traces = true;      // write trace-<phase><trace_suffix> (+ meta, events)
   // .csv.xz as `cinergy run` writes them; .csv.gz for a run of older versions.
   std::string trace_suffix = ".csv.xz";
-  bool analysis = true;    // write model/isolated/evaluation files
+  bool analysis = true;  // write model/isolated/evaluation files
   // true: the model library's analyze() writes them (the real schema);
   // false: hand-written files in other plausible schemas (defensive reading).
   bool library_analysis = true;
-  bool truncate_cloudlike = false;  // cut the last stream/member short (a killed writer)
+  // Cut the last stream/member short (as a killed writer does), after the
+  // sidecar's figures were taken: they then claim more rows than the file has.
+  bool truncate_cloudlike = false;
 };
 
 // Returns an error message, empty on success.

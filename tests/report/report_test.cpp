@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -322,6 +323,155 @@ TEST(BuildTrace, LevelsRespectTheBudget) {
         << "full resolution iff it fits, budget " << budget;
     EXPECT_EQ(out->health["rows"], 60'000);
     EXPECT_NEAR(out->health["rate_reached_hz"].get<double>(), 1000.0, 0.1);
+  }
+}
+
+// ---- one reading with the sidecar's figures, two without: the same output ----
+
+// The fixture's cloud-like trace (energy, VM and noise CPU, busy CPUs) with an
+// overlay and target-load markers, so every kind of series is built.
+cinergy::report::detail::TraceInput cloudlike_input(const fs::path& dir) {
+  cinergy::report::detail::TraceInput in;
+  in.phase = "cloudlike";
+  in.trace = dir / "trace-cloudlike.csv.xz";
+  in.meta = nlohmann::json::parse(slurp(dir / "trace-cloudlike.csv.xz.meta.json"));
+  in.markers = {{0.0, "level 0", 0.0}, {7.5, "level 1", 25.0}, {15.0, "level 2", 50.0}};
+  in.overlays = {{"estimate W", {{4.0, 30.0}, {6.0, 31.5}, {8.0, 29.0}}, 2.0}};
+  in.host_threads = 4;
+  in.overview_buckets = 100;
+  return in;
+}
+
+FixtureOptions small_fixture() {
+  FixtureOptions o;
+  o.rate_hz = 200;  // the cloud-like trace: 48 s, 9601 rows
+  o.analysis = false;
+  return o;
+}
+
+// Budgets giving: the overview alone; envelopes without the raw rows; the raw
+// rows and every envelope. 12 numbers a point: x, then 11 series (3 energy,
+// the overlay, 5 CPU, host busy, target load).
+const std::size_t kBudgets[] = {0, 60'000, 10'000'000};
+
+void expect_same_output(const cinergy::report::detail::TraceOutput& a,
+                        const cinergy::report::detail::TraceOutput& b, const std::string& what) {
+  EXPECT_EQ(a.levels_js, b.levels_js) << what;
+  EXPECT_EQ(a.chart, b.chart) << what;
+  EXPECT_EQ(a.values, b.values) << what;
+  nlohmann::json ha = a.health, hb = b.health;  // "meta" is the input's, which differs
+  ha.erase("meta");
+  hb.erase("meta");
+  EXPECT_EQ(ha, hb) << what;
+}
+
+// in with the sidecar's "trace" figures removed, as an older run's sidecar.
+cinergy::report::detail::TraceOutput build_without_figures(cinergy::report::detail::TraceInput in) {
+  in.meta->erase("trace");
+  auto out = cinergy::report::detail::build_trace(in);
+  EXPECT_TRUE(out.has_value()) << out.error().what();
+  EXPECT_EQ(out->passes, 2);
+  return std::move(*out);
+}
+
+TEST(BuildTrace, OneReadingWithTheSidecarsFiguresGivesTheTwoPassOutput) {
+  TempDir dir;
+  ASSERT_EQ(cinergy::test::write_fixture(dir.path(), small_fixture()), "");
+  auto in = cloudlike_input(dir.path());
+  ASSERT_TRUE(in.meta->contains("trace"));
+  EXPECT_EQ((*in.meta)["trace"]["rows"], 9601) << "the writer's figures reach the sidecar";
+  std::set<std::size_t> level_counts;
+  for (std::size_t budget : kBudgets) {
+    in.budget_values = budget;
+    auto once = cinergy::report::detail::build_trace(in);
+    ASSERT_TRUE(once.has_value()) << once.error().what();
+    EXPECT_EQ(once->passes, 1) << "budget " << budget;
+    const auto twice = build_without_figures(in);
+    expect_same_output(*once, twice, "budget " + std::to_string(budget));
+    EXPECT_EQ(once->health["rows"], 9601);
+    EXPECT_FALSE(once->health["truncated"].get<bool>());
+    const auto levels = nlohmann::json::parse(once->levels_js);
+    level_counts.insert(levels.size());
+    // Not a comparison of two empty outputs: every series has numbers.
+    EXPECT_EQ(levels[0]["y"].size(), 11u) << "series";
+    for (const auto& y : levels[0]["y"]) EXPECT_GT(y.size(), 100u);
+  }
+  EXPECT_EQ(level_counts.size(), std::size(kBudgets)) << "each budget gives another plan";
+}
+
+TEST(BuildTrace, WrongSidecarFiguresFallBackToTwoPassesWithTheSameOutput) {
+  TempDir dir;
+  ASSERT_EQ(cinergy::test::write_fixture(dir.path(), small_fixture()), "");
+  const auto in = cloudlike_input(dir.path());
+  const nlohmann::json right = (*in.meta)["trace"];
+  const std::uint64_t rows = right["rows"];
+  const std::int64_t t_first = right["t_first_ns"], t_last = right["t_last_ns"];
+  const std::vector<std::pair<const char*, nlohmann::json>> wrong = {
+      {"one row more", {{"rows", rows + 1}, {"t_first_ns", t_first}, {"t_last_ns", t_last}}},
+      {"one row less", {{"rows", rows - 1}, {"t_first_ns", t_first}, {"t_last_ns", t_last}}},
+      {"half the rows: raw level sized too small",
+       {{"rows", rows / 2}, {"t_first_ns", t_first}, {"t_last_ns", t_last}}},
+      {"a thousand times the rows",
+       {{"rows", rows * 1000}, {"t_first_ns", t_first}, {"t_last_ns", t_last}}},
+      {"no rows", {{"rows", 0}, {"t_first_ns", t_first}, {"t_last_ns", t_last}}},
+      {"first t_ns off by 1 ns",
+       {{"rows", rows}, {"t_first_ns", t_first + 1}, {"t_last_ns", t_last}}},
+      {"last t_ns off by 1 ns",
+       {{"rows", rows}, {"t_first_ns", t_first}, {"t_last_ns", t_last - 1}}},
+      {"span twice as long", {{"rows", rows}, {"t_first_ns", t_first}, {"t_last_ns", 2 * t_last}}},
+  };
+  for (std::size_t budget : kBudgets) {
+    auto base = in;
+    base.budget_values = budget;
+    const auto twice = build_without_figures(base);
+    for (const auto& [what, figures] : wrong) {
+      auto edited = base;
+      (*edited.meta)["trace"] = figures;
+      auto out = cinergy::report::detail::build_trace(edited);
+      ASSERT_TRUE(out.has_value()) << out.error().what();
+      EXPECT_EQ(out->passes, 2) << what;
+      expect_same_output(*out, twice, std::string(what) + ", budget " + std::to_string(budget));
+    }
+  }
+}
+
+// The sidecar's figures were taken when the writer closed the trace; the file
+// was cut afterwards (the fixture's truncated trace): they claim too many rows.
+TEST(BuildTrace, TraceCutAfterItsSidecarFallsBackToTwoPasses) {
+  TempDir dir;
+  auto o = small_fixture();
+  o.truncate_cloudlike = true;
+  ASSERT_EQ(cinergy::test::write_fixture(dir.path(), o), "");
+  auto in = cloudlike_input(dir.path());
+  in.budget_values = kBudgets[2];
+  auto out = cinergy::report::detail::build_trace(in);
+  ASSERT_TRUE(out.has_value()) << out.error().what();
+  EXPECT_EQ(out->passes, 2);
+  EXPECT_TRUE(out->health["truncated"].get<bool>());
+  EXPECT_LT(out->health["rows"].get<std::uint64_t>(),
+            (*in.meta)["trace"]["rows"].get<std::uint64_t>());
+  expect_same_output(*out, build_without_figures(in), "truncated");
+}
+
+// A killed run keeps the sidecar written at start: "trace": null (as are
+// malformed figures). Two passes, the same output as without the key.
+TEST(BuildTrace, KilledRunSidecarWithoutFiguresReadsTwice) {
+  TempDir dir;
+  ASSERT_EQ(cinergy::test::write_fixture(dir.path(), small_fixture()), "");
+  auto in = cloudlike_input(dir.path());
+  in.budget_values = kBudgets[2];
+  const auto without = build_without_figures(in);
+  const nlohmann::json rows = (*in.meta)["trace"]["rows"];
+  for (const nlohmann::json& figures :
+       {nlohmann::json(nullptr), nlohmann::json{{"rows", rows}},
+        nlohmann::json{{"rows", -1}, {"t_first_ns", 0}, {"t_last_ns", 1}},
+        nlohmann::json{{"rows", "9601"}, {"t_first_ns", 0}, {"t_last_ns", 1}}}) {
+    auto killed = in;
+    (*killed.meta)["trace"] = figures;
+    auto out = cinergy::report::detail::build_trace(killed);
+    ASSERT_TRUE(out.has_value()) << out.error().what();
+    EXPECT_EQ(out->passes, 2) << figures;
+    expect_same_output(*out, without, figures.dump());
   }
 }
 

@@ -80,6 +80,14 @@ TEST(SamplerLoop, EverySampleReachesTheTraceAndSummary) {
   EXPECT_FALSE((*s)->latest());
   ASSERT_TRUE((*s)->start());
   EXPECT_TRUE(std::filesystem::exists(t.path() / "trace.csv.xz.meta.json"));
+  {
+    // What a killed run leaves: no final figures (nothing stale to trust).
+    std::ifstream started(t.path() / "trace.csv.xz.meta.json");
+    auto at_start = nlohmann::json::parse(started);
+    ASSERT_TRUE(at_start.contains("trace"));
+    EXPECT_TRUE(at_start["trace"].is_null());
+    EXPECT_TRUE(at_start["summary"].is_null());
+  }
   wait_samples(**s, 200);
   auto sum = (*s)->stop();
   EXPECT_EQ(sum.samples, fake->reads.load());
@@ -121,6 +129,10 @@ TEST(SamplerLoop, EverySampleReachesTheTraceAndSummary) {
   EXPECT_TRUE(meta.contains("t0_realtime_ns"));
   EXPECT_EQ(meta["summary"]["samples"], sum.samples);
   EXPECT_EQ(meta["domains"][0]["name"], "package-0");
+  // The final figures are the file's: its rows, first and last t_ns.
+  EXPECT_EQ(meta["trace"]["rows"], rows.size() - 1);
+  EXPECT_EQ(meta["trace"]["t_first_ns"], std::stoll(rows[1][0]));
+  EXPECT_EQ(meta["trace"]["t_last_ns"], std::stoll(rows.back()[0]));
   // stop() is idempotent.
   EXPECT_EQ((*s)->stop().samples, sum.samples);
 }

@@ -271,3 +271,45 @@ TEST(TraceWriter, AnUnknownNameIsAnError) {
     EXPECT_FALSE(std::filesystem::exists(t.path() / name)) << "nothing created";
   }
 }
+
+// The sidecar's "trace" figures: only after a clean close, exact for the file.
+TEST(TraceWriter, ClosedFiguresOnlyAfterACleanClose) {
+  TempDir t;
+  const auto p = t.path() / "t.csv.xz";
+  auto w = TraceWriter::open(p, kColumns);
+  ASSERT_TRUE(w) << w.error().what();
+  add_rows(*w, 3, 1000);
+  ASSERT_TRUE(w->flush());
+  add_rows(*w, 1000, 1700);
+  EXPECT_FALSE(w->closed_figures()) << "still writing: no final figures";
+  ASSERT_TRUE(w->close());
+  const auto figures = w->closed_figures();
+  ASSERT_TRUE(figures);
+  EXPECT_EQ(*figures,
+            (nlohmann::json{{"rows", 1697}, {"t_first_ns", 3000000}, {"t_last_ns", 1699000000}}));
+  // The same figures as the file, counted by its reader.
+  EXPECT_EQ(read_text(p), kHeader + expected_rows(3, 1700));
+}
+
+TEST(TraceWriter, ClosedFiguresOfAnEmptyTraceHaveNoTimes) {
+  TempDir t;
+  auto w = TraceWriter::open(t.path() / "t.csv.xz", kColumns);
+  ASSERT_TRUE(w);
+  ASSERT_TRUE(w->close());
+  EXPECT_EQ(w->closed_figures(),
+            (nlohmann::json{{"rows", 0}, {"t_first_ns", nullptr}, {"t_last_ns", nullptr}}));
+}
+
+// A write that fails (a full disk: /dev/full) loses rows: no figures, even
+// if a later close had nothing left to fail on.
+TEST(TraceWriter, NoClosedFiguresAfterAFailedWrite) {
+  TempDir t;
+  const auto p = t.path() / "full.csv";
+  std::filesystem::create_symlink("/dev/full", p);
+  auto w = TraceWriter::open(p, kColumns);
+  ASSERT_TRUE(w) << w.error().what();
+  add_rows(*w, 0, 10);
+  EXPECT_FALSE(w->flush()) << "/dev/full must refuse the write";
+  (void)w->close();
+  EXPECT_FALSE(w->closed_figures());
+}

@@ -19,7 +19,12 @@
 // A sidecar "<trace>.meta.json" holds: source, simulated, sim_host, rate_hz,
 // t0_monotonic_ns, t0_realtime_ns (the realtime offset, recorded once),
 // domains (name, max_energy_range_uj), series, cpu backend, and at the end the
-// summary (samples, dropped, read_errors, lateness, interrupted).
+// summary (samples, dropped, read_errors, lateness, interrupted) and "trace":
+// {"rows": data rows in the file, "t_first_ns", "t_last_ns": t_ns of its first
+// and last row (null without rows)}, exact for the file as closed (the report
+// plans its levels from them and reads the trace once). Both are null while
+// running; "trace" stays null when the run was killed or writing the trace
+// failed (TraceWriter::closed_figures).
 #pragma once
 
 #include <atomic>

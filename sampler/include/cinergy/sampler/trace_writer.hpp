@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -44,12 +45,25 @@ class TraceWriter {
   Result<void> flush();
   [[nodiscard]] std::size_t buffered_bytes() const { return text_.size(); }
   [[nodiscard]] std::uint64_t bytes_written() const { return bytes_written_; }
+  // Rows added so far (buffered ones included).
   [[nodiscard]] std::uint64_t rows() const { return rows_; }
   [[nodiscard]] Compression compression() const { return compression_; }
+  // Flushes and closes the file. The writer then only answers questions.
   Result<void> close();
+  // The sidecar's "trace" object, the final figures of the file as written:
+  //   {"rows": data rows (the header not counted),
+  //    "t_first_ns", "t_last_ns": t_ns of the first and last row, null when
+  //    there are no rows}
+  // so a reader can size its work before reading the file (the report does).
+  // Only once close() has succeeded and no flush failed before it; nullopt
+  // otherwise: a running or killed writer has no final figures, and after a
+  // failed write the file may lack rows that were counted.
+  [[nodiscard]] std::optional<nlohmann::json> closed_figures() const;
 
  private:
   TraceWriter() = default;
+  // flush() without the bookkeeping of failures.
+  Result<void> compress_and_write();
   // Writes data[0, n) to the file and clears the text buffer.
   Result<void> write_out(const unsigned char* data, std::size_t n);
   std::filesystem::path path_;
@@ -61,6 +75,9 @@ class TraceWriter {
   std::string text_;
   std::vector<unsigned char> out_;
   std::uint64_t bytes_written_ = 0, rows_ = 0;
+  std::int64_t t_first_ns_ = 0, t_last_ns_ = 0;  // of the rows added; meaningful when rows_ > 0
+  bool write_failed_ = false;                    // a flush or the close failed: rows may be lost
+  bool closed_ = false;                          // close() succeeded
 };
 
 // Writes `meta` as pretty JSON to `path` atomically (temp file + rename).
