@@ -76,6 +76,28 @@ struct {
   __type(value, struct cinergy_cpu_acct);
 } cpu_acct SEC(".maps");
 
+/* Tasks moved between cgroup2 directories while tracked subjects exist:
+ * their se.sum_exec_runtime at the move (as of their last update_curr, the
+ * point where cpu.stat's charging switches cgroup too), so the switch-out of
+ * a task moved while it ran can split its slice between the old and the new
+ * directory. Set by cinergy_cgroup_attach_task, consumed at that switch-out. */
+struct cinergy_moved {
+  __u64 sum_at_move_ns;
+};
+struct {
+  __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, int);
+  __type(value, struct cinergy_moved);
+} moved SEC(".maps");
+
+/* Adds d ns to the three slots of a task (slot 0 is the sink). */
+static __always_inline void add_slice(struct cinergy_cpu_acct* a, const __u32 slots[3], __u64 d) {
+  a->slot_ns[slots[CINERGY_SLOT_CGROUP] & (CINERGY_MAX_SLOTS - 1)] += d;
+  a->slot_ns[slots[CINERGY_SLOT_TGID] & (CINERGY_MAX_SLOTS - 1)] += d;
+  a->slot_ns[slots[CINERGY_SLOT_TID] & (CINERGY_MAX_SLOTS - 1)] += d;
+}
+
 static __always_inline __u32 id_slot(struct cinergy_id_entry* table, void* overflow, __u32 id,
                                      __u32 collision_bit) {
   struct cinergy_id_entry* e = &table[id & (CINERGY_ID_TABLE_SIZE - 1)];
@@ -120,10 +142,13 @@ int BPF_PROG(cinergy_sched_switch, bool preempt, struct task_struct* prev, struc
   __u32 next_tracked = (nx[0] | nx[1] | nx[2]) != 0;
 
   /* prev's slots: cached when this CPU saw prev switch in (under the current
-   * tables); looked up again when that switch-in never reached us. */
+   * tables); looked up again when that switch-in never reached us or the
+   * tables changed since (a registration, or a task moved between cgroups:
+   * then prev may have been moved while it ran, see `moved`). */
   __u32 paired = r->cur_task == (__u64)prev;
   __u32 pv[CINERGY_NSLOT_KINDS];
   __u32 prev_tracked;
+  __u64 split_ns = 0; /* prev's runtime when it was moved mid-slice, 0 if not */
   if (paired && r->cur_gen == gen) {
     pv[0] = r->cur_slot[0];
     pv[1] = r->cur_slot[1];
@@ -132,6 +157,13 @@ int BPF_PROG(cinergy_sched_switch, bool preempt, struct task_struct* prev, struc
   } else {
     slots_of(prev, pv);
     prev_tracked = (pv[0] | pv[1] | pv[2]) != 0;
+    if (paired) {
+      struct cinergy_moved* m = bpf_task_storage_get(&moved, prev, 0, 0);
+      if (m) {
+        split_ns = m->sum_at_move_ns;
+        bpf_task_storage_delete(&moved, prev);
+      }
+    }
   }
 
   __u32 prev_busy = prev->pid != 0;
@@ -174,12 +206,14 @@ int BPF_PROG(cinergy_sched_switch, bool preempt, struct task_struct* prev, struc
     r->calib_mono_ns = mono;
     r->calib_seen = want_calib;
   }
-  if (prev_tracked) {
+  if (prev_tracked || (paired && r->cur_tracked)) {
     /* The slice prev ran up to now, from the scheduler's own per-task
      * runtime, already updated by __schedule (put_prev/dequeue) before this
      * tracepoint. Its start: the runtime at the switch-in this CPU saw, or,
      * unpaired, the fair class's runtime at prev's last pick (RT and
-     * deadline tasks do not keep that figure: their unpaired slice is lost). */
+     * deadline tasks do not keep that figure: their unpaired slice is lost).
+     * A task moved while it ran: the part before the move counts for the
+     * slots cached at its switch-in, the rest for its new ones. */
     __u64 sum = prev->se.sum_exec_runtime;
     __u64 picked_sum = prev->se.prev_sum_exec_runtime; /* same cache line */
     int prio = prev->prio;
@@ -190,10 +224,11 @@ int BPF_PROG(cinergy_sched_switch, bool preempt, struct task_struct* prev, struc
       if (!paired) r->unpaired += 1;
       if (prio >= 100) base = picked_sum; /* fair class: prio >= MAX_RT_PRIO */
     }
-    __u64 d = sum > base ? sum - base : 0;
-    a->slot_ns[pv[CINERGY_SLOT_CGROUP] & (CINERGY_MAX_SLOTS - 1)] += d;
-    a->slot_ns[pv[CINERGY_SLOT_TGID] & (CINERGY_MAX_SLOTS - 1)] += d;
-    a->slot_ns[pv[CINERGY_SLOT_TID] & (CINERGY_MAX_SLOTS - 1)] += d;
+    if (split_ns > base && split_ns <= sum) {
+      if (r->cur_tracked) add_slice(a, r->cur_slot, split_ns - base);
+      base = split_ns;
+    }
+    if (prev_tracked) add_slice(a, pv, sum > base ? sum - base : 0);
   }
   if (need_busy) {
     if (!r->initialized)
@@ -260,5 +295,22 @@ int BPF_PROG(cinergy_cgroup_rmdir, struct cgroup* cgrp, const char* path) {
   } else if (has_collisions & 1) {
     bpf_map_delete_elem(&cg_overflow, &id);
   }
+  return 0;
+}
+
+/* A task moved between cgroup2 directories (cgroup.procs or
+ * cgroup.threads). If it runs right now it keeps the slots cached at its
+ * switch-in until it switches out, and a move need not switch it: the
+ * runtime at the move lets that switch-out split the slice (above), and a
+ * new table generation makes every CPU look its outgoing task up again. Only
+ * the task the event names (the leader of a whole-process move) is split;
+ * its other threads, if running, count their slice for their new cgroup. */
+SEC("tp_btf/cgroup_attach_task")
+int BPF_PROG(cinergy_cgroup_attach_task, struct cgroup* dst, const char* path,
+             struct task_struct* task, bool threadgroup) {
+  if (!n_cg || dst->root->hierarchy_id != 0) return 0;
+  struct cinergy_moved* m = bpf_task_storage_get(&moved, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+  if (m) m->sum_at_move_ns = task->se.sum_exec_runtime;
+  __sync_fetch_and_add(&table_gen, 1);
   return 0;
 }
