@@ -98,7 +98,10 @@ class BpfAccounting final : public CpuAccounting {
       std::uint64_t unpaired = 0;
       for (std::size_t c = 0; c < ncpu_; ++c)
         unpaired += reinterpret_cast<const volatile cinergy_cpu_row*>(&cpu(c)->row)->unpaired;
-      spdlog::debug("bpf accounting: {} tracked switch-out(s) without a seen switch-in", unpaired);
+      spdlog::debug(
+          "bpf accounting: {} tracked switch-out(s) without a seen switch-in; {} cgroup(s) "
+          "created under subjects while measuring",
+          unpaired, std::atomic_ref<__u32>(skel_->bss->inherited_cg).load());
       ::munmap(const_cast<char*>(acct_), acct_bytes_);
     }
     cpu_account__destroy(skel_);  // detaches and closes: nothing stays loaded
