@@ -18,6 +18,7 @@
 #include "cinergy/bpf/cpu_accounting.hpp"
 #include "empty_switch.skel.h"
 #include "libbpf_log.hpp"
+#include "prog_ids.hpp"
 
 namespace cinergy::bpf {
 namespace fs = std::filesystem;
@@ -100,22 +101,6 @@ Result<double> run_stress_switch(const fs::path& cgroup, int workers, double sec
   return rate;
 }
 
-std::set<__u32> prog_ids_named(std::string_view prefix) {
-  std::set<__u32> ids;
-  __u32 id = 0;
-  while (bpf_prog_get_next_id(id, &id) == 0) {
-    int fd = bpf_prog_get_fd_by_id(id);
-    if (fd < 0) continue;
-    bpf_prog_info info{};
-    __u32 len = sizeof info;
-    if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
-        std::string_view(info.name).starts_with(prefix))
-      ids.insert(id);
-    ::close(fd);
-  }
-  return ids;
-}
-
 struct Stats {
   std::uint64_t cnt = 0, ns = 0;
 };
@@ -147,7 +132,7 @@ class Fd {
 // run) and returns it with the id of its program.
 Result<std::pair<std::unique_ptr<CpuAccounting>, int>> open_acct(const fs::path& root,
                                                                  const fs::path& dummy) {
-  auto before = prog_ids_named("cinergy_sched");
+  auto before = detail::prog_ids_named("cinergy_sched");
   Options o;
   o.backend = "bpf";
   o.cgroup2_root = root;
@@ -156,7 +141,7 @@ Result<std::pair<std::unique_ptr<CpuAccounting>, int>> open_acct(const fs::path&
   if (auto r = (*acct)->add_subject({SubjectKind::cgroup, dummy.string(), "idle"}); !r)
     return std::unexpected(r.error());
   int fd = -1;
-  for (auto id : prog_ids_named("cinergy_sched"))
+  for (auto id : detail::prog_ids_named("cinergy_sched"))
     if (!before.contains(id)) fd = bpf_prog_get_fd_by_id(id);
   if (fd < 0) return fail("cannot find the loaded accounting program");
   return std::pair{std::move(*acct), fd};

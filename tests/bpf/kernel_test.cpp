@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "kernel_support.hpp"
+#include "prog_ids.hpp"
 #include "root_required.hpp"
 
 namespace cinergy::bpf {
@@ -69,21 +70,7 @@ bool close_enough(double got_ns, double want_ns) {
 
 TEST(BpfKernel, AutoChoosesBpfAndReleasesTheProgram) {
   REQUIRE_KERNEL_TIER(true);
-  auto ours = [] {
-    std::set<__u32> ids;
-    __u32 id = 0;
-    while (bpf_prog_get_next_id(id, &id) == 0) {
-      int fd = bpf_prog_get_fd_by_id(id);
-      if (fd < 0) continue;
-      bpf_prog_info info{};
-      __u32 len = sizeof info;
-      if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
-          std::string_view(info.name).starts_with("cinergy_sched"))
-        ids.insert(id);
-      ::close(fd);
-    }
-    return ids;
-  };
+  auto ours = [] { return detail::prog_ids_named("cinergy_sched"); };
   auto before = ours();
   std::set<__u32> mine;
   {
