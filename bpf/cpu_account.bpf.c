@@ -68,13 +68,7 @@ struct {
 } tgid_overflow SEC(".maps"), tid_overflow SEC(".maps");
 
 /* max_entries = number of possible CPUs, set by user space before load. */
-struct {
-  __uint(type, BPF_MAP_TYPE_ARRAY);
-  __uint(map_flags, BPF_F_MMAPABLE);
-  __uint(max_entries, 1);
-  __type(key, __u32);
-  __type(value, struct cinergy_cpu_acct);
-} cpu_acct SEC(".maps");
+CINERGY_CPU_ACCT_MAP(cpu_acct);
 
 /* Tasks moved between cgroup2 directories while tracked subjects exist:
  * their se.sum_exec_runtime at the move (as of their last update_curr, the

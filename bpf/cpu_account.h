@@ -107,4 +107,18 @@ struct cinergy_cpu_acct {
                                        slot_ns[0] is the sink, ignored */
 };
 
+#ifdef __VMLINUX_H__
+/* BPF side: declares an mmapable array map with one cinergy_cpu_acct per
+ * possible CPU (max_entries is set by user space before load), as used by
+ * cpu_account.bpf.c and the benchmark's one-store reference. */
+#define CINERGY_CPU_ACCT_MAP(name)                \
+  struct {                                        \
+    __uint(type, BPF_MAP_TYPE_ARRAY);             \
+    __uint(map_flags, BPF_F_MMAPABLE);            \
+    __uint(max_entries, 1);                       \
+    __type(key, __u32);                           \
+    __type(value, struct cinergy_cpu_acct);       \
+  } name SEC(".maps")
+#endif
+
 #endif /* CINERGY_CPU_ACCOUNT_H */

@@ -28,7 +28,9 @@ void register_bench_bpf_impl(CLI::App& bench, int& exit_code) {
   auto json = std::make_shared<bool>(false);
   cmd->add_option("--seconds", opts->seconds, "Seconds per stress-ng run")
       ->check(CLI::Range(1.0, 60.0));
-  cmd->add_option("--repetitions", opts->repetitions, "Repetitions (5 stress-ng runs each)")
+  cmd->add_option("--repetitions", opts->repetitions,
+                  "Repetitions (7 stress-ng runs each; attach order alternates, so even counts "
+                  "pair up)")
       ->check(CLI::Range(1, 50));
   cmd->add_option("--switch-workers", opts->switch_workers, "stress-ng --switch N")
       ->check(CLI::Range(1, 64));
@@ -59,7 +61,9 @@ void register_bench_bpf_impl(CLI::App& bench, int& exit_code) {
                            {"switch_ops_per_s_none", r.rate_none},
                            {"switch_ops_per_s_untracked", r.rate_untracked},
                            {"switch_ops_per_s_tracked", r.rate_tracked},
-                           {"empty_attached_first", r.empty_attached_first}});
+                           {"empty_attached_first", r.empty_attached_first},
+                           {"store_ns_first", r.store_ns_first},
+                           {"empty_ns_after_store", r.empty_ns_after_store}});
     }
     auto put = [&](const char* name, const std::vector<double>& v) {
       auto s = spread(v);
@@ -89,9 +93,41 @@ void register_bench_bpf_impl(CLI::App& bench, int& exit_code) {
         have_both ? spread(acct_first_u).median / spread(empty_first_u).median : 0;
     const double like_t =
         have_both ? spread(acct_first_t).median / spread(empty_first_t).median : 0;
+    // The same, per pair of adjacent repetitions (one of each order, about
+    // 20 s apart): a machine whose speed drifts biases no pair, and the
+    // spread shows how far one pair can be trusted.
+    // The one-store reference (first on the tracepoint in a run of its own,
+    // every repetition): the least any program keeping per-CPU state pays,
+    // against the empty program, and the accounting program against it.
+    std::vector<double> pair_u, pair_t, pair_store, pair_t_vs_store;
+    for (std::size_t i = 0; i + 1 < runs->size(); i += 2) {
+      const auto& x = (*runs)[i];
+      const auto& y = (*runs)[i + 1];
+      if (x.empty_attached_first == y.empty_attached_first) continue;
+      const auto& acct_first = x.empty_attached_first ? y : x;
+      const auto& empty_first = x.empty_attached_first ? x : y;
+      pair_u.push_back(acct_first.acct_ns_untracked / empty_first.empty_ns_untracked);
+      pair_t.push_back(acct_first.acct_ns_tracked / empty_first.empty_ns_tracked);
+      pair_store.push_back((x.store_ns_first + y.store_ns_first) / 2 /
+                           empty_first.empty_ns_tracked);
+      pair_t_vs_store.push_back(acct_first.acct_ns_tracked / acct_first.store_ns_first);
+    }
+    std::vector<double> store_first;
+    for (const auto& r : *runs) store_first.push_back(r.store_ns_first);
+    const double like_store =
+        have_both ? spread(store_first).median / spread(empty_first_t).median : 0;
+    const double like_t_vs_store =
+        have_both ? spread(acct_first_t).median / spread(store_first).median : 0;
+    Spread s_pu{}, s_pt{}, s_ps{}, s_pts{};
     if (have_both) {
       j["summary"]["ratio_first_position_untracked"] = like_u;
       j["summary"]["ratio_first_position_tracked"] = like_t;
+      j["summary"]["ratio_store_vs_empty_first_position"] = like_store;
+      j["summary"]["ratio_tracked_vs_store_first_position"] = like_t_vs_store;
+      s_pu = put("ratio_first_position_pairs_untracked", pair_u);
+      s_pt = put("ratio_first_position_pairs_tracked", pair_t);
+      s_ps = put("ratio_store_vs_empty_pairs", pair_store);
+      s_pts = put("ratio_tracked_vs_store_pairs", pair_t_vs_store);
     }
     if (*json) {
       std::printf("%s\n", j.dump(2).c_str());
@@ -121,13 +157,27 @@ void register_bench_bpf_impl(CLI::App& bench, int& exit_code) {
           "  like with like (both programs first on the tracepoint, medians): untracked %.2fx, "
           "tracked %.2fx\n",
           like_u, like_t);
+    if (!pair_u.empty())
+      std::printf(
+          "  like with like, per pair of adjacent repetitions (%zu pairs, median [min, max]): "
+          "untracked %.2fx [%.2f, %.2f], tracked %.2fx [%.2f, %.2f]\n",
+          pair_u.size(), s_pu.median, s_pu.min, s_pu.max, s_pt.median, s_pt.min, s_pt.max);
+    if (have_both)
+      std::printf(
+          "  one-store reference (first on the tracepoint): %.2fx the empty program (pairs "
+          "%.2f [%.2f, %.2f]); tracked accounting %.2fx the one-store program (pairs %.2f [%.2f, "
+          "%.2f])\n",
+          like_store, s_ps.median, s_ps.min, s_ps.max, like_t_vs_store, s_pts.median, s_pts.min,
+          s_pts.max);
     for (const auto& r : *runs)
       std::printf(
           "  run (%s attached first): acct/empty %.1f/%.1f ns untracked, %.1f/%.1f ns tracked; "
-          "switch ops/s none %.0f, untracked %.0f, tracked %.0f; calls %lu / %lu\n",
+          "store/empty %.1f/%.1f ns; switch ops/s none %.0f, untracked %.0f, tracked %.0f; calls "
+          "%lu / %lu\n",
           r.empty_attached_first ? "empty" : "accounting", r.acct_ns_untracked,
-          r.empty_ns_untracked, r.acct_ns_tracked, r.empty_ns_tracked, r.rate_none,
-          r.rate_untracked, r.rate_tracked, static_cast<unsigned long>(r.calls_untracked),
+          r.empty_ns_untracked, r.acct_ns_tracked, r.empty_ns_tracked, r.store_ns_first,
+          r.empty_ns_after_store, r.rate_none, r.rate_untracked, r.rate_tracked,
+          static_cast<unsigned long>(r.calls_untracked),
           static_cast<unsigned long>(r.calls_tracked));
   });
 }

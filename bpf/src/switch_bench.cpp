@@ -1,6 +1,6 @@
 // `cinergy bench bpf`: per-switch cost of the accounting program against an
-// empty tp_btf/sched_switch program, and the context-switch rate with and
-// without it, under stress-ng --switch.
+// empty tp_btf/sched_switch program (and a one-store program), and the
+// context-switch rate with and without it, under stress-ng --switch.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -19,6 +20,7 @@
 #include "empty_switch.skel.h"
 #include "libbpf_log.hpp"
 #include "prog_ids.hpp"
+#include "store_switch.skel.h"
 
 namespace cinergy::bpf {
 namespace fs = std::filesystem;
@@ -128,6 +130,15 @@ class Fd {
   int fd_;
 };
 
+// The empty reference program, loaded (not attached: the caller picks the
+// attach order), destroyed with its owner.
+using EmptyProgram = std::unique_ptr<empty_switch, decltype(&empty_switch__destroy)>;
+Result<EmptyProgram> load_empty() {
+  EmptyProgram p(empty_switch__open_and_load(), &empty_switch__destroy);
+  if (!p) return fail_errno("cannot load the empty reference program");
+  return p;
+}
+
 // Opens the accounting backend with `dummy` registered (so the table probes
 // run) and returns it with the id of its program.
 Result<std::pair<std::unique_ptr<CpuAccounting>, int>> open_acct(const fs::path& root,
@@ -171,12 +182,9 @@ Result<std::vector<SwitchBenchRun>> run_switch_bench(const SwitchBenchOptions& o
       // Attach order alternates between repetitions: the first program on a
       // tracepoint can pay cache/TLB misses the second then finds warm.
       detail::route_libbpf_logs_to_spdlog();
-      empty_switch* empty = empty_switch__open_and_load();
-      if (empty == nullptr) return fail_errno("cannot load the empty reference program");
-      struct Guard {
-        empty_switch* s;
-        ~Guard() { empty_switch__destroy(s); }
-      } guard{empty};
+      auto empty_obj = load_empty();
+      if (!empty_obj) return std::unexpected(empty_obj.error());
+      empty_switch* empty = empty_obj->get();
       const bool empty_first = rep % 2 == 1;
       if (empty_first)
         if (int e = empty_switch__attach(empty); e != 0)
@@ -212,6 +220,35 @@ Result<std::vector<SwitchBenchRun>> run_switch_bench(const SwitchBenchOptions& o
       run.acct_ns_tracked = per_call(a0, a1);
       run.empty_ns_tracked = per_call(e0, e1);
       run.calls_tracked = a1.cnt - a0.cnt;
+    }
+    {  // the one-store reference first on the tracepoint, the empty program second
+      std::unique_ptr<store_switch, decltype(&store_switch__destroy)> store_obj(
+          store_switch__open(), &store_switch__destroy);
+      store_switch* store = store_obj.get();
+      if (store == nullptr) return fail_errno("cannot open the one-store reference program");
+      const int ncpu = libbpf_num_possible_cpus();
+      if (ncpu <= 0) return fail_errno(-ncpu, "cannot count possible CPUs");
+      if (int e = bpf_map__set_max_entries(store->maps.store_cpu, static_cast<__u32>(ncpu)); e != 0)
+        return fail_errno(-e, "cannot size the one-store reference's map");
+      if (int e = store_switch__load(store); e != 0)
+        return fail_errno(-e, "cannot load the one-store reference program");
+      if (int e = store_switch__attach(store); e != 0)
+        return fail_errno(-e, "cannot attach the one-store reference program");
+      auto empty_obj = load_empty();
+      if (!empty_obj) return std::unexpected(empty_obj.error());
+      empty_switch* empty = empty_obj->get();
+      if (int e = empty_switch__attach(empty); e != 0)
+        return fail_errno(-e, "cannot attach the empty reference program");
+      Fd stats(bpf_enable_stats(BPF_STATS_RUN_TIME));
+      if (stats.get() < 0) return fail_errno("cannot enable BPF run-time stats");
+      const int store_fd = bpf_program__fd(store->progs.cinergy_store_switch);
+      const int empty_fd = bpf_program__fd(empty->progs.cinergy_empty_switch);
+      auto s0 = prog_stats(store_fd), e0 = prog_stats(empty_fd);
+      if (auto r = run_stress_switch(work.path(), options.switch_workers, options.seconds); !r)
+        return std::unexpected(r.error());
+      auto s1 = prog_stats(store_fd), e1 = prog_stats(empty_fd);
+      run.store_ns_first = per_call(s0, s1);
+      run.empty_ns_after_store = per_call(e0, e1);
     }
     // Context-switch rate, stats off: no program, the accounting program
     // alone (untracked, then tracked), no program again. The reference is

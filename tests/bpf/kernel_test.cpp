@@ -120,6 +120,40 @@ TEST(BpfKernel, StressNgHalfLoadMatchesCpuStat) {
   EXPECT_EQ(r1.errors, 0u);
 }
 
+// Each CPU caches the slots of the task it switched in, "not tracked"
+// included (cpu_account.h). A subject whose tasks have been running and
+// switching while another subject of the same kind existed must count from
+// its registration on: registration bumps table_gen, so cached slots are
+// looked up again.
+TEST(BpfKernel, SubjectRegisteredWhileItsTasksRunCountsFromThen) {
+  REQUIRE_KERNEL_TIER(true);
+  REQUIRE_STRESS_NG();
+  TestCgroup other(test::cgroup2_root_or_empty(), "cache-other");
+  TestCgroup cg(test::cgroup2_root_or_empty(), "cache-late");
+  auto a = open_backend("bpf");
+  ASSERT_TRUE(a);
+  Child dummy({"sleep", "30"});
+  ASSERT_TRUE(a->add_subject({SubjectKind::cgroup, other.path().string(), "other"}));
+  ASSERT_TRUE(a->add_subject({SubjectKind::pid, std::to_string(dummy.pid()), "dummy"}));
+  Child c({"stress-ng", "-c", "1", "-l", "50", "-t", "4", "--quiet"}, cg.path());
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));  // switched, cached untracked
+  auto cg_idx = a->add_subject({SubjectKind::cgroup, cg.path().string(), "late"});
+  ASSERT_TRUE(cg_idx) << cg_idx.error().what();
+  const std::size_t cg_series = a->series().size() - 1;
+  auto u0 = test::cpu_stat_usage_ns(cg.path());
+  auto r0 = read_all(*a);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  auto r1 = read_all(*a);
+  auto u1 = test::cpu_stat_usage_ns(cg.path());
+  ASSERT_TRUE(u0 && u1);
+  const double want = static_cast<double>(*u1 - *u0);
+  const double got = static_cast<double>(r1.series[cg_series] - r0.series[cg_series]);
+  std::printf("registered while running: cpu.stat %.3f s, bpf %.3f s\n", want / 1e9, got / 1e9);
+  EXPECT_GT(want, 0.3e9);
+  EXPECT_TRUE(close_enough(got, want));
+  EXPECT_EQ(c.wait(), 0);
+}
+
 // A pinned thread that never yields, sampled at 100 Hz: every interval shows
 // its CPU time, compared with the kernel's exact per-thread CPU clock.
 TEST(BpfKernel, PinnedBusyLoopExactAt100Hz) {

@@ -13,7 +13,7 @@ namespace cinergy::bpf {
 
 struct SwitchBenchOptions {
   double seconds = 3.0;                // per stress-ng run
-  int repetitions = 3;                 // each repetition = 5 stress-ng runs
+  int repetitions = 3;                 // each repetition = 7 stress-ng runs
   int switch_workers = 2;              // stress-ng --switch N
   std::filesystem::path cgroup2_root;  // empty = detect
 };
@@ -28,6 +28,9 @@ struct SwitchBenchRun {
   double empty_ns_tracked = 0, acct_ns_tracked = 0;
   std::uint64_t calls_untracked = 0, calls_tracked = 0;  // run_cnt of the accounting program
   bool empty_attached_first = false;  // attach order (alternates between repetitions)
+  // The one-store reference (store_switch.bpf.c) attached first, the empty
+  // program second, in a run of its own (stress-ng in the registered cgroup).
+  double store_ns_first = 0, empty_ns_after_store = 0;
   // stress-ng --switch bogo ops/s (real time); stats off for these runs.
   // rate_none is the mean of a run just before and one just after the two
   // runs with the accounting program.
