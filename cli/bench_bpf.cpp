@@ -93,12 +93,11 @@ void register_bench_bpf_impl(CLI::App& bench, int& exit_code) {
         have_both ? spread(acct_first_u).median / spread(empty_first_u).median : 0;
     const double like_t =
         have_both ? spread(acct_first_t).median / spread(empty_first_t).median : 0;
-    // The same, per pair of adjacent repetitions (one of each order, about
-    // 20 s apart): a machine whose speed drifts biases no pair, and the
-    // spread shows how far one pair can be trusted.
-    // The one-store reference (first on the tracepoint in a run of its own,
-    // every repetition): the least any program keeping per-CPU state pays,
-    // against the empty program, and the accounting program against it.
+    // The same per pair of adjacent repetitions (one of each order, about
+    // 20 s apart), so drift of the machine biases no pair and shows as
+    // spread; and the one-store reference (first on the tracepoint in a run
+    // of its own, every repetition), the least any program keeping per-CPU
+    // state pays, against the empty program and the accounting program.
     std::vector<double> pair_u, pair_t, pair_store, pair_t_vs_store;
     for (std::size_t i = 0; i + 1 < runs->size(); i += 2) {
       const auto& x = (*runs)[i];

@@ -274,6 +274,13 @@ Result<std::vector<SwitchBenchRun>> run_switch_bench(const SwitchBenchOptions& o
     auto none_after = run_stress_switch(work.path(), options.switch_workers, options.seconds);
     if (!none_after) return std::unexpected(none_after.error());
     run.rate_none = (*none_before + *none_after) / 2;
+    // A program that ran on no switch (stats not counting) would give ratios
+    // of 0 or infinity: say so instead.
+    for (double ns : {run.acct_ns_untracked, run.empty_ns_untracked, run.acct_ns_tracked,
+                      run.empty_ns_tracked, run.store_ns_first, run.empty_ns_after_store})
+      if (!(ns > 0))
+        return fail(
+            "a benchmarked program recorded no run time (BPF run-time stats not counting?)");
     spdlog::info("bench bpf: repetition {}/{} done", rep + 1, options.repetitions);
     runs.push_back(run);
   }
