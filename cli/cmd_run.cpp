@@ -35,6 +35,7 @@ struct RunFlags {
   std::string testvm_profile;
   int testvm_step_seconds = 0;
   int testvm_vcpus = 0;
+  std::string testvm_accel = "auto";
   std::string cgroup;
   std::string cmd;
   std::string ready_cmd;
@@ -91,6 +92,8 @@ Result<orch::RunOptions> build_options(const RunFlags& f, const CLI::App& cmd,
   o.command_line = std::move(command_line);
   if (f.source == "sim") o.source_note = "Simulated meter chosen with --source sim.";
 
+  if (given("--testvm-accel") && !f.testvm)
+    return fail("--testvm-accel applies to the built-in test VM only (--testvm)");
   const int subjects = (given("--vm") ? 1 : 0) + (given("--vm-launch") ? 1 : 0) +
                        (f.testvm ? 1 : 0) + (given("--cgroup") ? 1 : 0) + (given("--cmd") ? 1 : 0);
   if (subjects > 1)
@@ -125,6 +128,9 @@ Result<orch::RunOptions> build_options(const RunFlags& f, const CLI::App& cmd,
     }
     if (f.testvm_step_seconds > 0) o.vm.testvm_step_seconds = f.testvm_step_seconds;
     if (f.testvm_vcpus > 0) o.vm.testvm_vcpus = f.testvm_vcpus;
+    auto accel = orch::parse_testvm_accel(f.testvm_accel, "--testvm-accel");
+    if (!accel) return std::unexpected(accel.error());
+    o.vm.testvm_accel = *accel;
   } else if (given("--vm")) {
     o.vm.kind = orch::VmOptions::Kind::libvirt_domain;
     o.vm.name = f.vm_name;
@@ -176,7 +182,11 @@ void register_run(CLI::App& app, int& exit_code) {
   cmd->add_option("--connect", f.connect_uri, "libvirt URI")->capture_default_str();
   cmd->add_option("--vm-launch", f.vm_launch,
                   "Subject: a script that starts the VM and its workload");
-  cmd->add_flag("--testvm", f.testvm, "Subject: the built-in test VM (TCG without KVM)");
+  cmd->add_flag("--testvm", f.testvm, "Subject: the built-in test VM");
+  cmd->add_option("--testvm-accel", f.testvm_accel,
+                  "Test VM accelerator: auto (KVM only when a guest boots under it within "
+                  "20 s, else TCG), kvm, tcg")
+      ->capture_default_str();
   cmd->add_option("--testvm-profile", f.testvm_profile,
                   "Test VM load per step, % (e.g. 20,95,60,3)");
   cmd->add_option("--testvm-step-seconds", f.testvm_step_seconds,

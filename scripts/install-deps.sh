@@ -45,7 +45,7 @@ if ! command -v npm >/dev/null 2>&1; then
   pkgs+=(npm)
 fi
 if [ "$want_vm" -eq 1 ]; then
-  # A real VM without systemd/udev: see ../shared/docs/real-vm.md. On a host with
+  # A real VM without systemd/udev: see docs/vm.md. On a host with
   # systemd, libvirt-daemon-system is the usual package; these are a subset of it.
   pkgs+=(qemu-system-x86 libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients busybox-static cpio)
 fi

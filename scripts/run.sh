@@ -19,7 +19,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 scripts/install-deps.sh --no-browser
-scripts/build.sh
+scripts/build.sh --target cinergy  # the executable only; tests build in scripts/test.sh
 
 # Real RAPL (powercap or the perf power PMU), else the simulated meter.
 source_flag=(--source auto)

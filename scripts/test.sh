@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): installs what is missing, builds, and runs
 # every tier: unit (no root), kernel (root: BPF, cgroups, stress-ng) and e2e
-# (root: a real libvirt VM, headless Chromium). Tiers that cannot run here skip
-# with a printed reason. Usage: scripts/test.sh [ctest label regex, default all]
+# (root: a real libvirt VM, headless Chromium). Every skipped test is listed
+# with its reason at the end; under CI=true as root a skip whose reason is not
+# in tests/expected-skips.txt fails the run (tests/check_skips.py).
+# Usage: scripts/test.sh [ctest label regex, default all]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 labels="${1:-unit|kernel|e2e}"
@@ -31,4 +33,17 @@ if [ "$(id -u)" -eq 0 ] && [ -x scripts/libvirt-up.sh ] && [[ "e2e" =~ $labels ]
   fi
 fi
 
-ctest --test-dir build --output-on-failure -L "$labels" --timeout 1800
+junit=build/ctest-junit.xml
+rm -f "$junit"
+set +e
+ctest --test-dir build --output-on-failure -L "$labels" --timeout 1800 --output-junit "$PWD/$junit"
+rc=$?
+set -e
+ctest --test-dir build --show-only=json-v1 >build/ctest-tests.json
+if [ -f "$junit" ]; then
+  python3 tests/check_skips.py "$junit" build/ctest-tests.json tests/expected-skips.txt || rc=1
+else
+  echo "test.sh: ctest wrote no $junit: cannot check skips" >&2
+  rc=1
+fi
+exit "$rc"

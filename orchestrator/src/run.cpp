@@ -163,7 +163,8 @@ nlohmann::json settings_json(const RunOptions& o) {
                        {"testvm_memory_mib", o.vm.testvm_memory_mib},
                        {"testvm_profile_pct", o.vm.testvm_profile_pct},
                        {"testvm_step_seconds", o.vm.testvm_step_seconds},
-                       {"testvm_cycles", o.vm.testvm_cycles}};
+                       {"testvm_cycles", o.vm.testvm_cycles},
+                       {"testvm_accel", to_string(o.vm.testvm_accel)}};
   const char* subject = o.subject.kind == SubjectOptions::Kind::vm       ? "vm"
                         : o.subject.kind == SubjectOptions::Kind::cgroup ? "cgroup"
                                                                          : "command";
@@ -566,6 +567,11 @@ Result<bool> Runner::run_phase(const PhasePlan& plan) {
                              rt->qemu_pid},
                             {"vcpus", rt->vcpus},
                             {"how", rt->how}};
+    // What only a started subject knows (the test VM's accelerator and why).
+    const auto described = subject_->describe();
+    for (const char* key : {"accel", "accel_reason"})
+      if (described.contains(key)) record["vm_runtime"][key] = described[key];
+    manifest_["vm"] = described;
   }
   if (stop_requested()) {
     stopped_at_ = where_;

@@ -3,12 +3,15 @@
 // first use by scripts/build-testvm.sh into a cache directory. Launched as a
 // transient libvirt domain when a daemon answers on the URI, else as a plain
 // qemu process in its own cgroup2 directory with libvirt's layout
-// (emulator + vcpuN threaded children). KVM when /dev/kvm is usable, else TCG.
+// (emulator + vcpuN threaded children). Under KVM only when a guest boots
+// there (--testvm-accel, vm.hpp), else TCG.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 
 #include "vm_impl.hpp"
@@ -81,15 +84,50 @@ Result<VmRuntime> TestVm::start_impl() {
   if (use_libvirt_) conn_ = std::move(*conn);
 
   if (auto built = build(); !built) return std::unexpected(built.error());
-  kvm_ = ::access("/dev/kvm", R_OK | W_OK) == 0;
+  auto kvm = first_accel();
+  if (!kvm) return std::unexpected(kvm.error());
+  kvm_ = *kvm;
   serial_log_ = *work / "serial.log";
-  std::error_code ec;
-  fs::remove(serial_log_, ec);  // a stale log would fake readiness
   TestVmFiles files{cache_ / "vmlinuz", cache_ / "initrd.cpio.gz", serial_log_, *work / "qemu.pid"};
   files.kernel = fs::absolute(files.kernel);
   files.initrd = fs::absolute(files.initrd);
 
-  auto rt = use_libvirt_ ? start_libvirt(files) : start_qemu(files);
+  auto rt = boot(files);
+  if (kvm_) {
+    // A VM under KVM must show that it runs: its first console output within
+    // the deadline. Else (auto) it is destroyed and booted again under TCG.
+    const auto deadline_s = o_.kvm_boot_deadline.count();
+    std::string why;
+    if (!rt) {
+      why = fmt::format("/dev/kvm is present but the guest could not start under KVM ({})",
+                        rt.error().what());
+    } else if (auto first = wait_first_output(
+                   serial_log_, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    o_.kvm_boot_deadline),
+                   [this] { return finished(); })) {
+      kvm_first_output_s_ = *first;
+      accel_reason_ = fmt::format(
+          "/dev/kvm opens and the guest booted under KVM (first console output after {:.1f} s)",
+          *first);
+    } else {
+      why = finished_ ? std::string("/dev/kvm is present but the VM stopped under KVM before its "
+                                    "first console output")
+                      : fmt::format("/dev/kvm is present but the guest did not boot under KVM in "
+                                    "{} s",
+                                    deadline_s);
+    }
+    if (!why.empty()) {
+      kvm_failure_ = why;
+      if (o_.testvm_accel == TestVmAccel::kvm)
+        return fail(fmt::format("test VM '{}': {} (--testvm-accel kvm; auto falls back to TCG)",
+                                name_, why));
+      spdlog::warn("{}: using TCG", why);
+      teardown();
+      kvm_ = false;
+      accel_reason_ = why + ": using TCG";
+      rt = boot(files);
+    }
+  }
   if (!rt) return rt;
   rt_ = *rt;
   ReadySpec spec = ready_spec_of(o_);
@@ -99,6 +137,30 @@ Result<VmRuntime> TestVm::start_impl() {
       spec, [this] { return finished(); }, fmt::format("test VM '{}'", name_));
   if (!ready) return std::unexpected(ready.error());
   return rt_;
+}
+
+Result<bool> TestVm::first_accel() {
+  if (o_.testvm_accel == TestVmAccel::tcg) {
+    accel_reason_ = "--testvm-accel tcg";
+    return false;
+  }
+  const int err = kvm_open_errno(paths_.dev_kvm);
+  if (err == 0) return true;  // accel_reason_ is set once the guest shows it boots
+  const std::string why =
+      err == ENOENT ? fmt::format("{} is absent", paths_.dev_kvm.string())
+                    : fmt::format("{} cannot be opened ({})", paths_.dev_kvm.string(),
+                                  std::strerror(err));
+  if (o_.testvm_accel == TestVmAccel::kvm)
+    return fail_errno(err, fmt::format("--testvm-accel kvm: {}", why));
+  accel_reason_ = why + ": using TCG";
+  return false;
+}
+
+Result<VmRuntime> TestVm::boot(const TestVmFiles& files) {
+  std::error_code ec;
+  fs::remove(serial_log_, ec);  // a stale log would fake the first output and readiness
+  finished_ = false;
+  return use_libvirt_ ? start_libvirt(files) : start_qemu(files);
 }
 
 Result<VmRuntime> TestVm::start_libvirt(const TestVmFiles& files) {
@@ -158,7 +220,7 @@ bool TestVm::finished() {
   return finished_;
 }
 
-void TestVm::stop() {
+void TestVm::teardown() {
   if (dom_) {
     if (dom_.active()) {
       if (auto r = dom_.destroy(); !r)
@@ -178,6 +240,10 @@ void TestVm::stop() {
       spdlog::warn("{}", r.error().what());
     own_cgroup_.clear();
   }
+}
+
+void TestVm::stop() {
+  teardown();
   finished_ = true;
 }
 
@@ -191,7 +257,9 @@ nlohmann::json TestVm::describe() const {
           {"step_seconds", o_.testvm_step_seconds},
           {"cycles", o_.testvm_cycles},
           {"kernel_cmdline", testvm_cmdline(o_)},
+          {"accel_requested", to_string(o_.testvm_accel)},
           {"accel", kvm_ ? "kvm" : "tcg"},
+          {"accel_reason", accel_reason_},
           {"cache_dir", cache_.string()},
           {"serial_log", serial_log_.string()},
           {"cgroup", rt_.cgroup.string()},
@@ -200,3 +268,42 @@ nlohmann::json TestVm::describe() const {
 }
 
 }  // namespace cinergy::orchestrator::vm_detail
+
+namespace cinergy::orchestrator {
+
+KvmProbe probe_kvm(const VmOptions& base) {
+  using State = KvmProbe::State;
+  vm_detail::HostPaths paths;
+  paths.cgroup2_root = base.cgroup2_root;
+  if (const int err = vm_detail::kvm_open_errno(paths.dev_kvm); err != 0)
+    return {err == ENOENT ? State::absent : State::cannot_open,
+            fmt::format("{}: {}", paths.dev_kvm.string(), std::strerror(err)), 0};
+  // The smallest test VM, as a plain qemu process of its own (never a libvirt
+  // domain: the probe leaves the daemon's state alone), under KVM only.
+  VmOptions o = base;
+  o.kind = VmOptions::Kind::testvm;
+  o.name = fmt::format("cinergy-kvm-probe-{}", ::getpid());
+  o.testvm_force_qemu = true;
+  o.testvm_accel = TestVmAccel::kvm;
+  o.testvm_vcpus = 1;
+  o.testvm_memory_mib = 128;
+  o.testvm_profile_pct = {0};
+  o.testvm_step_seconds = 1;
+  o.testvm_cycles = 1;
+  o.ready_command.clear();
+  o.ready_file.clear();
+  o.ready_timeout = o.kvm_boot_deadline + std::chrono::seconds(10);
+  o.work_dir.clear();
+  vm_detail::TestVm vm(o, paths);
+  auto started = vm.start();
+  vm.stop();
+  if (started)
+    return {State::boots,
+            fmt::format("a test guest booted under KVM (first console output after {:.1f} s)",
+                        vm.kvm_first_output_s().value_or(0)),
+            vm.kvm_first_output_s().value_or(0)};
+  if (!vm.kvm_failure().empty()) return {State::does_not_boot, vm.kvm_failure(), 0};
+  return {State::not_checked, started.error().what(), 0};
+}
+
+}  // namespace cinergy::orchestrator

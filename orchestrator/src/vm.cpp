@@ -84,6 +84,41 @@ Result<VmRuntime> locate_libvirt_domain(const HostPaths& paths, const LibvirtDom
 
 }  // namespace vm_detail
 
+Result<TestVmAccel> parse_testvm_accel(std::string_view text, std::string_view flag) {
+  if (text == "auto") return TestVmAccel::automatic;
+  if (text == "kvm") return TestVmAccel::kvm;
+  if (text == "tcg") return TestVmAccel::tcg;
+  return fail(fmt::format("{}: '{}' is not one of auto, kvm, tcg", flag, text));
+}
+
+std::string_view to_string(TestVmAccel accel) {
+  switch (accel) {
+    case TestVmAccel::automatic:
+      return "auto";
+    case TestVmAccel::kvm:
+      return "kvm";
+    case TestVmAccel::tcg:
+      return "tcg";
+  }
+  return "?";
+}
+
+std::string_view to_string(KvmProbe::State state) {
+  switch (state) {
+    case KvmProbe::State::absent:
+      return "absent";
+    case KvmProbe::State::cannot_open:
+      return "present, cannot be opened";
+    case KvmProbe::State::boots:
+      return "present, boots a guest";
+    case KvmProbe::State::does_not_boot:
+      return "present, does not boot a guest";
+    case KvmProbe::State::not_checked:
+      return "present, not checked";
+  }
+  return "?";
+}
+
 Result<std::unique_ptr<Vm>> make_vm(const VmOptions& options) {
   using Kind = VmOptions::Kind;
   vm_detail::HostPaths paths;

@@ -77,19 +77,31 @@ class LaunchScriptVm final : public Vm {
 
 class TestVm final : public Vm {
  public:
-  // force_qemu: plain qemu even when a libvirt daemon answers.
+  // options.testvm_force_qemu: plain qemu even when a libvirt daemon answers.
   TestVm(VmOptions options, HostPaths paths);
   ~TestVm() override;
   Result<VmRuntime> start() override;
   bool finished() override;
   void stop() override;
   [[nodiscard]] nlohmann::json describe() const override;
+  // After start(): when a guest was booted under KVM and showed no console
+  // output within the deadline (whatever happened next), one line saying so;
+  // else empty. And the seconds to its first output when it did boot under KVM.
+  [[nodiscard]] const std::string& kvm_failure() const { return kvm_failure_; }
+  [[nodiscard]] std::optional<double> kvm_first_output_s() const { return kvm_first_output_s_; }
 
  private:
   Result<VmRuntime> start_impl();
   Result<void> build();
+  // The accelerator to boot with first (true: KVM), and why; an error only
+  // for --testvm-accel kvm without a usable /dev/kvm.
+  Result<bool> first_accel();
+  Result<VmRuntime> boot(const TestVmFiles& files);
   Result<VmRuntime> start_libvirt(const TestVmFiles& files);
   Result<VmRuntime> start_qemu(const TestVmFiles& files);
+  // Destroys what boot() started (domain, qemu, own cgroup) without marking
+  // the VM finished: the KVM attempt of `auto` before booting under TCG.
+  void teardown();
   VmOptions o_;
   HostPaths paths_;
   std::string name_;
@@ -97,6 +109,9 @@ class TestVm final : public Vm {
   WorkDir work_;
   fs::path serial_log_;
   bool kvm_ = false;
+  std::string accel_reason_;  // one line: why kvm_ is what it is
+  std::string kvm_failure_;
+  std::optional<double> kvm_first_output_s_;
   bool use_libvirt_ = false;
   // libvirt path
   std::optional<LibvirtConnection> conn_;

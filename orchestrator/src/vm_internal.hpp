@@ -27,6 +27,7 @@ struct HostPaths {
   fs::path libvirt_run_dir = "/run/libvirt/qemu";  // <name>.pid of qemu:///system domains
   fs::path cgroup2_root;                           // empty: detected from mountinfo
   fs::path mountinfo = "/proc/self/mountinfo";
+  fs::path dev_kvm = "/dev/kvm";
 };
 
 inline constexpr std::string_view kTestVmDefaultName = "cinergy-testvm";
@@ -120,7 +121,19 @@ bool cgroup_populated(const fs::path& dir);
 Result<void> split_qemu_threads(const HostPaths& paths, int qemu_pid, const fs::path& dir,
                                 int vcpus, std::chrono::milliseconds timeout);
 
+// --- KVM ----------------------------------------------------------------------
+
+// 0 when `dev_kvm` opens read-write (what qemu needs for accel=kvm), else the
+// errno of the attempt (ENOENT: no such device node).
+int kvm_open_errno(const fs::path& dev_kvm);
+
 // --- readiness --------------------------------------------------------------
+
+// Polls until `file` holds at least one byte (the guest's first console
+// output), `gone()` turns true, or `deadline` passes. Returns the seconds it
+// took from the call, nullopt when no byte came.
+std::optional<double> wait_first_output(const fs::path& file, std::chrono::milliseconds deadline,
+                                        const std::function<bool()>& gone);
 
 struct ReadySpec {
   std::vector<std::string> command;  // exits 0 when ready

@@ -49,7 +49,10 @@ std::optional<int> to_int(std::string_view s) {
 
 std::string join_ints(const std::vector<int>& values) {
   std::string out;
-  for (size_t i = 0; i < values.size(); ++i) out += (i ? "," : "") + std::to_string(values[i]);
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ',';
+    out += std::to_string(values[i]);
+  }
   return out;
 }
 
@@ -526,6 +529,26 @@ Result<void> split_qemu_threads(const HostPaths& paths, int qemu_pid, const fs::
 }
 
 // --- readiness -------------------------------------------------------------------
+
+int kvm_open_errno(const fs::path& dev_kvm) {
+  const int fd = ::open(dev_kvm.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return errno;
+  ::close(fd);
+  return 0;
+}
+
+std::optional<double> wait_first_output(const fs::path& file, std::chrono::milliseconds deadline,
+                                        const std::function<bool()>& gone) {
+  const auto t0 = Clock::now();
+  while (true) {
+    std::error_code ec;
+    const auto size = fs::file_size(file, ec);
+    if (!ec && size > 0) return std::chrono::duration<double>(Clock::now() - t0).count();
+    if (gone && gone()) return std::nullopt;
+    if (Clock::now() - t0 >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
 
 Result<void> wait_ready(const ReadySpec& spec, const std::function<bool()>& vm_gone,
                         std::string_view vm_label) {

@@ -380,6 +380,13 @@ std::string health_html(const Inputs& in, const std::vector<json>& health, bool 
     if (const json* host = jget(m, {"host"}); host && host->is_object())
       for (auto it = host->begin(); it != host->end(); ++it)
         if (it.value().is_primitive()) row("host " + it.key(), cell(it.value()));
+    // The test VM's accelerator as used, and why (KVM only when a guest booted).
+    if (const json* accel = jget(m, {"vm", "accel"}); accel && accel->is_string()) {
+      std::string v = esc(accel->get<std::string>());
+      if (const json* why = jget(m, {"vm", "accel_reason"}); why && why->is_string())
+        v += " (" + esc(why->get<std::string>()) + ")";
+      row("VM accelerator", v);
+    }
   }
   h += "</table>";
   if (health.empty()) return h + "<p class=missing>No traces: no sampling health to show.</p>";

@@ -103,8 +103,10 @@ Result<std::unique_ptr<EnergySource>> open_powercap(const std::filesystem::path&
     // The original format: "<name>-<package>" when the name has no '-'.
     // psys is platform-wide (one per host), so it keeps its bare name.
     if (dom.find('-') == std::string::npos && dom != "psys") dom += "-" + std::to_string(z.package);
-    if (seen[dom]++ > 0)
-      dom += "#" + std::to_string(seen[dom]);  // duplicate names (multi-die parts)
+    if (const int n = ++seen[dom]; n > 1) {  // duplicate names (multi-die parts): "<name>#2", ...
+      dom += '#';
+      dom += std::to_string(n);
+    }
     auto range = detail::read_u64(z.dir / "max_energy_range_uj");
     if (!range) return std::unexpected(range.error());
     if (*range == 0) return fail((z.dir / "max_energy_range_uj").string() + " is 0");

@@ -327,6 +327,9 @@ std::string format_probe(const json& p) {
                                           l["uri"].get<std::string>(), l["domains"].get<int>())
                             : "");
   line("stress-ng", p["stress_ng"], "version " + p["stress_ng"].value("version", std::string()));
+  // Added by the executable (it boots a guest, which needs the VM library).
+  if (const auto k = p.find("kvm"); k != p.end())
+    line("kvm", *k, k->value("state", std::string()) + ": " + k->value("detail", std::string()));
   return out;
 }
 

@@ -141,11 +141,6 @@ class Child {
   bool reaped_ = false;
 };
 
-inline bool have_program(const char* name) {
-  std::string cmd = std::string("command -v ") + name + " >/dev/null 2>&1";
-  return std::system(cmd.c_str()) == 0;
-}
-
 // One stress-ng CPU worker per {load %, cgroup}, all at once for `seconds`;
 // true when every one exited with status 0.
 struct StressWorker {

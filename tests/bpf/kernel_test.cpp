@@ -17,7 +17,7 @@
 
 #include "kernel_support.hpp"
 #include "prog_ids.hpp"
-#include "root_required.hpp"
+#include "requirements.hpp"
 
 namespace cinergy::bpf {
 namespace {
@@ -33,8 +33,7 @@ using test::TestCgroup;
       GTEST_SKIP() << "no BTF at /sys/kernel/btf/vmlinux";                         \
   } while (0)
 
-#define REQUIRE_STRESS_NG() \
-  if (!test::have_program("stress-ng")) GTEST_SKIP() << "stress-ng not installed"
+#define REQUIRE_STRESS_NG() CINERGY_REQUIRE_PROGRAM("stress-ng", "stress-ng")
 
 std::unique_ptr<CpuAccounting> open_backend(const char* backend) {
   Options o;

@@ -22,7 +22,7 @@
 
 #include "cinergy/common/line_reader.hpp"
 #include "cinergy/orchestrator/host_vms.hpp"
-#include "root_required.hpp"
+#include "requirements.hpp"
 #include "run_support.hpp"
 #include "temp_dir.hpp"
 
@@ -45,9 +45,8 @@ bool domain_running() {
   do {                                                                                        \
     CINERGY_REQUIRE_ROOT();                                                                   \
     if (!fs::exists(kCinergy)) GTEST_SKIP() << kCinergy << " not built";                      \
-    if (::access("/usr/bin/qemu-system-x86_64", X_OK) != 0)                                   \
-      GTEST_SKIP() << "qemu-system-x86_64 not installed (scripts/install-deps.sh)";           \
-    if (::access("/usr/bin/stress-ng", X_OK) != 0) GTEST_SKIP() << "stress-ng not installed"; \
+    CINERGY_REQUIRE_PROGRAM("qemu-system-x86_64", "qemu-system-x86");                         \
+    CINERGY_REQUIRE_PROGRAM("stress-ng", "stress-ng");                                        \
     if (cgroup2_root().empty()) GTEST_SKIP() << "no cgroup2 mount";                           \
     if (domain_running()) GTEST_SKIP() << "a domain named " << kVmName << " already runs";    \
   } while (0)
@@ -98,6 +97,26 @@ TEST(RunE2E, QuickRunProducesEveryFileAndTheVmCpuMatchesCpuStat) {
   EXPECT_FALSE(manifest["end_utc"].is_null());
   EXPECT_EQ(manifest["phases"].size(), 5u);
   EXPECT_EQ(manifest["vm"]["kind"], "testvm");
+  // The accelerator actually used, and why: KVM only when a guest booted
+  // under it; when /dev/kvm opens and TCG was used, the reason says so.
+  {
+    const auto& vm = manifest["vm"];
+    EXPECT_EQ(vm.value("accel_requested", ""), "auto");
+    const std::string accel = vm.value("accel", ""), why = vm.value("accel_reason", "");
+    EXPECT_TRUE(accel == "kvm" || accel == "tcg") << accel;
+    EXPECT_FALSE(why.empty());
+    const int fd = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (fd >= 0) {
+      ::close(fd);
+      EXPECT_NE(why.find(accel == "kvm" ? "booted under KVM" : "under KVM"),
+                std::string::npos)
+          << why;
+    } else {
+      EXPECT_EQ(accel, "tcg");
+    }
+    std::cout << "[note] test VM accelerator: " << accel << " (" << why << ")\n";
+    EXPECT_NE(slurp(dir / "report.html").find("VM accelerator"), std::string::npos);
+  }
   for (const char* k : {"cinergy", "kernel", "stress-ng", "libvirt"})
     EXPECT_TRUE(manifest["versions"].contains(k)) << k;
 

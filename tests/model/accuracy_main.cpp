@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
     }
   }
   const auto curves =
-      load_spec_curves(std::string(CINERGY_SHARED_DIR) + "/data/specpower-curves.csv");
+      load_spec_curves(std::string(CINERGY_DATA_DIR) + "/specpower-curves.csv");
   cinergy::test::TempDir tmp;
   std::vector<AccuracyRow> rows;
   for (const auto& [curve, params] : accuracy_hosts(curves, seed)) {

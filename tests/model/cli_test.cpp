@@ -36,7 +36,7 @@ class CliTest : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new test::TempDir();
     const auto curves =
-        testing::load_spec_curves(std::string(CINERGY_SHARED_DIR) + "/data/specpower-curves.csv");
+        testing::load_spec_curves(std::string(CINERGY_DATA_DIR) + "/specpower-curves.csv");
     testing::HostParams p;
     p.threads = 8;
     p.sockets = 1;

@@ -30,7 +30,7 @@ struct SpecCurve {
   std::array<double, 11> watts{};  // idle, 10..100 %
 };
 
-// Reads ../shared/data/specpower-curves.csv; aborts the test on failure.
+// Reads a SPECpower curves CSV (data/specpower-curves.csv); aborts the test on failure.
 std::vector<SpecCurve> load_spec_curves(const std::filesystem::path& csv);
 
 struct HostParams {

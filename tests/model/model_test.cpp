@@ -271,7 +271,7 @@ TEST(Analyze, WritesTheThreeFilesPerMethod) {
 TEST(Accuracy, CinergyBeatsThePaperAgainstTheTruthOnEveryHost) {
   using namespace testing;
   const auto curves =
-      load_spec_curves(std::string(CINERGY_SHARED_DIR) + "/data/specpower-curves.csv");
+      load_spec_curves(std::string(CINERGY_DATA_DIR) + "/specpower-curves.csv");
   ASSERT_GT(curves.size(), 500u);
   test::TempDir tmp;
   std::vector<AccuracyRow> rows;

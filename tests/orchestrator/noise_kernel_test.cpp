@@ -10,7 +10,7 @@
 
 #include "cinergy/orchestrator/noise.hpp"
 #include "cinergy/orchestrator/run.hpp"
-#include "root_required.hpp"
+#include "requirements.hpp"
 
 namespace cinergy::orchestrator {
 namespace {
@@ -55,11 +55,9 @@ bool alive(pid_t p) {
          line[close + 2] != 'X';
 }
 
-bool stress_ng_installed() { return ::access("/usr/bin/stress-ng", X_OK) == 0; }
-
 TEST(NoiseKernel, RealWorkersLiveInTheCgroupAndDieThroughIt) {
   CINERGY_REQUIRE_ROOT();
-  if (!stress_ng_installed()) GTEST_SKIP() << "stress-ng not installed (scripts/install-deps.sh)";
+  CINERGY_REQUIRE_PROGRAM("stress-ng", "stress-ng");
   Cgroup2Root root;
   ASSERT_FALSE(root.path().empty()) << "no cgroup2 mount found";
   auto runner = make_process_runner();

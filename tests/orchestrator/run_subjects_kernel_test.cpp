@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "root_required.hpp"
+#include "requirements.hpp"
 #include "run_support.hpp"
 #include "temp_dir.hpp"
 
@@ -21,7 +21,7 @@ using namespace cinergy::test::run;
   do {                                                                                        \
     CINERGY_REQUIRE_ROOT();                                                                   \
     if (!fs::exists(kCinergy)) GTEST_SKIP() << kCinergy << " not built";                      \
-    if (::access("/usr/bin/stress-ng", X_OK) != 0) GTEST_SKIP() << "stress-ng not installed"; \
+    CINERGY_REQUIRE_PROGRAM("stress-ng", "stress-ng");                                        \
     if (cgroup2_root().empty()) GTEST_SKIP() << "no cgroup2 mount";                           \
   } while (0)
 

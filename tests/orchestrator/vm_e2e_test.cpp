@@ -19,7 +19,7 @@
 #include "../../orchestrator/src/vm_internal.hpp"
 #include "cinergy/orchestrator/libvirt_daemon.hpp"
 #include "cinergy/orchestrator/vm.hpp"
-#include "root_required.hpp"
+#include "requirements.hpp"
 #include "temp_dir.hpp"
 
 namespace cinergy::orchestrator {
@@ -33,6 +33,7 @@ namespace vd = vm_detail;
 constexpr const char* kUri = "qemu:///system";
 
 std::string g_skip_all;      // non-empty: why every test here skips
+std::string g_fail_all;      // non-empty: why every test here fails (the test VM cannot be built)
 std::string g_skip_libvirt;  // non-empty: why the libvirt tests skip
 std::unique_ptr<LibvirtDaemonGuard> g_daemon;
 std::unique_ptr<test::TempDir> g_state;
@@ -49,17 +50,26 @@ class VmE2E : public ::testing::Test {
       g_skip_all = "requires root (run as root or via sudo)";
       return;
     }
-    if (vd::run_wait({"qemu-system-x86_64", "--version"}, 30s).value_or(1) != 0) {
-      g_skip_all = "qemu-system-x86_64 not found (install qemu-system-x86)";
+    if (!test::program_on_path("qemu-system-x86_64")) {
+      g_skip_all =
+          "qemu-system-x86_64 not found on PATH (package qemu-system-x86, installed by "
+          "scripts/install-deps.sh)";
       return;
     }
-    // The kernel and initramfs, built once (cached afterwards).
+    // The kernel and initramfs, built once (cached afterwards). With qemu
+    // present, a test VM that cannot be built is a failure, never a skip.
+    const auto log = fs::temp_directory_path() / ("cinergy-build-testvm-" +
+                                                  std::to_string(::getpid()) + ".log");
     auto built = vd::run_wait(
-        {(vd::scripts_dir() / "build-testvm.sh").string(), cache_dir().string()}, 600s);
+        {(vd::scripts_dir() / "build-testvm.sh").string(), cache_dir().string()}, 600s, log);
     if (!built || *built != 0) {
-      g_skip_all = "scripts/build-testvm.sh failed (Debian mirror unreachable?)";
-      return;
+      g_fail_all = "scripts/build-testvm.sh " + cache_dir().string() + " failed (" +
+                   (built ? "exit " + std::to_string(*built) : built.error().what()) +
+                   "): " + vd::read_text(log).value_or("(no output)");
     }
+    std::error_code ec;
+    fs::remove(log, ec);
+    if (!g_fail_all.empty()) return;
     if (!libvirt_daemon_answers(kUri)) {
       g_state = std::make_unique<test::TempDir>();
       auto up = ensure_libvirt(g_state->path());
@@ -78,6 +88,7 @@ class VmE2E : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!g_skip_all.empty()) GTEST_SKIP() << g_skip_all;
+    if (!g_fail_all.empty()) FAIL() << g_fail_all;
   }
   void require_libvirt() {
     if (!g_skip_libvirt.empty()) GTEST_SKIP() << g_skip_libvirt;

@@ -488,6 +488,179 @@ TEST_F(VmLibvirtMock, WaitsForTheVcpuCgroups) {
   EXPECT_NE(rt.error().message.find("has no vcpu2 yet"), std::string::npos) << rt.error().message;
 }
 
+// --- the test VM's accelerator (KVM only when a guest boots) -------------------
+
+TEST(VmAccel, ParseAndName) {
+  EXPECT_EQ(parse_testvm_accel("auto", "--testvm-accel").value(), TestVmAccel::automatic);
+  EXPECT_EQ(parse_testvm_accel("kvm", "--testvm-accel").value(), TestVmAccel::kvm);
+  EXPECT_EQ(parse_testvm_accel("tcg", "--testvm-accel").value(), TestVmAccel::tcg);
+  auto bad = parse_testvm_accel("bogus", "--testvm-accel");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().what(), "--testvm-accel: 'bogus' is not one of auto, kvm, tcg");
+  EXPECT_FALSE(parse_testvm_accel("KVM", "--testvm-accel"));
+  for (auto a : {TestVmAccel::automatic, TestVmAccel::kvm, TestVmAccel::tcg})
+    EXPECT_EQ(parse_testvm_accel(to_string(a), "f").value(), a);
+}
+
+TEST(VmAccel, KvmOpenErrno) {
+  TempDir dir;
+  EXPECT_EQ(kvm_open_errno(dir.path() / "kvm"), ENOENT);
+  EXPECT_EQ(kvm_open_errno(dir.write("kvm", "")), 0);
+  EXPECT_EQ(kvm_open_errno(dir.path()), EISDIR);
+}
+
+TEST(VmAccel, FirstOutputWaitsForOneByte) {
+  TempDir dir;
+  const auto log = dir.path() / "serial.log";
+  EXPECT_FALSE(wait_first_output(log, 300ms, {})) << "no file";
+  dir.write("serial.log", "");
+  EXPECT_FALSE(wait_first_output(log, 300ms, {})) << "an empty file is no output";
+  std::thread writer([&] {
+    std::this_thread::sleep_for(200ms);
+    dir.write("serial.log", "x");
+  });
+  auto first = wait_first_output(log, 5s, {});
+  writer.join();
+  ASSERT_TRUE(first);
+  EXPECT_GE(*first, 0.15);
+  EXPECT_LT(*first, 5.0);
+  dir.write("serial.log", "");
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(wait_first_output(log, 10s, [] { return true; })) << "the VM is gone";
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+}
+
+// The test VM on libvirt's mock hypervisor with a fake /dev/kvm: the mock
+// writes no console output, so this test plays the guest: it writes the
+// /init marker to the serial log once the domain of the accelerator it
+// expects to boot has been created (domain.xml written just before).
+class VmTestVmAccel : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // No build script: the (fake) cached kernel and initramfs are used as is.
+    const char* old = std::getenv("CINERGY_SCRIPTS_DIR");
+    old_scripts_ = old ? old : "";
+    ::setenv("CINERGY_SCRIPTS_DIR", (host_.dir.path() / "no-scripts").c_str(), 1);
+    host_.dir.write("cache/vmlinuz", "k");
+    host_.dir.write("cache/initrd.cpio.gz", "i");
+    host_.paths.dev_kvm = host_.dir.write("dev/kvm", "");
+    host_.libvirt_domain(kName, 4321, "/machine/qemu-9-cinergy-accel.libvirt-qemu");
+    o_.kind = VmOptions::Kind::testvm;
+    o_.name = kName;
+    o_.connect_uri = "test:///default";
+    o_.testvm_cache_dir = host_.dir.path() / "cache";
+    o_.work_dir = host_.dir.path() / "work";
+    o_.ready_timeout = 3s;
+    o_.kvm_boot_deadline = 1s;
+  }
+  void TearDown() override {
+    if (old_scripts_.empty())
+      ::unsetenv("CINERGY_SCRIPTS_DIR");
+    else
+      ::setenv("CINERGY_SCRIPTS_DIR", old_scripts_.c_str(), 1);
+  }
+  // Plays a guest that boots only under `boots_under` ("kvm" or "qemu").
+  std::thread guest(const std::string& boots_under) {
+    return std::thread([this, boots_under] {
+      const auto xml = o_.work_dir / "domain.xml";
+      const auto want = "<domain type='" + boots_under + "'>";
+      const auto deadline = std::chrono::steady_clock::now() + 8s;
+      while (std::chrono::steady_clock::now() < deadline) {
+        if (read_text(xml).value_or("").find(want) != std::string::npos) {
+          std::this_thread::sleep_for(100ms);  // after boot() removed the old log
+          std::ofstream(o_.work_dir / "serial.log", std::ios::app)
+              << kTestVmInitMarker << "uptime_s=1.00\n";
+          return;
+        }
+        std::this_thread::sleep_for(20ms);
+      }
+    });
+  }
+  // vm.start() with the guest played for `boots_under`.
+  Result<VmRuntime> start_with_guest(TestVm& vm, const std::string& boots_under) {
+    auto g = guest(boots_under);
+    auto rt = vm.start();
+    g.join();
+    return rt;
+  }
+  static constexpr const char* kName = "cinergy-accel";
+  FakeHost host_;
+  VmOptions o_;
+  std::string old_scripts_;
+};
+
+TEST_F(VmTestVmAccel, AutoKeepsKvmWhenTheGuestBoots) {
+  TestVm vm(o_, host_.paths);
+  auto rt = start_with_guest(vm, "kvm");
+  ASSERT_TRUE(rt) << rt.error().what();
+  EXPECT_EQ(rt->how, "libvirt test:///default (KVM)");
+  const auto d = vm.describe();
+  EXPECT_EQ(d["accel_requested"], "auto");
+  EXPECT_EQ(d["accel"], "kvm");
+  EXPECT_NE(d["accel_reason"].get<std::string>().find("booted under KVM"), std::string::npos)
+      << d["accel_reason"];
+  EXPECT_TRUE(vm.kvm_failure().empty());
+  vm.stop();
+}
+
+TEST_F(VmTestVmAccel, AutoFallsBackToTcgWhenKvmShowsNoOutput) {
+  TestVm vm(o_, host_.paths);
+  auto rt = start_with_guest(vm, "qemu");
+  ASSERT_TRUE(rt) << rt.error().what();
+  EXPECT_EQ(rt->how, "libvirt test:///default (TCG)");
+  const auto d = vm.describe();
+  EXPECT_EQ(d["accel"], "tcg");
+  EXPECT_EQ(d["accel_reason"],
+            "/dev/kvm is present but the guest did not boot under KVM in 1 s: using TCG");
+  EXPECT_EQ(vm.kvm_failure(), "/dev/kvm is present but the guest did not boot under KVM in 1 s");
+  // One domain of that name runs: the KVM attempt was destroyed first.
+  auto conn = LibvirtConnection::open("test:///default");
+  ASSERT_TRUE(conn);
+  EXPECT_TRUE(conn->find(kName).active());
+  vm.stop();
+  EXPECT_FALSE(conn->find(kName)) << "transient: gone once destroyed";
+}
+
+TEST_F(VmTestVmAccel, KvmRequestedFailsWhenTheGuestDoesNotBoot) {
+  o_.testvm_accel = TestVmAccel::kvm;
+  TestVm vm(o_, host_.paths);
+  auto rt = vm.start();
+  ASSERT_FALSE(rt);
+  EXPECT_EQ(rt.error().what(),
+            "test VM 'cinergy-accel': /dev/kvm is present but the guest did not boot under KVM in "
+            "1 s (--testvm-accel kvm; auto falls back to TCG)");
+  auto conn = LibvirtConnection::open("test:///default");
+  ASSERT_TRUE(conn);
+  EXPECT_FALSE(conn->find(kName)) << "the failed KVM domain is destroyed";
+}
+
+TEST_F(VmTestVmAccel, NoDevKvm) {
+  host_.paths.dev_kvm = host_.dir.path() / "dev/none";
+  {
+    TestVm vm(o_, host_.paths);
+    auto rt = start_with_guest(vm, "qemu");
+    ASSERT_TRUE(rt) << rt.error().what();
+    EXPECT_EQ(vm.describe()["accel"], "tcg");
+    EXPECT_EQ(vm.describe()["accel_reason"],
+              (host_.paths.dev_kvm.string() + " is absent: using TCG"));
+    EXPECT_TRUE(vm.kvm_failure().empty()) << "no KVM attempt";
+  }
+  o_.testvm_accel = TestVmAccel::kvm;
+  TestVm vm(o_, host_.paths);
+  auto rt = vm.start();
+  ASSERT_FALSE(rt);
+  EXPECT_EQ(rt.error().message, "--testvm-accel kvm: " + host_.paths.dev_kvm.string() + " is absent");
+}
+
+TEST_F(VmTestVmAccel, TcgRequestedNeverTriesKvm) {
+  o_.testvm_accel = TestVmAccel::tcg;
+  TestVm vm(o_, host_.paths);
+  auto rt = start_with_guest(vm, "qemu");
+  ASSERT_TRUE(rt) << rt.error().what();
+  EXPECT_EQ(vm.describe()["accel"], "tcg");
+  EXPECT_EQ(vm.describe()["accel_reason"], "--testvm-accel tcg");
+}
+
 TEST(VmLibvirt, AnswersOnTheMockOnly) {
   EXPECT_TRUE(libvirt_daemon_answers("test:///default"));
   EXPECT_FALSE(libvirt_daemon_answers("test:///nonexistent-file.xml"));

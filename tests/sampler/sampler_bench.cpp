@@ -74,7 +74,7 @@ BENCHMARK(BM_LatenessHistogramRecord);
 static void BM_TraceRow8Series(benchmark::State& state) {
   cinergy::test::TempDir t;
   std::vector<std::string> cols = {"t_ns", "simulated"};
-  for (int i = 0; i < 8; ++i) cols.push_back("s" + std::to_string(i));
+  for (int i = 0; i < 8; ++i) cols.push_back(std::string("s").append(std::to_string(i)));
   auto w = TraceWriter::open(t.path() / "b.csv.gz", cols);
   std::mt19937_64 rng(1);
   std::vector<std::uint64_t> v(8, 0);

@@ -1,5 +1,5 @@
 // Reading the original Cinergy CSV format (long `timestamp,domain,measure`
-// files, see ../shared/docs/seed-method.md) into one row per timestamp.
+// files, see docs/orchestrator.md "Original format") into one row per timestamp.
 //
 // A Table is column-major: one std::vector<double> per domain, all the same
 // length as `timestamp_s`; a value a window did not report is NaN. Loading

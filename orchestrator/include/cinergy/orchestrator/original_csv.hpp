@@ -1,5 +1,5 @@
-// The original prototype's per-scenario CSV (see docs/orchestrator.md and
-// ../shared/docs/seed-method.md): long format, header `timestamp,domain,measure`,
+// The original prototype's per-scenario CSV (see docs/orchestrator.md, "Original
+// format"): long format, header `timestamp,domain,measure`,
 // one `phase` row, a `target` row (scenarios with a staircase), then one row
 // per measured value, all values rounded to 2 decimals and printed as Python
 // printed a float (`41.2`, `0.0`, `2101000.0`), timestamps in whole seconds

@@ -11,11 +11,22 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cinergy/common/error.hpp"
 
 namespace cinergy::orchestrator {
+
+// How the test VM's vCPUs run. `automatic` boots under KVM when /dev/kvm
+// opens and keeps it only if the guest shows that it boots (its first console
+// output within VmOptions::kvm_boot_deadline); otherwise it destroys that VM,
+// says why in one line and boots under TCG. An openable /dev/kvm is not
+// proof: a nested KVM may accept a guest and never run it (docs/vm.md).
+enum class TestVmAccel { automatic, kvm, tcg };
+// "auto", "kvm", "tcg"; anything else is an error naming `flag`.
+Result<TestVmAccel> parse_testvm_accel(std::string_view text, std::string_view flag);
+std::string_view to_string(TestVmAccel accel);
 
 struct VmOptions {
   enum class Kind { libvirt_domain, launch_script, testvm };
@@ -37,6 +48,10 @@ struct VmOptions {
   int testvm_step_seconds = 30;
   int testvm_cycles = 1;
   bool testvm_force_qemu = false;          // plain qemu even when a libvirt daemon answers
+  TestVmAccel testvm_accel = TestVmAccel::automatic;
+  // Under KVM (auto or kvm), the guest's first console byte must come within
+  // this; a guest that boots writes its first line in 1 to 3 s.
+  std::chrono::seconds kvm_boot_deadline{20};
   std::filesystem::path testvm_cache_dir;  // kernel + initramfs (built on first use)
   std::filesystem::path work_dir;          // serial log, domain XML, pid files of this run
   std::filesystem::path cgroup2_root;      // for the plain-qemu fallback and cgroup discovery
@@ -66,5 +81,21 @@ class Vm {
 };
 
 Result<std::unique_ptr<Vm>> make_vm(const VmOptions& options);
+
+// What /dev/kvm is worth on this host, judged by a guest that boots: the
+// built-in test VM (built on first use) as a plain qemu process under
+// accel=kvm, given `options.kvm_boot_deadline` for its first console output,
+// then stopped. Takes up to that deadline plus qemu's start; needs root, qemu
+// and a cgroup2 mount to run the guest (else `state` is not_checked).
+struct KvmProbe {
+  enum class State { absent, cannot_open, boots, does_not_boot, not_checked };
+  State state = State::not_checked;
+  std::string detail;     // one line: what was seen (errno text, seconds to boot, why not checked)
+  double boot_s = 0;      // boots: create -> first console output
+};
+KvmProbe probe_kvm(const VmOptions& options);
+// "absent", "present, boots a guest", "present, does not boot a guest",
+// "present, cannot be opened", "present, not checked".
+std::string_view to_string(KvmProbe::State state);
 
 }  // namespace cinergy::orchestrator

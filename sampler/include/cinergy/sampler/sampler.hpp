@@ -52,7 +52,7 @@ struct SourceOptions {
   // Simulated meter: SPECpower result_id of the host curve, and the CSV.
   std::string sim_host;  // empty = documented default
   std::filesystem::path
-      specpower_csv;  // empty = ../shared/data/specpower-curves.csv (build-time path)
+      specpower_csv;  // empty = the copy of data/specpower-curves.csv embedded at build time
   std::uint64_t sim_seed = 1;
 };
 

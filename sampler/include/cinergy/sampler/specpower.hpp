@@ -1,4 +1,4 @@
-// SPECpower_ssj2008 host power curves (../shared/data/specpower-curves.csv),
+// SPECpower_ssj2008 host power curves (data/specpower-curves.csv, see data/README.md),
 // embedded in the binary at build time so the simulated meter works anywhere.
 #pragma once
 
