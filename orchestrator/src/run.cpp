@@ -572,6 +572,10 @@ Result<bool> Runner::run_phase(const PhasePlan& plan) {
     for (const char* key : {"accel", "accel_reason"})
       if (described.contains(key)) record["vm_runtime"][key] = described[key];
     manifest_["vm"] = described;
+    // KVM that did not boot the test VM in B will not in C: TCG at once.
+    if (const auto f = described.find("kvm_failure");
+        f != described.end() && f->is_string() && !f->get<std::string>().empty())
+      vm_options_.testvm_kvm_failed = f->get<std::string>();
   }
   if (stop_requested()) {
     stopped_at_ = where_;

@@ -145,6 +145,10 @@ Result<bool> TestVm::first_accel() {
     return false;
   }
   const int err = kvm_open_errno(paths_.dev_kvm);
+  if (err == 0 && o_.testvm_accel == TestVmAccel::automatic && !o_.testvm_kvm_failed.empty()) {
+    accel_reason_ = o_.testvm_kvm_failed + " (seen earlier in this run): using TCG";
+    return false;
+  }
   if (err == 0) return true;  // accel_reason_ is set once the guest shows it boots
   const std::string why =
       err == ENOENT ? fmt::format("{} is absent", paths_.dev_kvm.string())
@@ -260,6 +264,7 @@ nlohmann::json TestVm::describe() const {
           {"accel_requested", to_string(o_.testvm_accel)},
           {"accel", kvm_ ? "kvm" : "tcg"},
           {"accel_reason", accel_reason_},
+          {"kvm_failure", kvm_failure_},
           {"cache_dir", cache_.string()},
           {"serial_log", serial_log_.string()},
           {"cgroup", rt_.cgroup.string()},

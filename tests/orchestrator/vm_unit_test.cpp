@@ -621,6 +621,25 @@ TEST_F(VmTestVmAccel, AutoFallsBackToTcgWhenKvmShowsNoOutput) {
   EXPECT_FALSE(conn->find(kName)) << "transient: gone once destroyed";
 }
 
+TEST_F(VmTestVmAccel, AutoUsesTcgAtOnceWhenKvmFailedEarlier) {
+  o_.testvm_kvm_failed = "/dev/kvm is present but the guest did not boot under KVM in 20 s";
+  TestVm vm(o_, host_.paths);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto rt = start_with_guest(vm, "qemu");
+  ASSERT_TRUE(rt) << rt.error().what();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s) << "no new KVM attempt";
+  EXPECT_EQ(vm.describe()["accel"], "tcg");
+  EXPECT_EQ(vm.describe()["accel_reason"],
+            "/dev/kvm is present but the guest did not boot under KVM in 20 s (seen earlier in "
+            "this run): using TCG");
+  vm.stop();
+  // An explicit kvm request still tries (and here fails).
+  o_.testvm_accel = TestVmAccel::kvm;
+  TestVm forced(o_, host_.paths);
+  EXPECT_FALSE(forced.start());
+  EXPECT_FALSE(forced.kvm_failure().empty());
+}
+
 TEST_F(VmTestVmAccel, KvmRequestedFailsWhenTheGuestDoesNotBoot) {
   o_.testvm_accel = TestVmAccel::kvm;
   TestVm vm(o_, host_.paths);

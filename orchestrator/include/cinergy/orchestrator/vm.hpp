@@ -52,6 +52,10 @@ struct VmOptions {
   // Under KVM (auto or kvm), the guest's first console byte must come within
   // this; a guest that boots writes its first line in 1 to 3 s.
   std::chrono::seconds kvm_boot_deadline{20};
+  // Set by a caller that already saw KVM fail to boot the test VM on this
+  // host (one line, describe()'s "kvm_failure"): `automatic` then boots under
+  // TCG at once instead of paying the deadline again (cinergy run's C after B).
+  std::string testvm_kvm_failed;
   std::filesystem::path testvm_cache_dir;  // kernel + initramfs (built on first use)
   std::filesystem::path work_dir;          // serial log, domain XML, pid files of this run
   std::filesystem::path cgroup2_root;      // for the plain-qemu fallback and cgroup discovery
