@@ -1,17 +1,23 @@
 // `cinergy run`: the whole experiment (scenarios A, B, C) into a run directory.
 // Flag parsing and wiring only; the work is in the orchestrator library.
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <memory>
 #include <sstream>
 
-#include "cinergy/orchestrator/command_line.hpp"
+#include "cinergy/common/command_line.hpp"
+#include "cinergy/model/analyze.hpp"
+#include "cinergy/model/host_model.hpp"
+#include "cinergy/orchestrator/manifest.hpp"
 #include "cinergy/orchestrator/run.hpp"
+#include "cinergy/report/report.hpp"
 #include "commands.hpp"
 
 namespace cinergy::cli {
 namespace orch = cinergy::orchestrator;
+namespace vm = cinergy::vm;
 
 namespace {
 struct RunFlags {
@@ -106,7 +112,7 @@ Result<orch::RunOptions> build_options(const RunFlags& f, const CLI::App& cmd,
 
   std::vector<std::string> ready_argv;
   if (!f.ready_cmd.empty()) {
-    auto argv = orch::split_command(f.ready_cmd);
+    auto argv = split_command(f.ready_cmd);
     if (!argv) return fail("--ready-cmd: " + argv.error().message);
     ready_argv = *argv;
   }
@@ -119,7 +125,7 @@ Result<orch::RunOptions> build_options(const RunFlags& f, const CLI::App& cmd,
   o.subject.ready_timeout = std::chrono::seconds(f.ready_timeout_s);
   o.subject.max_seconds = std::chrono::seconds(f.max_seconds);
   if (f.testvm) {
-    o.vm.kind = orch::VmOptions::Kind::testvm;
+    o.vm.kind = vm::VmOptions::Kind::testvm;
     o.vm.name = f.vm_name.empty() ? "cinergy-testvm" : f.vm_name;
     if (!f.testvm_profile.empty()) {
       auto p = parse_int_list(f.testvm_profile, "--testvm-profile");
@@ -128,27 +134,67 @@ Result<orch::RunOptions> build_options(const RunFlags& f, const CLI::App& cmd,
     }
     if (f.testvm_step_seconds > 0) o.vm.testvm_step_seconds = f.testvm_step_seconds;
     if (f.testvm_vcpus > 0) o.vm.testvm_vcpus = f.testvm_vcpus;
-    auto accel = orch::parse_testvm_accel(f.testvm_accel, "--testvm-accel");
+    auto accel = vm::parse_testvm_accel(f.testvm_accel, "--testvm-accel");
     if (!accel) return std::unexpected(accel.error());
     o.vm.testvm_accel = *accel;
   } else if (given("--vm")) {
-    o.vm.kind = orch::VmOptions::Kind::libvirt_domain;
+    o.vm.kind = vm::VmOptions::Kind::libvirt_domain;
     o.vm.name = f.vm_name;
   } else if (given("--vm-launch")) {
-    o.vm.kind = orch::VmOptions::Kind::launch_script;
+    o.vm.kind = vm::VmOptions::Kind::launch_script;
     o.vm.launch_script = f.vm_launch;
     o.vm.name = f.vm_name;
   } else if (given("--cgroup")) {
     o.subject.kind = orch::SubjectOptions::Kind::cgroup;
     o.subject.cgroup = f.cgroup;
   } else if (given("--cmd")) {
-    auto argv = orch::split_command(f.cmd);
+    auto argv = split_command(f.cmd);
     if (!argv) return fail("--cmd: " + argv.error().message);
     o.subject.kind = orch::SubjectOptions::Kind::command;
     o.subject.command = *argv;
   }
   return o;
 }
+void say(const std::string& line) {
+  std::printf("%s\n", line.c_str());
+  std::fflush(stdout);
+}
+
+// After a completed run: the model analysis of its files for both methods
+// (model*.json, isolated*.csv, evaluation*.json) and the HTML report, each
+// recorded under the manifest's "analysis" (an error there is reported and
+// recorded; the measurements stand).
+void analyze_run(const orch::RunResult& run) {
+  nlohmann::json analysis;
+  for (auto method : {model::Method::cinergy, model::Method::paper}) {
+    const std::string name(model::method_name(method));
+    model::AnalyzeOptions ao;
+    ao.data_dir = run.run_dir;
+    ao.host_threads = run.host_threads;
+    if (run.vm_vcpus > 0) ao.vm_vcpus = run.vm_vcpus;
+    ao.method = method;
+    ao.out_dir = run.run_dir;
+    say(fmt::format("analysis ({} method)...", name));
+    if (auto r = model::analyze(ao)) {
+      analysis[name] = {{"ok", true}, {"evaluation", *r}};
+    } else {
+      spdlog::error("analysis ({}): {}", name, r.error().what());
+      analysis[name] = {{"ok", false}, {"error", r.error().what()}};
+    }
+  }
+  const auto html = run.run_dir / "report.html";
+  if (auto rep = report::write_report(run.run_dir, html)) {
+    analysis["report"] = {{"file", "report.html"}, {"missing", rep->missing}};
+    say("report: " + html.string());
+  } else {
+    spdlog::error("report: {}", rep.error().what());
+    analysis["report"] = {{"error", rep.error().what()}};
+  }
+  auto manifest = run.manifest;
+  manifest["analysis"] = analysis;
+  if (auto w = orch::write_manifest(run.run_dir, manifest); !w) spdlog::error("{}", w.error().what());
+}
+
 }  // namespace
 
 void register_run(CLI::App& app, int& exit_code) {
@@ -226,6 +272,7 @@ void register_run(CLI::App& app, int& exit_code) {
       exit_code = report_error(result.error().what());
       return;
     }
+    if (!result->interrupted && options->analysis) analyze_run(*result);
     std::printf("run directory: %s\n", result->run_dir.c_str());
     std::fflush(stdout);
     exit_code = result->interrupted ? 130 : 0;

@@ -3,65 +3,10 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 #include <system_error>
 
 namespace cinergy::bpf::detail {
 namespace fs = std::filesystem;
-
-namespace {
-
-// mountinfo escapes space, tab, newline and backslash as \ooo.
-std::string unescape_mount_path(std::string_view s) {
-  const auto oct = [](char c) { return c >= '0' && c <= '7'; };
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 3 < s.size() && oct(s[i + 1]) && oct(s[i + 2]) && oct(s[i + 3])) {
-      out.push_back(
-          static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0')));
-      i += 3;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
-fs::path parse_mountinfo_cgroup2(std::string_view mountinfo) {
-  fs::path found;
-  std::size_t pos = 0;
-  while (pos < mountinfo.size()) {
-    auto eol = mountinfo.find('\n', pos);
-    if (eol == std::string_view::npos) eol = mountinfo.size();
-    std::string_view line = mountinfo.substr(pos, eol - pos);
-    pos = eol + 1;
-    // "id parent maj:min root mountpoint opts [optional...] - fstype source superopts"
-    auto sep = line.find(" - ");
-    if (sep == std::string_view::npos) continue;
-    std::string_view tail = line.substr(sep + 3);
-    if (tail.substr(0, tail.find(' ')) != "cgroup2") continue;
-    std::istringstream head{std::string(line.substr(0, sep))};
-    std::string id, parent, dev, root, mount_point;
-    if (!(head >> id >> parent >> dev >> root >> mount_point)) continue;
-    fs::path mp = unescape_mount_path(mount_point);
-    if (mp == "/sys/fs/cgroup") return mp;  // pure v2 wins
-    if (found.empty()) found = mp;
-  }
-  return found;
-}
-
-Result<fs::path> detect_cgroup2_root_from(const fs::path& mountinfo) {
-  std::ifstream in(mountinfo);
-  if (!in) return fail_errno("cannot read " + mountinfo.string());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  auto root = parse_mountinfo_cgroup2(ss.str());
-  if (root.empty()) return fail("no cgroup2 file system mounted (see " + mountinfo.string() + ")");
-  return root;
-}
 
 fs::path resolve_cgroup_dir(const fs::path& root, std::string_view target) {
   if (target.empty()) return {};

@@ -1,5 +1,6 @@
-// cgroup2 helpers shared by both backends: where cgroup2 is mounted, how a
-// user's cgroup argument maps to a directory, and the subtree below it.
+// cgroup2 helpers shared by both backends: how a user's cgroup argument maps
+// to a directory, and the subtree below it (where cgroup2 is mounted:
+// cinergy/common/cgroup.hpp).
 // Every path is a parameter so unit tests run on fake trees.
 #pragma once
 
@@ -12,15 +13,6 @@
 #include "cinergy/common/error.hpp"
 
 namespace cinergy::bpf::detail {
-
-// The mount point of the first cgroup2 line of a /proc/self/mountinfo text,
-// preferring /sys/fs/cgroup (pure v2) over any other mount point (hybrid:
-// /sys/fs/cgroup/unified). Mount points with octal escapes (\040) are decoded.
-// Empty when there is no cgroup2 mount.
-std::filesystem::path parse_mountinfo_cgroup2(std::string_view mountinfo);
-
-// detect_cgroup2_root() on an injectable mountinfo file.
-Result<std::filesystem::path> detect_cgroup2_root_from(const std::filesystem::path& mountinfo);
 
 // The directory a user's cgroup target names. Accepted forms:
 //  * an absolute path under root ("/sys/fs/cgroup/unified/machine/x"),

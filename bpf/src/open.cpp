@@ -4,13 +4,10 @@
 
 #include "backends.hpp"
 #include "cgroup_tree.hpp"
+#include "cinergy/common/cgroup.hpp"
 
 namespace cinergy::bpf {
 namespace fs = std::filesystem;
-
-Result<fs::path> detect_cgroup2_root(const fs::path& mountinfo) {
-  return detail::detect_cgroup2_root_from(mountinfo);
-}
 
 Result<std::unique_ptr<CpuAccounting>> open_cpu_accounting(const Options& options) {
   const auto& b = options.backend;
@@ -19,7 +16,7 @@ Result<std::unique_ptr<CpuAccounting>> open_cpu_accounting(const Options& option
 
   fs::path root = options.cgroup2_root;
   if (root.empty()) {
-    auto r = detect_cgroup2_root();
+    auto r = cgroup2_mount();
     if (!r) return std::unexpected(r.error());
     root = *r;
   }

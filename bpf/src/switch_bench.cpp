@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "cinergy/bpf/bench.hpp"
+#include "cinergy/common/cgroup.hpp"
 #include "cinergy/bpf/cpu_accounting.hpp"
 #include "empty_switch.skel.h"
 #include "libbpf_log.hpp"
@@ -164,7 +165,7 @@ Result<std::vector<SwitchBenchRun>> run_switch_bench(const SwitchBenchOptions& o
   if (::geteuid() != 0) return fail("bench bpf needs root");
   fs::path root = options.cgroup2_root;
   if (root.empty()) {
-    auto r = detect_cgroup2_root();
+    auto r = cgroup2_mount();
     if (!r) return std::unexpected(r.error());
     root = *r;
   }

@@ -2,20 +2,10 @@
 
 #include <fmt/format.h>
 
-#include <ctime>
+#include "cinergy/common/files.hpp"
+#include "cinergy/common/time_format.hpp"
 
 namespace cinergy::orchestrator {
-
-std::string utc_iso(std::chrono::system_clock::time_point t) {
-  const auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-  const std::time_t s = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  ::gmtime_r(&s, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return fmt::format("{}.{:03}Z", buf, ms % 1000);
-}
 
 nlohmann::json initial_manifest(const ManifestInputs& in) {
   nlohmann::json m;
@@ -25,7 +15,7 @@ nlohmann::json initial_manifest(const ManifestInputs& in) {
                {"threads", in.topology.threads()},
                {"sockets", in.topology.sockets()},
                {"cores", in.topology.cores}};
-  m["topology"] = in.topology.to_json();
+  m["topology"] = topology_json(in.topology);
   m["rapl"] = in.rapl;
   m["simulated"] = in.simulated;
   m["cpu_accounting"] = in.cpu_accounting;
@@ -37,7 +27,7 @@ nlohmann::json initial_manifest(const ManifestInputs& in) {
   m["versions"] = in.versions;
   m["cgroups"] = in.cgroups;
   m["libvirt_connected"] = in.libvirt_connected;
-  m["start_utc"] = utc_iso(in.start);
+  m["start_utc"] = utc_iso8601_ms(in.start);
   m["end_utc"] = nullptr;
   m["status"] = "running";
   m["interrupted"] = false;
@@ -46,7 +36,7 @@ nlohmann::json initial_manifest(const ManifestInputs& in) {
 }
 
 void finish_manifest(nlohmann::json& m, const ManifestEnd& end) {
-  m["end_utc"] = utc_iso(end.end);
+  m["end_utc"] = utc_iso8601_ms(end.end);
   const bool interrupted = end.interrupted || !end.error.empty();
   m["interrupted"] = interrupted;
   m["status"] = !end.error.empty() ? "failed" : interrupted ? "interrupted" : "completed";
@@ -56,6 +46,14 @@ void finish_manifest(nlohmann::json& m, const ManifestEnd& end) {
         {"scenario", end.scenario}, {"level", end.level}, {"window", end.window}};
     m["interrupted_by"] = end.by.empty() ? (end.error.empty() ? "stop request" : "error") : end.by;
   }
+}
+
+}  // namespace cinergy::orchestrator
+
+namespace cinergy::orchestrator {
+
+Result<void> write_manifest(const std::filesystem::path& run_dir, const nlohmann::json& manifest) {
+  return write_atomic(run_dir / "manifest.json", manifest.dump(2) + "\n");
 }
 
 }  // namespace cinergy::orchestrator

@@ -2,30 +2,23 @@
 
 #include <fmt/format.h>
 
-#include <thread>
 
-#include "fs_util.hpp"
-#include "process_util.hpp"
+#include "cinergy/common/cgroup.hpp"
+#include "cinergy/common/ready.hpp"
 
 namespace cinergy::orchestrator::detail {
 namespace fs = std::filesystem;
 
 namespace {
 
-bool cgroup_populated(const fs::path& dir) {
-  auto text = read_text(dir / "cgroup.events");
-  if (!text) return !cgroup_pids(dir).empty();
-  return text->find("populated 1") != std::string::npos;
-}
-
-class CgroupSubject final : public Vm {
+class CgroupSubject final : public vm::Vm {
  public:
   CgroupSubject(fs::path dir, std::chrono::seconds max) : dir_(std::move(dir)), max_(max) {}
-  Result<VmRuntime> start() override {
+  Result<vm::VmRuntime> start() override {
     std::error_code ec;
     if (!fs::is_directory(dir_, ec)) return fail("--cgroup " + dir_.string() + " does not exist");
     started_ = std::chrono::steady_clock::now();
-    return VmRuntime{dir_, 0, 0, "cgroup"};
+    return vm::VmRuntime{dir_, 0, 0, "cgroup"};
   }
   bool finished() override {
     std::error_code ec;
@@ -46,7 +39,7 @@ class CgroupSubject final : public Vm {
   std::chrono::steady_clock::time_point started_{};
 };
 
-class CommandSubject final : public Vm {
+class CommandSubject final : public vm::Vm {
  public:
   CommandSubject(fs::path root, fs::path relative, SubjectOptions options, ProcessRunner& runner,
                  fs::path log)
@@ -57,7 +50,7 @@ class CommandSubject final : public Vm {
         log_(std::move(log)) {}
   ~CommandSubject() override { stop(); }
 
-  Result<VmRuntime> start() override {
+  Result<vm::VmRuntime> start() override {
     stop();
     // The command's cgroup: a NoiseGroup is exactly "a cgroup we create, fill
     // and kill", reused here without its stress-ng helper.
@@ -69,13 +62,17 @@ class CommandSubject final : public Vm {
     if (!pid) return std::unexpected(pid.error());
     pid_ = *pid;
     exited_ = false;
-    auto ready = wait_ready(options_.ready_file, options_.ready_command, options_.ready_timeout,
-                            "--cmd " + options_.command[0]);
+    ReadySpec spec;
+    spec.command = options_.ready_command;
+    spec.file = options_.ready_file;
+    spec.timeout = options_.ready_timeout;
+    auto ready = wait_ready(spec, "--cmd " + options_.command[0], [this] { return finished(); },
+                            [] { return stop_requested(); });
     if (!ready) {
       stop();
       return std::unexpected(ready.error());
     }
-    return VmRuntime{group_->path(), pid_, 0, "command"};
+    return vm::VmRuntime{group_->path(), pid_, 0, "command"};
   }
   bool finished() override {
     if (!group_) return true;
@@ -107,35 +104,13 @@ class CommandSubject final : public Vm {
 
 }  // namespace
 
-Result<void> wait_ready(const fs::path& ready_file, const std::vector<std::string>& ready_command,
-                        std::chrono::seconds timeout, const std::string& what) {
-  if (ready_file.empty() && ready_command.empty()) return ok();
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (true) {
-    std::error_code ec;
-    if (!ready_file.empty() && fs::exists(ready_file, ec)) return ok();
-    if (!ready_command.empty()) {
-      auto r = run_command(ready_command, std::chrono::seconds(10));
-      if (!r) return std::unexpected(r.error());
-      if (r->exit_code == 0) return ok();
-    }
-    if (stop_requested()) return fail(what + ": stopped while waiting for readiness");
-    if (std::chrono::steady_clock::now() >= deadline)
-      return fail(fmt::format("{}: not ready after {} s (ready {} )", what, timeout.count(),
-                              ready_file.empty() ? "command never exited 0"
-                                                 : "file " + ready_file.string() + " missing"));
-    if (!sleep_until(std::chrono::steady_clock::now() + std::chrono::milliseconds(200)))
-      return fail(what + ": stopped while waiting for readiness");
-  }
-}
-
-std::unique_ptr<Vm> make_cgroup_subject(const fs::path& cgroup2_root,
+std::unique_ptr<vm::Vm> make_cgroup_subject(const fs::path& cgroup2_root,
                                         const SubjectOptions& options) {
   const auto dir = options.cgroup.is_absolute() ? options.cgroup : cgroup2_root / options.cgroup;
   return std::make_unique<CgroupSubject>(dir, options.max_seconds);
 }
 
-std::unique_ptr<Vm> make_command_subject(const fs::path& cgroup2_root, const fs::path& relative,
+std::unique_ptr<vm::Vm> make_command_subject(const fs::path& cgroup2_root, const fs::path& relative,
                                          const SubjectOptions& options, ProcessRunner& runner,
                                          const fs::path& log_file) {
   return std::make_unique<CommandSubject>(cgroup2_root, relative, options, runner, log_file);

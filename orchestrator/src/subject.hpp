@@ -1,4 +1,4 @@
-// Subjects of B and C that are not VMs, behind the same Vm interface:
+// Subjects of B and C that are not VMs, behind the same vm::Vm interface:
 // an existing cgroup (never started nor stopped by us) and a command run in
 // its own cgroup (started and killed through that cgroup). Not public.
 #pragma once
@@ -8,20 +8,15 @@
 
 #include "cinergy/orchestrator/noise.hpp"
 #include "cinergy/orchestrator/run.hpp"
-#include "cinergy/orchestrator/vm.hpp"
+#include "cinergy/vm/vm.hpp"
 
 namespace cinergy::orchestrator::detail {
 
-std::unique_ptr<Vm> make_cgroup_subject(const std::filesystem::path& cgroup2_root,
+std::unique_ptr<vm::Vm> make_cgroup_subject(const std::filesystem::path& cgroup2_root,
                                         const SubjectOptions& options);
-std::unique_ptr<Vm> make_command_subject(const std::filesystem::path& cgroup2_root,
+std::unique_ptr<vm::Vm> make_command_subject(const std::filesystem::path& cgroup2_root,
                                          const std::filesystem::path& relative_cgroup,
                                          const SubjectOptions& options, ProcessRunner& runner,
                                          const std::filesystem::path& log_file);
-
-// Polls `ready_file` / `ready_command` until ready, the timeout, or a stop.
-Result<void> wait_ready(const std::filesystem::path& ready_file,
-                        const std::vector<std::string>& ready_command, std::chrono::seconds timeout,
-                        const std::string& what);
 
 }  // namespace cinergy::orchestrator::detail

@@ -8,13 +8,14 @@
 #include <cmath>
 #include <map>
 
+#include "cinergy/common/cpu_list.hpp"
 #include "cinergy/sampler/energy_source.hpp"
 #include "util.hpp"
 
 namespace cinergy::sampler {
 
 Result<std::uint64_t> parse_perf_event_config(std::string_view text) {
-  std::string t = detail::trim(std::string(text));
+  std::string t(trim(text));
   static constexpr std::string_view kKey = "event=";
   if (t.rfind(kKey, 0) != 0 || t.find(',') != std::string::npos)
     return fail("unsupported perf event format '" + t + "' (expected event=0x..)");
@@ -32,28 +33,6 @@ Result<std::uint64_t> parse_perf_event_config(std::string_view text) {
   return out;
 }
 
-Result<std::vector<int>> parse_cpu_list(std::string_view text) {
-  std::string t = detail::trim(std::string(text));
-  std::vector<int> out;
-  if (t.empty()) return fail("empty cpu list");
-  std::size_t pos = 0;
-  while (pos <= t.size()) {
-    auto comma = t.find(',', pos);
-    std::string part = t.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-    auto dash = part.find('-');
-    std::uint64_t a = 0, b = 0;
-    bool ok = dash == std::string::npos
-                  ? parse_u64(part.data(), part.size(), a) && ((b = a), true)
-                  : parse_u64(part.data(), dash, a) &&
-                        parse_u64(part.data() + dash + 1, part.size() - dash - 1, b);
-    if (!ok || b < a || b > 65535) return fail("bad cpu list '" + t + "'");
-    for (auto c = a; c <= b; ++c) out.push_back(static_cast<int>(c));
-    if (comma == std::string::npos) break;
-    pos = comma + 1;
-  }
-  return out;
-}
-
 Result<PerfPmu> read_perf_pmu(const std::filesystem::path& root) {
   std::error_code ec;
   if (!std::filesystem::is_directory(root, ec))
@@ -62,7 +41,7 @@ Result<PerfPmu> read_perf_pmu(const std::filesystem::path& root) {
   auto type = detail::read_u64(root / "type");
   if (!type) return std::unexpected(type.error());
   pmu.type = static_cast<std::uint32_t>(*type);
-  auto mask = detail::read_text(root / "cpumask");
+  auto mask = read_trimmed(root / "cpumask");
   if (!mask) return std::unexpected(mask.error());
   auto cpus = parse_cpu_list(*mask);
   if (!cpus) return fail((root / "cpumask").string() + ": " + cpus.error().message);
@@ -70,19 +49,19 @@ Result<PerfPmu> read_perf_pmu(const std::filesystem::path& root) {
   for (const auto& e : std::filesystem::directory_iterator(root / "events", ec)) {
     const std::string n = e.path().filename().string();
     if (n.find('.') != std::string::npos) continue;  // .scale / .unit companions
-    auto cfg_text = detail::read_text(e.path());
+    auto cfg_text = read_trimmed(e.path());
     if (!cfg_text) return std::unexpected(cfg_text.error());
     auto cfg = parse_perf_event_config(*cfg_text);
     if (!cfg) return fail(e.path().string() + ": " + cfg.error().message);
     PerfEvent ev{n, *cfg, 1.0, ""};
-    auto scale_text = detail::read_text(root / "events" / (n + ".scale"));
+    auto scale_text = read_trimmed(root / "events" / (n + ".scale"));
     if (!scale_text) return std::unexpected(scale_text.error());
     char* end = nullptr;
     ev.scale = std::strtod(scale_text->c_str(), &end);
     if (end == scale_text->c_str() || *end != '\0' || !(ev.scale > 0) || !std::isfinite(ev.scale))
       return fail((root / "events" / (n + ".scale")).string() + ": bad scale '" + *scale_text +
                   "'");
-    if (auto unit = detail::read_text(root / "events" / (n + ".unit"))) ev.unit = *unit;
+    if (auto unit = read_trimmed(root / "events" / (n + ".unit"))) ev.unit = *unit;
     pmu.events.push_back(ev);
   }
   if (pmu.events.empty()) return fail("no events under " + (root / "events").string());

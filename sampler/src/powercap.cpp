@@ -96,7 +96,7 @@ Result<std::unique_ptr<EnergySource>> open_powercap(const std::filesystem::path&
   auto src = std::make_unique<PowercapSource>();
   std::map<std::string, int> seen;
   for (const auto& z : zones) {
-    auto name = detail::read_text(z.dir / "name");
+    auto name = read_trimmed(z.dir / "name");
     if (!name) return std::unexpected(name.error());
     if (name->empty()) return fail(z.dir.string() + "/name is empty");
     std::string dom = *name;

@@ -6,6 +6,8 @@
 #include <map>
 #include <sstream>
 
+#include "cinergy/common/csv.hpp"
+
 namespace cinergy::sampler {
 
 double SpecCurve::power_w(double utilisation) const {
@@ -16,35 +18,6 @@ double SpecCurve::power_w(double utilisation) const {
 }
 
 namespace {
-
-// Splits one CSV record (RFC 4180 quotes, no embedded newlines in this data).
-std::vector<std::string> split_csv(std::string_view line) {
-  std::vector<std::string> out;
-  std::string cur;
-  bool quoted = false;
-  for (std::size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-        cur += '"';
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      } else {
-        cur += c;
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      out.push_back(std::move(cur));
-      cur.clear();
-    } else if (c != '\r') {
-      cur += c;
-    }
-  }
-  out.push_back(std::move(cur));
-  return out;
-}
 
 bool to_double(const std::string& s, double& v) {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
@@ -63,7 +36,7 @@ Result<std::vector<SpecCurve>> parse_specpower_csv(std::string_view csv) {
     pos = nl == std::string_view::npos ? csv.size() : nl + 1;
     ++line_no;
     if (line.empty() || line == "\r") continue;
-    auto f = split_csv(line);
+    auto f = split_csv_quoted(line);
     if (col.empty()) {
       for (std::size_t i = 0; i < f.size(); ++i) col[f[i]] = i;
       for (const char* need : {"result_id", "watts_idle", "watts_100", "chips", "threads"})

@@ -15,42 +15,15 @@
 #include <vector>
 
 #include "cinergy/common/error.hpp"
+#include "cinergy/common/files.hpp"
+#include "cinergy/common/topology.hpp"
 #include "cinergy/sampler/counter.hpp"
 #include "cinergy/sampler/energy_source.hpp"
 
 namespace cinergy::sampler::detail {
 
-inline std::string trim(std::string s) {
-  while (!s.empty() &&
-         (s.back() == '\n' || s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-    s.pop_back();
-  std::size_t i = 0;
-  while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
-  return s.substr(i);
-}
-
-// Whole small file (sysfs attribute), trimmed. Error names the file.
-inline Result<std::string> read_text(const std::filesystem::path& p) {
-  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return fail_errno("cannot open " + p.string());
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      int e = errno;
-      ::close(fd);
-      return fail_errno(e, "cannot read " + p.string());
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return trim(std::move(out));
-}
-
 inline Result<std::uint64_t> read_u64(const std::filesystem::path& p) {
-  auto t = read_text(p);
+  auto t = read_trimmed(p);
   if (!t) return std::unexpected(t.error());
   std::uint64_t v = 0;
   if (!parse_u64(t->data(), t->size(), v))
@@ -112,10 +85,6 @@ inline std::vector<CpuPackage> cpu_packages(const std::filesystem::path& sysfs_c
   return out;
 }
 
-inline std::int64_t monotonic_ns() noexcept {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
+using cinergy::monotonic_ns;  // common/topology.hpp
 
 }  // namespace cinergy::sampler::detail

@@ -9,50 +9,6 @@
 namespace cinergy::bpf::detail {
 namespace {
 
-constexpr const char* kHybrid =
-    "30 22 0:27 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
-    "31 30 0:28 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n"
-    "40 30 0:37 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
-constexpr const char* kPure =
-    "22 1 0:21 / /sys rw - sysfs sysfs rw\n"
-    "30 22 0:27 / /sys/fs/cgroup rw,nosuid shared:9 - cgroup2 cgroup2 rw,nsdelegate\n";
-constexpr const char* kNone = "22 1 0:21 / /sys rw - sysfs sysfs rw\n";
-constexpr const char* kEscaped = "40 30 0:37 / /mnt/my\\040cg rw - cgroup2 none rw\n";
-// A second cgroup2 mount elsewhere must not hide /sys/fs/cgroup.
-constexpr const char* kTwo =
-    "40 30 0:37 / /mnt/cg2 rw - cgroup2 none rw\n"
-    "41 30 0:37 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
-
-TEST(MountInfo, FindsCgroup2InEachLayout) {
-  struct Case {
-    const char* text;
-    const char* want;
-  } cases[] = {{kHybrid, "/sys/fs/cgroup/unified"},
-               {kPure, "/sys/fs/cgroup"},
-               {kNone, ""},
-               {kEscaped, "/mnt/my cg"},
-               {kTwo, "/sys/fs/cgroup"},
-               {"", ""},
-               {"garbage without separator\n", ""}};
-  for (const auto& c : cases) EXPECT_EQ(parse_mountinfo_cgroup2(c.text), c.want) << c.text;
-}
-
-TEST(MountInfo, DetectFromInjectedFile) {
-  test::TempDir tmp;
-  auto hybrid = tmp.write("hybrid", kHybrid);
-  auto none = tmp.write("none", kNone);
-  auto r = detect_cgroup2_root(hybrid);
-  ASSERT_TRUE(r) << r.error().what();
-  EXPECT_EQ(*r, "/sys/fs/cgroup/unified");
-  auto n = detect_cgroup2_root(none);
-  ASSERT_FALSE(n);
-  EXPECT_NE(n.error().message.find("no cgroup2"), std::string::npos);
-  auto missing = detect_cgroup2_root(tmp.path() / "absent");
-  ASSERT_FALSE(missing);
-  EXPECT_EQ(missing.error().errno_value, ENOENT);
-  EXPECT_NE(missing.error().message.find("absent"), std::string::npos);
-}
-
 TEST(CgroupPath, ResolvesEveryAcceptedForm) {
   const std::filesystem::path root = "/sys/fs/cgroup/unified";
   struct Case {

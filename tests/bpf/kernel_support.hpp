@@ -21,11 +21,12 @@
 #include <vector>
 
 #include "cinergy/bpf/cpu_accounting.hpp"
+#include "cinergy/common/cgroup.hpp"
 
 namespace cinergy::test {
 
 inline std::filesystem::path cgroup2_root_or_empty() {
-  auto r = bpf::detect_cgroup2_root();
+  auto r = cgroup2_mount();
   return r ? *r : std::filesystem::path{};
 }
 

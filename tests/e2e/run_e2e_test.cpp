@@ -21,7 +21,7 @@
 #include <thread>
 
 #include "cinergy/common/line_reader.hpp"
-#include "cinergy/orchestrator/host_vms.hpp"
+#include "cinergy/vm/host_vms.hpp"
 #include "requirements.hpp"
 #include "run_support.hpp"
 #include "temp_dir.hpp"
@@ -37,7 +37,7 @@ using namespace cinergy::test::run;
 bool vm_dir(const fs::path& p) { return p.filename().string().find(kVmName) != std::string::npos; }
 
 bool domain_running() {
-  auto hv = cinergy::orchestrator::HostVms::connect("qemu:///system");
+  auto hv = cinergy::vm::HostVms::connect("qemu:///system");
   return hv && hv->domain_running(kVmName);
 }
 
@@ -53,7 +53,7 @@ bool domain_running() {
 
 TEST(RunE2E, QuickRunProducesEveryFileAndTheVmCpuMatchesCpuStat) {
   CINERGY_E2E_PREREQS();
-  if (!cinergy::orchestrator::HostVms::connect("qemu:///system"))
+  if (!cinergy::vm::HostVms::connect("qemu:///system"))
     std::cout << "note: no libvirt daemon answers on qemu:///system: the test VM runs as plain "
                  "qemu (scripts/test.sh starts one)\n";
   cinergy::test::TempDir tmp;

@@ -9,6 +9,8 @@
 #include <thread>
 
 #include "cinergy/orchestrator/noise.hpp"
+
+#include "cinergy/common/cgroup.hpp"
 #include "cinergy/orchestrator/run.hpp"
 #include "requirements.hpp"
 

@@ -1,6 +1,8 @@
 // NoiseGroup on a fake cgroup tree with a fake process runner.
 #include "cinergy/orchestrator/noise.hpp"
 
+#include "cinergy/common/cgroup.hpp"
+
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>

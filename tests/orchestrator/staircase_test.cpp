@@ -83,7 +83,7 @@ TEST(Topology, ReadsSocketsCoresFromFakeSysfs) {
   EXPECT_EQ(t->sockets(), 2);
   EXPECT_EQ(t->cores, 4);
   EXPECT_EQ(t->cpu_socket(), (std::vector<int>{0, 1, 0, 1}));
-  auto j = t->to_json();
+  auto j = topology_json(*t);
   EXPECT_EQ(j["threads"], 4);
 }
 

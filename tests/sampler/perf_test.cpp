@@ -17,16 +17,6 @@ TEST(PerfParse, EventConfig) {
   EXPECT_FALSE(parse_perf_event_config("event="));
 }
 
-TEST(PerfParse, CpuList) {
-  EXPECT_EQ(parse_cpu_list("0\n").value(), (std::vector<int>{0}));
-  EXPECT_EQ(parse_cpu_list("0,18").value(), (std::vector<int>{0, 18}));
-  EXPECT_EQ(parse_cpu_list("0-3,8").value(), (std::vector<int>{0, 1, 2, 3, 8}));
-  EXPECT_FALSE(parse_cpu_list(""));
-  EXPECT_FALSE(parse_cpu_list("3-1"));
-  EXPECT_FALSE(parse_cpu_list("a"));
-  EXPECT_FALSE(parse_cpu_list("1,,2"));
-}
-
 TEST(PerfParse, DomainNames) {
   EXPECT_EQ(perf_domain_name("energy-pkg", 1), "package-1");
   EXPECT_EQ(perf_domain_name("energy-cores", 0), "core-0");

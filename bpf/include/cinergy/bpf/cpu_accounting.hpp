@@ -97,9 +97,4 @@ class CpuAccounting {
 // is missing: it falls back to procfs and says why in fallback_reason().
 Result<std::unique_ptr<CpuAccounting>> open_cpu_accounting(const Options& options);
 
-// The cgroup2 mount point on this host (pure v2 or hybrid), or an error.
-// `mountinfo` is injectable for tests.
-Result<std::filesystem::path> detect_cgroup2_root(
-    const std::filesystem::path& mountinfo = "/proc/self/mountinfo");
-
 }  // namespace cinergy::bpf

@@ -5,11 +5,13 @@
 #pragma once
 
 #include <chrono>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "cinergy/common/error.hpp"
 #include "cinergy/orchestrator/staircase.hpp"
 
 namespace cinergy::orchestrator {
@@ -47,7 +49,7 @@ struct ManifestEnd {
 // Sets end_utc, status, interrupted (true after a signal or an error) and interrupted_at.
 void finish_manifest(nlohmann::json& manifest, const ManifestEnd& end);
 
-// ISO 8601 UTC with milliseconds: 2026-11-24T03:40:00.123Z
-std::string utc_iso(std::chrono::system_clock::time_point t);
+// <run_dir>/manifest.json, written atomically (readers never see half of it).
+Result<void> write_manifest(const std::filesystem::path& run_dir, const nlohmann::json& manifest);
 
 }  // namespace cinergy::orchestrator

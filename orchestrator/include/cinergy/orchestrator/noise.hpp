@@ -45,8 +45,8 @@ class ProcessRunner {
   virtual bool reap(pid_t pid) = 0;
 };
 
-// fork/exec with an error pipe (O_CLOEXEC: EOF means exec succeeded). The
-// child also asks for SIGKILL when its parent dies (PR_SET_PDEATHSIG).
+// cinergy::spawn (common/process.hpp): the child joins the cgroup and its
+// CPUs before exec, and dies with its parent (PR_SET_PDEATHSIG).
 std::unique_ptr<ProcessRunner> make_process_runner();
 
 class NoiseGroup {
@@ -89,9 +89,6 @@ class NoiseGroup {
   bool removed_ = false;
 };
 
-// Pids listed in a cgroup's cgroup.procs (empty if the file is missing).
-std::vector<pid_t> cgroup_pids(const std::filesystem::path& cgroup_dir);
-
 // Run ids are "run-<pid>-<UTC timestamp>": the pid says whether the run that
 // owns <cgroup2_root>/cinergy/<run-id> is still alive.
 std::string make_run_id(pid_t pid, std::chrono::system_clock::time_point now);
@@ -106,9 +103,5 @@ struct StaleNoise {
   std::vector<std::filesystem::path> removed;
 };
 StaleNoise check_stale_noise(const std::filesystem::path& cgroup2_root);
-
-// Removes a directory of the cgroup2 tree: rmdir(2) on cgroupfs; on any other
-// file system (a fake tree in tests) the directory and its files.
-Result<void> remove_cgroup_dir(const std::filesystem::path& dir);
 
 }  // namespace cinergy::orchestrator

@@ -28,7 +28,7 @@
 
 #include "cinergy/common/error.hpp"
 #include "cinergy/orchestrator/staircase.hpp"
-#include "cinergy/orchestrator/vm.hpp"
+#include "cinergy/vm/vm.hpp"
 #include "cinergy/sampler/sampler.hpp"
 
 namespace cinergy::orchestrator {
@@ -57,9 +57,9 @@ struct RunOptions {
   std::string cpu_backend = "auto";  // bpf accounting backend
   std::filesystem::path out_dir;     // empty = runs/<host>-<UTC timestamp>
   bool live = false;
-  bool analysis = true;
+  bool analysis = true;    // read by the caller: run() measures, it does not analyse
   bool pin_socket = true;  // workers on their socket's CPUs
-  VmOptions vm;            // subject kind vm
+  vm::VmOptions vm;        // subject kind vm
   SubjectOptions subject;
   std::filesystem::path cgroup2_root;  // empty = detect
   std::filesystem::path sysfs_cpu_root = "/sys/devices/system/cpu";
@@ -102,11 +102,14 @@ struct RunResult {
   std::filesystem::path run_dir;
   bool interrupted = false;
   std::optional<StopPoint> stopped_at;
-  nlohmann::json manifest;
+  nlohmann::json manifest;  // as written to run_dir/manifest.json
+  int host_threads = 0;     // logical CPUs of the host
+  int vm_vcpus = 0;         // the subject's vCPUs (0: not a VM, or not started)
 };
 
-// Runs everything; returns the run directory (also when interrupted: the
-// caller prints it and exits non-zero). An Error means nothing useful was
+// Runs every phase; returns the run directory (also when interrupted: the
+// caller prints it and exits non-zero). The analysis and the report are the
+// caller's (cinergy run: cli/cmd_run.cpp), on the files of run_dir. An Error means nothing useful was
 // measured (bad options, a stale run, no energy source...), already cleaned up.
 Result<RunResult> run(const RunOptions& options);
 

@@ -1,4 +1,4 @@
-// Host topology and the load staircase of scenarios A and C.
+// The load staircase of scenarios A and C (the host topology: common/topology.hpp).
 #pragma once
 
 #include <filesystem>
@@ -7,26 +7,14 @@
 #include <vector>
 
 #include "cinergy/common/error.hpp"
+#include "cinergy/common/topology.hpp"
 
 namespace cinergy::orchestrator {
 
-struct Topology {
-  // Logical CPUs of each socket, sockets in physical_package_id order, CPUs
-  // ascending. Every online CPU appears exactly once.
-  std::vector<std::vector<int>> socket_cpus;
-  int cores = 0;  // distinct (package, core_id) pairs
+using cinergy::Topology;
 
-  [[nodiscard]] int threads() const;
-  [[nodiscard]] int sockets() const { return static_cast<int>(socket_cpus.size()); }
-  // Socket index of each logical CPU (index = CPU number; -1 if offline).
-  [[nodiscard]] std::vector<int> cpu_socket() const;
-  [[nodiscard]] nlohmann::json to_json() const;
-};
-
-// From <sysfs_cpu_root>/online and cpuN/topology/{physical_package_id,core_id}
-// (default root /sys/devices/system/cpu). Missing topology files count as
-// socket 0 / core N.
-Result<Topology> read_topology(const std::filesystem::path& sysfs_cpu_root);
+// The manifest's "topology": threads, sockets, cores, socket_cpus.
+nlohmann::json topology_json(const Topology& topology);
 
 // One load level: the host target load and the workers running during it.
 struct Level {

@@ -87,8 +87,6 @@ struct PerfPmu {
 };
 // Parses "event=0x02" (other terms are rejected: the power PMU uses only event=).
 Result<std::uint64_t> parse_perf_event_config(std::string_view text);
-// Parses a cpumask / cpulist such as "0", "0,18", "0-3,8".
-Result<std::vector<int>> parse_cpu_list(std::string_view text);
 // Reads the power PMU description under `root` (/sys/bus/event_source/devices/power).
 Result<PerfPmu> read_perf_pmu(const std::filesystem::path& root);
 // Domain name for a perf event on a package: energy-pkg -> package-P, energy-cores
@@ -135,5 +133,15 @@ struct SimOptions {
 // once per elapsed whole millisecond with curve(utilisation) + noise.
 Result<std::unique_ptr<EnergySource>> open_sim(SimOptions options,
                                                std::unique_ptr<UtilisationSource> utilisation);
+
+// Median interval (ms) between changes of the source's first domain, polled
+// every ~0.2 ms for `poll_ms` (setup only: it sleeps); nullopt when it changed
+// fewer than three times. RAPL updates about every 1 ms.
+std::optional<double> measure_update_interval_ms(EnergySource& source, int poll_ms);
+
+// Seconds until a counter of range `max_energy_range_uj` wraps at `watts`.
+inline double wrap_time_s(double max_energy_range_uj, double watts) {
+  return max_energy_range_uj / (watts * 1e6);
+}
 
 }  // namespace cinergy::sampler
