@@ -266,6 +266,10 @@ void register_run(CLI::App& app, int& exit_code) {
       exit_code = report_error(options.error().what());
       return;
     }
+    if (options->analysis && options->scenarios.find('A') != std::string::npos &&
+        std::find(options->steps.begin(), options->steps.end(), 50) == options->steps.end())
+      say("note: --steps has no 50: the paper method (the baseline) needs training-50, so only "
+          "the Cinergy method will be analysed");
     orch::clear_stop();
     auto result = orch::run(*options);
     if (!result) {

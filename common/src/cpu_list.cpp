@@ -1,18 +1,17 @@
 #include "cinergy/common/cpu_list.hpp"
 
 #include <algorithm>
-#include <charconv>
 
-#include "cinergy/common/files.hpp"
+#include "cinergy/common/text.hpp"
 
 namespace cinergy {
 namespace {
 
-bool parse_int(std::string_view s, int& out) {
-  s = trim(s);
-  if (s.empty()) return false;
-  const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc{} && ptr == s.data() + s.size() && out >= 0;
+bool parse_cpu(std::string_view s, int& out) {
+  const auto v = parse_int(trim(s));
+  if (!v || *v < 0) return false;
+  out = *v;
+  return true;
 }
 
 }  // namespace
@@ -32,9 +31,9 @@ Result<std::vector<int>> parse_cpu_list(std::string_view text) {
     const auto dash = item.find('-');
     int lo = 0, hi = 0;
     if (dash == std::string_view::npos) {
-      if (!parse_int(item, lo)) return bad("not a CPU number");
+      if (!parse_cpu(item, lo)) return bad("not a CPU number");
       hi = lo;
-    } else if (!parse_int(item.substr(0, dash), lo) || !parse_int(item.substr(dash + 1), hi)) {
+    } else if (!parse_cpu(item.substr(0, dash), lo) || !parse_cpu(item.substr(dash + 1), hi)) {
       return bad("not a range");
     }
     if (hi < lo) return bad("reversed range");

@@ -27,13 +27,6 @@ Result<std::string> read_file(const std::filesystem::path& path) {
   return out;
 }
 
-std::string_view trim(std::string_view s) {
-  const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-  while (!s.empty() && blank(s.front())) s.remove_prefix(1);
-  while (!s.empty() && blank(s.back())) s.remove_suffix(1);
-  return s;
-}
-
 Result<std::string> read_trimmed(const std::filesystem::path& path) {
   auto text = read_file(path);
   if (!text) return std::unexpected(text.error());

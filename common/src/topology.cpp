@@ -1,7 +1,6 @@
 #include "cinergy/common/topology.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <map>
 #include <optional>
 #include <set>
@@ -9,6 +8,7 @@
 
 #include "cinergy/common/cpu_list.hpp"
 #include "cinergy/common/files.hpp"
+#include "cinergy/common/text.hpp"
 
 namespace cinergy {
 namespace fs = std::filesystem;
@@ -17,11 +17,7 @@ namespace {
 
 std::optional<int> read_int(const fs::path& file) {
   auto text = read_trimmed(file);
-  int v = 0;
-  if (!text) return std::nullopt;
-  const auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
-  if (ec != std::errc{} || p != text->data() + text->size()) return std::nullopt;
-  return v;
+  return text ? parse_int(*text) : std::nullopt;
 }
 
 }  // namespace

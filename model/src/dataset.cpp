@@ -277,7 +277,9 @@ Result<DataSet> load_dataset(const std::filesystem::path& dir) {
     if (j.is_object() && j.contains("csv_prefix") && j["csv_prefix"].is_string())
       manifest_prefix = j["csv_prefix"].get<std::string>();
   }
-  static const std::regex kName(R"((.+)-(training-(25|50|100)|groundtruth|cloudlike)\.csv)");
+  // Any staircase step 1..100 (`cinergy run --steps`); the paper method
+  // needs step 50, the Cinergy method interpolates between the steps it has.
+  static const std::regex kName(R"((.+)-(training-([1-9][0-9]?|100)|groundtruth|cloudlike)\.csv)");
   struct Found {
     std::string prefix, phase;
     int step = 0;
@@ -299,7 +301,7 @@ Result<DataSet> load_dataset(const std::filesystem::path& dir) {
   if (ec) return fail_errno(ec.value(), fmt::format("{}: cannot list", dir.string()));
   if (found.empty())
     return fail(
-        fmt::format("{}: no <prefix>-training-<25|50|100>.csv, -groundtruth.csv or "
+        fmt::format("{}: no <prefix>-training-<step>.csv, -groundtruth.csv or "
                     "-cloudlike.csv file",
                     dir.string()));
   if (prefixes.size() > 1) {

@@ -75,22 +75,18 @@ const StepCurve* HostModel::curve(int step_pct) const {
 
 double HostModel::power_w(double x, double intensity_pct) const {
   if (curves.empty()) return kNaN;
-  if (method == Method::paper) {
-    const auto* c = curve(50);
-    return (c != nullptr ? *c : curves.front()).power_w(x, false);
-  }
+  // A paper model holds exactly its step-50 curve (fit_model, model_from_json).
+  if (method == Method::paper) return curves.front().power_w(x, false);
   if (!std::isfinite(intensity_pct)) intensity_pct = 50.0;
   if (intensity_pct <= curves.front().step_pct) return curves.front().power_w(x, true);
   if (intensity_pct >= curves.back().step_pct) return curves.back().power_w(x, true);
-  for (std::size_t i = 0; i + 1 < curves.size(); ++i) {
-    const auto& a = curves[i];
-    const auto& b = curves[i + 1];
-    if (intensity_pct <= b.step_pct) {
-      const double w = (intensity_pct - a.step_pct) / (b.step_pct - a.step_pct);
-      return (1.0 - w) * a.power_w(x, true) + w * b.power_w(x, true);
-    }
-  }
-  return curves.back().power_w(x, true);
+  // Curves ascend by step and front < intensity < back: a pair brackets it.
+  std::size_t i = 1;
+  while (curves[i].step_pct < intensity_pct) ++i;
+  const auto& a = curves[i - 1];
+  const auto& b = curves[i];
+  const double w = (intensity_pct - a.step_pct) / (b.step_pct - a.step_pct);
+  return (1.0 - w) * a.power_w(x, true) + w * b.power_w(x, true);
 }
 
 Result<HostModel> fit_model(const DataSet& data, const ModelOptions& options) {
@@ -118,7 +114,7 @@ Result<HostModel> fit_model(const DataSet& data, const ModelOptions& options) {
 
   if (data.training.empty())
     return fail(
-        fmt::format("{}: no {}-training-<25|50|100>.csv to fit", data.dir.string(), data.prefix));
+        fmt::format("{}: no {}-training-<step>.csv to fit", data.dir.string(), data.prefix));
   if (paper && !data.training.contains(50))
     return fail(fmt::format("{}: the paper method needs the step-50 curve",
                             (data.dir / (data.prefix + "-training-50.csv")).string()));
@@ -264,6 +260,8 @@ Result<HostModel> model_from_json(const nlohmann::json& j, std::string_view sour
     }
     if (m.curves.empty()) return fail(fmt::format("{}: no curves", src));
     std::ranges::sort(m.curves, {}, &StepCurve::step_pct);
+    if (m.method == Method::paper && (m.curves.size() != 1 || m.curves.front().step_pct != 50))
+      return fail(fmt::format("{}: a paper model holds exactly the step-50 curve", src));
     if (auto n = j.find("notes"); n != j.end() && n->is_array())
       for (const auto& s : *n)
         if (s.is_string()) m.notes.push_back(s.get<std::string>());

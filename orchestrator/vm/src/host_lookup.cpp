@@ -15,6 +15,7 @@
 
 #include "cinergy/common/cgroup.hpp"
 #include "cinergy/common/files.hpp"
+#include "cinergy/common/text.hpp"
 #include "vm_internal.hpp"
 
 #ifndef CINERGY_SCRIPTS_DIR
@@ -23,30 +24,7 @@
 
 namespace cinergy::vm::detail {
 
-namespace {
-
 using Clock = std::chrono::steady_clock;
-
-std::vector<std::string_view> split(std::string_view text, char sep) {
-  std::vector<std::string_view> out;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t end = text.find(sep, start);
-    if (end == std::string_view::npos) end = text.size();
-    out.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
-}
-
-std::optional<int> to_int(std::string_view s) {
-  int value = 0;
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-  if (ec != std::errc{} || ptr != s.data() + s.size() || s.empty()) return std::nullopt;
-  return value;
-}
-
-}  // namespace
 
 // --- /proc and cgroup2 parsing ----------------------------------------------
 
@@ -63,7 +41,7 @@ std::string vm_scope_of(std::string_view cgroup_path) {
   auto slash = path.rfind('/');
   if (slash == std::string::npos) return path;
   std::string_view last = std::string_view(path).substr(slash + 1);
-  bool vcpu = last.starts_with("vcpu") && last.size() > 4 && to_int(last.substr(4)).has_value();
+  bool vcpu = last.starts_with("vcpu") && last.size() > 4 && parse_int(last.substr(4)).has_value();
   if (last == "emulator" || vcpu) path.resize(slash == 0 ? 1 : slash);
   return path;
 }
@@ -72,7 +50,7 @@ Result<int> parse_pid(std::string_view text, std::string_view what) {
   auto begin = text.find_first_not_of(" \t\n");
   if (begin == std::string_view::npos) return fail(fmt::format("{}: empty pid file", what));
   auto end = text.find_first_of(" \t\n", begin);
-  auto value = to_int(text.substr(begin, end == std::string_view::npos ? text.npos : end - begin));
+  auto value = parse_int(text.substr(begin, end == std::string_view::npos ? text.npos : end - begin));
   if (!value || *value <= 0) return fail(fmt::format("{}: not a pid", what));
   return *value;
 }
@@ -111,7 +89,7 @@ std::vector<int> find_qemu_by_name(const HostPaths& paths, std::string_view name
   std::vector<int> found;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(paths.proc_root, ec)) {
-    auto pid = to_int(entry.path().filename().string());
+    auto pid = parse_int(entry.path().filename().string());
     if (!pid) continue;
     auto cmdline = read_file(entry.path() / "cmdline");
     if (!cmdline || cmdline->empty()) continue;
@@ -138,12 +116,12 @@ Result<void> split_qemu_threads(const HostPaths& paths, int qemu_pid, const fs::
   while (static_cast<int>(vcpu_tid.size()) < vcpus) {
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(task_dir, ec)) {
-      auto tid = to_int(e.path().filename().string());
+      auto tid = parse_int(e.path().filename().string());
       auto comm = read_file(e.path() / "comm");
       if (!tid || !comm || !comm->starts_with("CPU ")) continue;
       auto slash = comm->find('/');
       if (auto index =
-              to_int(std::string_view(*comm).substr(4, slash == std::string::npos ? 0 : slash - 4)))
+              parse_int(std::string_view(*comm).substr(4, slash == std::string::npos ? 0 : slash - 4)))
         vcpu_tid[*index] = *tid;
     }
     if (static_cast<int>(vcpu_tid.size()) >= vcpus) break;
@@ -162,7 +140,7 @@ Result<void> split_qemu_threads(const HostPaths& paths, int qemu_pid, const fs::
   if (auto r = make_threaded(emulator); !r) return r;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(task_dir, ec)) {
-    auto tid = to_int(e.path().filename().string());
+    auto tid = parse_int(e.path().filename().string());
     if (!tid) continue;
     bool is_vcpu = std::ranges::any_of(vcpu_tid, [&](const auto& kv) { return kv.second == *tid; });
     if (!is_vcpu)

@@ -5,30 +5,13 @@
 
 #include <charconv>
 
+#include "cinergy/common/text.hpp"
 #include "vm_internal.hpp"
 
 namespace cinergy::vm::detail {
 
 namespace {
 
-std::vector<std::string_view> split(std::string_view text, char sep) {
-  std::vector<std::string_view> out;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t end = text.find(sep, start);
-    if (end == std::string_view::npos) end = text.size();
-    out.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
-}
-
-std::optional<int> to_int(std::string_view s) {
-  int value = 0;
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-  if (ec != std::errc{} || ptr != s.data() + s.size() || s.empty()) return std::nullopt;
-  return value;
-}
 
 std::string join_ints(const std::vector<int>& values) {
   std::string out;
@@ -73,12 +56,12 @@ Result<Profile> parse_profile_cmdline(std::string_view cmdline) {
     if (key == "cinergy.profile") {
       p.pct.clear();
       for (auto item : split(value, ',')) {
-        auto v = to_int(item);
+        auto v = parse_int(item);
         if (!v) return fail(fmt::format("bad cinergy.profile '{}'", value));
         p.pct.push_back(*v);
       }
     } else if (key == "cinergy.step" || key == "cinergy.cycles") {
-      auto v = to_int(value);
+      auto v = parse_int(value);
       if (!v) return fail(fmt::format("bad {} '{}'", key, value));
       (key == "cinergy.step" ? p.step_seconds : p.cycles) = *v;
     }

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "cinergy/common/error.hpp"
+#include "cinergy/common/text.hpp"  // trim()
 
 namespace cinergy {
 
@@ -21,8 +22,5 @@ Result<void> write_file(const std::filesystem::path& path, std::string_view text
                         bool create = false);
 // Writes path.tmp, then renames it over `path`: readers never see half a file.
 Result<void> write_atomic(const std::filesystem::path& path, std::string_view text);
-
-// `s` without leading and trailing spaces, tabs, CR and LF.
-std::string_view trim(std::string_view s);
 
 }  // namespace cinergy

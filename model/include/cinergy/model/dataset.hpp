@@ -50,7 +50,7 @@ Result<Table> load_long_csv(const std::filesystem::path& file);
 struct DataSet {
   std::filesystem::path dir;
   std::string prefix;                        // "<prefix>-training-50.csv" etc.
-  std::map<int, Table> training;             // step (25, 50, 100) -> scenario A data
+  std::map<int, Table> training;             // staircase step (1..100) -> scenario A data
   std::optional<Table> groundtruth;          // scenario B
   std::optional<Table> cloudlike;            // scenario C
   std::optional<int> manifest_host_threads;  // manifest.json `host.threads`

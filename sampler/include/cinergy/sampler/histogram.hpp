@@ -1,7 +1,8 @@
 // A bounded log-linear histogram of non-negative integers (lateness in ns,
 // CPU % in hundredths): fixed memory, no allocation after construction, O(1)
-// record, percentiles to within 1/32 (~3 %) of the value. Used by the sampling
-// thread (lateness) and the writer thread (subject CPU %); merged at stop.
+// record, percentiles to within 1/32 (~3 %) of the value. One per thread that
+// records (the sampling thread: lateness; the writer thread: subject CPU %),
+// read once that thread has stopped.
 #pragma once
 
 #include <array>
@@ -33,11 +34,6 @@ class LogHistogram {
     ++counts_[index_of(v)];
     ++total_;
     if (v > max_) max_ = v;
-  }
-  void merge(const LogHistogram& o) {
-    for (unsigned i = 0; i < kBuckets; ++i) counts_[i] += o.counts_[i];
-    total_ += o.total_;
-    if (o.max_ > max_) max_ = o.max_;
   }
   [[nodiscard]] std::uint64_t count() const { return total_; }
   [[nodiscard]] std::uint64_t max() const { return max_; }
