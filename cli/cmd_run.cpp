@@ -192,7 +192,8 @@ void analyze_run(const orch::RunResult& run) {
   }
   auto manifest = run.manifest;
   manifest["analysis"] = analysis;
-  if (auto w = orch::write_manifest(run.run_dir, manifest); !w) spdlog::error("{}", w.error().what());
+  if (auto w = orch::write_manifest(run.run_dir, manifest); !w)
+    spdlog::error("{}", w.error().what());
 }
 
 }  // namespace

@@ -47,7 +47,7 @@ json domains_json(const EnergySource& src, const std::filesystem::path& powercap
       if (!powercap_root.empty() && d.package >= 0) {
         // Package TDP from the package zone's long-term constraint when present.
         auto tdp = read_u64(powercap_root / ("intel-rapl:" + std::to_string(d.package)) /
-                                    "constraint_0_max_power_uw");
+                            "constraint_0_max_power_uw");
         if (tdp && *tdp > 0) {
           watts = static_cast<double>(*tdp) / 1e6;
           basis = fmt::format("TDP {:.0f} W", watts);
@@ -72,9 +72,9 @@ void add_interval(json& j, EnergySource& src, int poll_ms) {
 json probe_topology(const std::filesystem::path& root) {
   auto t = read_topology(root);
   if (!t || t->threads() == 0)
-    return missing("no CPU topology under " + root.string() +
-                       (t ? std::string() : ": " + t.error().message),
-                   "check that sysfs is mounted");
+    return missing(
+        "no CPU topology under " + root.string() + (t ? std::string() : ": " + t.error().message),
+        "check that sysfs is mounted");
   return {{"ok", true}, {"sockets", t->sockets()}, {"cores", t->cores}, {"threads", t->threads()}};
 }
 
@@ -140,9 +140,8 @@ json probe_kvm() {
   spdlog::set_level(spdlog::level::warn);
   const auto k = vm::probe_kvm(vm::VmOptions{});
   spdlog::set_level(level);
-  json j = {{"ok", k.state == State::boots},
-            {"state", vm::to_string(k.state)},
-            {"detail", k.detail}};
+  json j = {
+      {"ok", k.state == State::boots}, {"state", vm::to_string(k.state)}, {"detail", k.detail}};
   switch (k.state) {
     case State::boots:
       j["boot_s"] = k.boot_s;

@@ -16,8 +16,8 @@
 #include <thread>
 
 #include "cinergy/bpf/bench.hpp"
-#include "cinergy/common/cgroup.hpp"
 #include "cinergy/bpf/cpu_accounting.hpp"
+#include "cinergy/common/cgroup.hpp"
 #include "empty_switch.skel.h"
 #include "libbpf_log.hpp"
 #include "prog_ids.hpp"

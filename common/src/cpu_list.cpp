@@ -18,8 +18,8 @@ bool parse_cpu(std::string_view s, int& out) {
 
 Result<std::vector<int>> parse_cpu_list(std::string_view text) {
   const auto bad = [&](std::string_view why) {
-    return fail("bad CPU list '" + std::string(trim(text).substr(0, 60)) + "': " +
-                std::string(why));
+    return fail("bad CPU list '" + std::string(trim(text).substr(0, 60)) +
+                "': " + std::string(why));
   };
   std::vector<int> cpus;
   std::string_view rest = trim(text);

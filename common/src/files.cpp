@@ -41,8 +41,7 @@ Result<void> write_file(const std::filesystem::path& path, std::string_view text
   const int err = errno;
   ::close(fd);
   if (n < 0) return fail_errno(err, "cannot write " + path.string());
-  if (static_cast<std::size_t>(n) != text.size())
-    return fail("short write to " + path.string());
+  if (static_cast<std::size_t>(n) != text.size()) return fail("short write to " + path.string());
   return ok();
 }
 

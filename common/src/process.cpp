@@ -61,7 +61,8 @@ Result<pid_t> spawn(const std::vector<std::string>& argv, const SpawnOptions& o)
   CPU_ZERO(&cpus);
   for (int c : o.cpus)
     if (c >= 0 && c < CPU_SETSIZE) CPU_SET(c, &cpus);
-  const std::string procs = o.cgroup_dir.empty() ? std::string() : (o.cgroup_dir / "cgroup.procs").string();
+  const std::string procs =
+      o.cgroup_dir.empty() ? std::string() : (o.cgroup_dir / "cgroup.procs").string();
   const std::string out = o.output_file.empty() ? std::string("/dev/null") : o.output_file.string();
   const int out_flags = o.output_file.empty() ? O_WRONLY : (O_WRONLY | O_CREAT | O_APPEND);
 
@@ -97,7 +98,8 @@ Result<pid_t> spawn(const std::vector<std::string>& argv, const SpawnOptions& o)
     }
     if (!o.cpus.empty() && ::sched_setaffinity(0, sizeof cpus, &cpus) != 0) die(kAffinity);
     const int in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    const int fd_out = o.output_fd >= 0 ? o.output_fd : ::open(out.c_str(), out_flags | O_CLOEXEC, 0644);
+    const int fd_out =
+        o.output_fd >= 0 ? o.output_fd : ::open(out.c_str(), out_flags | O_CLOEXEC, 0644);
     if (in < 0 || fd_out < 0) die(kOutput);
     ::dup2(in, 0);
     ::dup2(fd_out, 1);

@@ -142,9 +142,7 @@ Result<void> NoiseGroup::kill_all(std::chrono::milliseconds timeout) {
   }
   // Through the cgroup (the workers joined it before exec, and whatever they
   // forked is in it too); our own children are reaped meanwhile.
-  const auto reap_ours = [this] {
-    std::erase_if(pids_, [&](pid_t p) { return runner_.reap(p); });
-  };
+  const auto reap_ours = [this] { std::erase_if(pids_, [&](pid_t p) { return runner_.reap(p); }); };
   auto killed = kill_cgroup(
       dir_, timeout, [this](pid_t p) { runner_.signal(p, SIGKILL); }, reap_ours);
   if (!killed) return killed;

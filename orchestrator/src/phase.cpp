@@ -31,8 +31,8 @@ Result<void> Phase::open() {
   auto acc = bpf::open_cpu_accounting(ao);
   if (!acc) return std::unexpected(acc.error());
   accounting_ = std::move(*acc);
-  if (auto r = accounting_->add_subject(
-          {bpf::SubjectKind::cgroup, c_.noise.path().string(), "noise"});
+  if (auto r =
+          accounting_->add_subject({bpf::SubjectKind::cgroup, c_.noise.path().string(), "noise"});
       !r)
     return std::unexpected(r.error());
   if (runtime_) {

@@ -82,7 +82,8 @@ class Phase {
   std::optional<sampler::Snapshot> prev_;
   std::int64_t t0_ns_ = 0;
   std::chrono::steady_clock::time_point start_{};
-  int windows_elapsed_ = 0;  // window deadlines passed (k: the next ends at start_ + (k+1) x window)
+  int windows_elapsed_ =
+      0;  // window deadlines passed (k: the next ends at start_ + (k+1) x window)
   int windows_written_ = 0;
   bool sampling_ = false;
   bool finished_ = false;

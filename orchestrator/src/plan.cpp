@@ -63,21 +63,22 @@ double planned_seconds(const RunOptions& o, const std::vector<PhasePlan>& plan,
 }
 
 nlohmann::json settings_json(const RunOptions& o) {
-  nlohmann::json vm_settings = {{"kind", o.vm.kind == vm::VmOptions::Kind::testvm           ? "testvm"
-                                : o.vm.kind == vm::VmOptions::Kind::libvirt_domain ? "libvirt_domain"
-                                                                               : "launch_script"},
-                       {"name", o.vm.name},
-                       {"connect_uri", o.vm.connect_uri},
-                       {"launch_script", o.vm.launch_script.string()},
-                       {"ready_command", o.vm.ready_command},
-                       {"ready_file", o.vm.ready_file.string()},
-                       {"ready_timeout_s", o.vm.ready_timeout.count()},
-                       {"testvm_vcpus", o.vm.testvm_vcpus},
-                       {"testvm_memory_mib", o.vm.testvm_memory_mib},
-                       {"testvm_profile_pct", o.vm.testvm_profile_pct},
-                       {"testvm_step_seconds", o.vm.testvm_step_seconds},
-                       {"testvm_cycles", o.vm.testvm_cycles},
-                       {"testvm_accel", vm::to_string(o.vm.testvm_accel)}};
+  nlohmann::json vm_settings = {
+      {"kind", o.vm.kind == vm::VmOptions::Kind::testvm           ? "testvm"
+               : o.vm.kind == vm::VmOptions::Kind::libvirt_domain ? "libvirt_domain"
+                                                                  : "launch_script"},
+      {"name", o.vm.name},
+      {"connect_uri", o.vm.connect_uri},
+      {"launch_script", o.vm.launch_script.string()},
+      {"ready_command", o.vm.ready_command},
+      {"ready_file", o.vm.ready_file.string()},
+      {"ready_timeout_s", o.vm.ready_timeout.count()},
+      {"testvm_vcpus", o.vm.testvm_vcpus},
+      {"testvm_memory_mib", o.vm.testvm_memory_mib},
+      {"testvm_profile_pct", o.vm.testvm_profile_pct},
+      {"testvm_step_seconds", o.vm.testvm_step_seconds},
+      {"testvm_cycles", o.vm.testvm_cycles},
+      {"testvm_accel", vm::to_string(o.vm.testvm_accel)}};
   const char* subject = o.subject.kind == SubjectOptions::Kind::vm       ? "vm"
                         : o.subject.kind == SubjectOptions::Kind::cgroup ? "cgroup"
                                                                          : "command";

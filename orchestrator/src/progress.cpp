@@ -23,7 +23,8 @@ Progress::Progress(bool live, double planned_s)
 
 void Progress::window(const std::string& phase, const Level* level, int levels, int window,
                       int windows, const WindowValues& v) {
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   std::string line = fmt::format("[{}] ", phase);
   if (level != nullptr)
     line += fmt::format("level {}/{} (target {:.1f} %, {} workers) ", level->index, levels - 1,

@@ -115,8 +115,8 @@ Result<void> Runner::prepare() {
         "processes: echo 1 > {}/cgroup.kill)",
         stale.busy.front().string(), stale.busy.front().string()));
   const bool needs_subject = o_.scenarios.find_first_of("BC") != std::string::npos;
-  const bool libvirt_vm =
-      o_.subject.kind == SubjectOptions::Kind::vm && o_.vm.kind != vm::VmOptions::Kind::launch_script;
+  const bool libvirt_vm = o_.subject.kind == SubjectOptions::Kind::vm &&
+                          o_.vm.kind != vm::VmOptions::Kind::launch_script;
   if (needs_subject && libvirt_vm && o_.vm.name.empty()) {
     if (o_.vm.kind == vm::VmOptions::Kind::testvm)
       o_.vm.name = "cinergy-testvm";
@@ -232,8 +232,8 @@ Result<void> Runner::prepare() {
   progress_->say(
       fmt::format("cinergy run: {} phase(s), about {} (host {}: {} threads, {} socket(s)); "
                   "run directory {}",
-                  plan_.size(), detail::format_duration(planned), host_, topo_.threads(), topo_.sockets(),
-                  run_dir_.string()));
+                  plan_.size(), detail::format_duration(planned), host_, topo_.threads(),
+                  topo_.sockets(), run_dir_.string()));
   return ok();
 }
 
@@ -276,11 +276,11 @@ Result<vm::VmRuntime> Runner::start_subject(const PhasePlan& plan, nlohmann::jso
   // cgroup has none cinergy knows of.
   const auto described = subject_->describe();
   const std::string kind = described.value("kind", "vm");
-  record["vm_runtime"] = {{"cgroup", rt->cgroup.string()},
-                          {kind == "command" || kind == "cgroup" ? "pid" : "qemu_pid",
-                           rt->qemu_pid},
-                          {"vcpus", rt->vcpus},
-                          {"how", rt->how}};
+  record["vm_runtime"] = {
+      {"cgroup", rt->cgroup.string()},
+      {kind == "command" || kind == "cgroup" ? "pid" : "qemu_pid", rt->qemu_pid},
+      {"vcpus", rt->vcpus},
+      {"how", rt->how}};
   // What only a started subject knows (the test VM's accelerator and why).
   for (const char* key : {"accel", "accel_reason"})
     if (described.contains(key)) record["vm_runtime"][key] = described[key];
@@ -311,13 +311,13 @@ Result<bool> Runner::run_phase(const PhasePlan& plan) {
     stopped_at_ = where_;
     return false;
   }
-  detail::Phase phase({o_, topo_, run_dir_, prefix_, cg_root_, *noise_, libvirt_.get(), *progress_,
-                       where_},
-                      plan, std::move(record), with_subject ? subject_.get() : nullptr, runtime,
-                      [this](nlohmann::json r) {
-                        manifest_["phases"].push_back(std::move(r));
-                        write_manifest();
-                      });
+  detail::Phase phase(
+      {o_, topo_, run_dir_, prefix_, cg_root_, *noise_, libvirt_.get(), *progress_, where_}, plan,
+      std::move(record), with_subject ? subject_.get() : nullptr, runtime,
+      [this](nlohmann::json r) {
+        manifest_["phases"].push_back(std::move(r));
+        write_manifest();
+      });
   Result<bool> completed = true;
   if (auto opened = phase.open(); !opened)
     completed = std::unexpected(opened.error());

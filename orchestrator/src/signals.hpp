@@ -10,7 +10,7 @@ namespace cinergy::orchestrator::detail {
 
 class SignalScope {
  public:
-  SignalScope();  // installs the handlers (no SA_RESTART: blocking calls see EINTR)
+  SignalScope();   // installs the handlers (no SA_RESTART: blocking calls see EINTR)
   ~SignalScope();  // restores the previous ones
   SignalScope(const SignalScope&) = delete;
   SignalScope& operator=(const SignalScope&) = delete;

@@ -6,7 +6,6 @@
 #include <map>
 #include <set>
 
-
 namespace cinergy::orchestrator {
 namespace fs = std::filesystem;
 

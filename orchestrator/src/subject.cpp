@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-
 #include "cinergy/common/cgroup.hpp"
 #include "cinergy/common/ready.hpp"
 
@@ -66,8 +65,9 @@ class CommandSubject final : public vm::Vm {
     spec.command = options_.ready_command;
     spec.file = options_.ready_file;
     spec.timeout = options_.ready_timeout;
-    auto ready = wait_ready(spec, "--cmd " + options_.command[0], [this] { return finished(); },
-                            [] { return stop_requested(); });
+    auto ready = wait_ready(
+        spec, "--cmd " + options_.command[0], [this] { return finished(); },
+        [] { return stop_requested(); });
     if (!ready) {
       stop();
       return std::unexpected(ready.error());
@@ -105,14 +105,14 @@ class CommandSubject final : public vm::Vm {
 }  // namespace
 
 std::unique_ptr<vm::Vm> make_cgroup_subject(const fs::path& cgroup2_root,
-                                        const SubjectOptions& options) {
+                                            const SubjectOptions& options) {
   const auto dir = options.cgroup.is_absolute() ? options.cgroup : cgroup2_root / options.cgroup;
   return std::make_unique<CgroupSubject>(dir, options.max_seconds);
 }
 
 std::unique_ptr<vm::Vm> make_command_subject(const fs::path& cgroup2_root, const fs::path& relative,
-                                         const SubjectOptions& options, ProcessRunner& runner,
-                                         const fs::path& log_file) {
+                                             const SubjectOptions& options, ProcessRunner& runner,
+                                             const fs::path& log_file) {
   return std::make_unique<CommandSubject>(cgroup2_root, relative, options, runner, log_file);
 }
 

@@ -13,10 +13,10 @@
 namespace cinergy::orchestrator::detail {
 
 std::unique_ptr<vm::Vm> make_cgroup_subject(const std::filesystem::path& cgroup2_root,
-                                        const SubjectOptions& options);
+                                            const SubjectOptions& options);
 std::unique_ptr<vm::Vm> make_command_subject(const std::filesystem::path& cgroup2_root,
-                                         const std::filesystem::path& relative_cgroup,
-                                         const SubjectOptions& options, ProcessRunner& runner,
-                                         const std::filesystem::path& log_file);
+                                             const std::filesystem::path& relative_cgroup,
+                                             const SubjectOptions& options, ProcessRunner& runner,
+                                             const std::filesystem::path& log_file);
 
 }  // namespace cinergy::orchestrator::detail

@@ -1,5 +1,7 @@
 // Unit tier of the common toolkit: child processes and readiness waits
 // (real /bin/sh, /bin/sleep; no root).
+#include "cinergy/common/process.hpp"
+
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
@@ -9,7 +11,6 @@
 #include <thread>
 
 #include "cinergy/common/files.hpp"
-#include "cinergy/common/process.hpp"
 #include "cinergy/common/ready.hpp"
 #include "temp_dir.hpp"
 
@@ -147,7 +148,6 @@ TEST(Process, SpawnOwnGroupAndTerminate) {
   EXPECT_NE(bad_cgroup.error().message.find("joining cgroup"), std::string::npos);
 }
 
-
 TEST(Process, CaptureOutputStatusAndTimeout) {
   auto out = run_capture({"/bin/sh", "-c", "echo one; echo two >&2; exit 3"}, 5s);
   ASSERT_TRUE(out) << out.error().what();
@@ -184,7 +184,8 @@ TEST(Process, ChildGetsItsCpusOutputFileAndEnvironment) {
   o.cpus = {0};
   o.output_file = dir.path() / "out.log";
   o.env_add = {"CINERGY_TEST_VALUE=42"};
-  auto pid = spawn({"/bin/sh", "-c", "grep Cpus_allowed_list /proc/self/status; echo v=$CINERGY_TEST_VALUE"}, o);
+  auto pid = spawn(
+      {"/bin/sh", "-c", "grep Cpus_allowed_list /proc/self/status; echo v=$CINERGY_TEST_VALUE"}, o);
   ASSERT_TRUE(pid) << pid.error().what();
   std::optional<int> status;
   for (int i = 0; i < 500 && !(status = try_reap(*pid)); ++i) std::this_thread::sleep_for(10ms);

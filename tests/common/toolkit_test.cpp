@@ -63,9 +63,9 @@ TEST(CpuList, ParseAndFormat) {
     const char* text;
     std::vector<int> cpus;
   };
-  for (const auto& c : {Case{"0", {0}}, Case{"0\n", {0}}, Case{"0,18", {0, 18}},
-                        Case{"0-3,8", {0, 1, 2, 3, 8}}, Case{" 2-3 , 0 ", {0, 2, 3}},
-                        Case{"1,1-2", {1, 2}}}) {
+  for (const auto& c :
+       {Case{"0", {0}}, Case{"0\n", {0}}, Case{"0,18", {0, 18}}, Case{"0-3,8", {0, 1, 2, 3, 8}},
+        Case{" 2-3 , 0 ", {0, 2, 3}}, Case{"1,1-2", {1, 2}}}) {
     auto r = parse_cpu_list(c.text);
     ASSERT_TRUE(r) << c.text << ": " << r.error().what();
     EXPECT_EQ(*r, c.cpus) << c.text;
@@ -123,7 +123,8 @@ TEST(Cgroup, Cgroup2MountFromMountinfo) {
   EXPECT_EQ(parse_cgroup2_mount(std::string("9 1 0:9 / /mnt/cg rw - cgroup2 none rw\n") + unified)
                 .value(),
             "/sys/fs/cgroup");
-  for (const char* text : {"", "garbage without separator\n", "22 1 0:21 / /sys rw - sysfs sysfs rw\n"})
+  for (const char* text :
+       {"", "garbage without separator\n", "22 1 0:21 / /sys rw - sysfs sysfs rw\n"})
     EXPECT_FALSE(parse_cgroup2_mount(text)) << text;
   auto none = parse_cgroup2_mount("31 30 0:28 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n");
   ASSERT_FALSE(none);
@@ -159,7 +160,8 @@ TEST(Cgroup, MakeKillRemoveOnAFakeTree) {
   // One that never leaves: a timeout naming the cgroup and the count.
   root.write("cinergy-x/cgroup.procs", "7\n8\n");
   int polls = 0;
-  auto stuck = kill_cgroup(dir, 50ms, [](pid_t) {}, [&] { ++polls; });
+  auto stuck = kill_cgroup(
+      dir, 50ms, [](pid_t) {}, [&] { ++polls; });
   ASSERT_FALSE(stuck);
   EXPECT_NE(stuck.error().message.find("still holds 2 process(es)"), std::string::npos)
       << stuck.error().message;

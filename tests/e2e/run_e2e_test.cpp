@@ -41,14 +41,14 @@ bool domain_running() {
   return hv && hv->domain_running(kVmName);
 }
 
-#define CINERGY_E2E_PREREQS()                                                                 \
-  do {                                                                                        \
-    CINERGY_REQUIRE_ROOT();                                                                   \
-    if (!fs::exists(kCinergy)) GTEST_SKIP() << kCinergy << " not built";                      \
-    CINERGY_REQUIRE_PROGRAM("qemu-system-x86_64", "qemu-system-x86");                         \
-    CINERGY_REQUIRE_PROGRAM("stress-ng", "stress-ng");                                        \
-    if (cgroup2_root().empty()) GTEST_SKIP() << "no cgroup2 mount";                           \
-    if (domain_running()) GTEST_SKIP() << "a domain named " << kVmName << " already runs";    \
+#define CINERGY_E2E_PREREQS()                                                              \
+  do {                                                                                     \
+    CINERGY_REQUIRE_ROOT();                                                                \
+    if (!fs::exists(kCinergy)) GTEST_SKIP() << kCinergy << " not built";                   \
+    CINERGY_REQUIRE_PROGRAM("qemu-system-x86_64", "qemu-system-x86");                      \
+    CINERGY_REQUIRE_PROGRAM("stress-ng", "stress-ng");                                     \
+    if (cgroup2_root().empty()) GTEST_SKIP() << "no cgroup2 mount";                        \
+    if (domain_running()) GTEST_SKIP() << "a domain named " << kVmName << " already runs"; \
   } while (0)
 
 TEST(RunE2E, QuickRunProducesEveryFileAndTheVmCpuMatchesCpuStat) {
@@ -108,8 +108,7 @@ TEST(RunE2E, QuickRunProducesEveryFileAndTheVmCpuMatchesCpuStat) {
     const int fd = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
     if (fd >= 0) {
       ::close(fd);
-      EXPECT_NE(why.find(accel == "kvm" ? "booted under KVM" : "under KVM"),
-                std::string::npos)
+      EXPECT_NE(why.find(accel == "kvm" ? "booted under KVM" : "under KVM"), std::string::npos)
           << why;
     } else {
       EXPECT_EQ(accel, "tcg");

@@ -22,8 +22,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  const auto curves =
-      load_spec_curves(std::string(CINERGY_DATA_DIR) + "/specpower-curves.csv");
+  const auto curves = load_spec_curves(std::string(CINERGY_DATA_DIR) + "/specpower-curves.csv");
   cinergy::test::TempDir tmp;
   std::vector<AccuracyRow> rows;
   for (const auto& [curve, params] : accuracy_hosts(curves, seed)) {

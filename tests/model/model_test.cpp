@@ -270,8 +270,7 @@ TEST(Analyze, WritesTheThreeFilesPerMethod) {
 // The acceptance criterion of issue 4, on 12 generated hosts of 8..160 threads.
 TEST(Accuracy, CinergyBeatsThePaperAgainstTheTruthOnEveryHost) {
   using namespace testing;
-  const auto curves =
-      load_spec_curves(std::string(CINERGY_DATA_DIR) + "/specpower-curves.csv");
+  const auto curves = load_spec_curves(std::string(CINERGY_DATA_DIR) + "/specpower-curves.csv");
   ASSERT_GT(curves.size(), 500u);
   test::TempDir tmp;
   std::vector<AccuracyRow> rows;

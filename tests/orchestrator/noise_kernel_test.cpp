@@ -8,9 +8,8 @@
 #include <fstream>
 #include <thread>
 
-#include "cinergy/orchestrator/noise.hpp"
-
 #include "cinergy/common/cgroup.hpp"
+#include "cinergy/orchestrator/noise.hpp"
 #include "cinergy/orchestrator/run.hpp"
 #include "requirements.hpp"
 

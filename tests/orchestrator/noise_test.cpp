@@ -1,8 +1,6 @@
 // NoiseGroup on a fake cgroup tree with a fake process runner.
 #include "cinergy/orchestrator/noise.hpp"
 
-#include "cinergy/common/cgroup.hpp"
-
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
@@ -11,6 +9,7 @@
 #include <fstream>
 #include <set>
 
+#include "cinergy/common/cgroup.hpp"
 #include "temp_dir.hpp"
 
 namespace cinergy::orchestrator {

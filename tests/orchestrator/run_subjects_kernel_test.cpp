@@ -17,12 +17,12 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using namespace cinergy::test::run;
 
-#define CINERGY_RUN_KERNEL_PREREQS()                                                          \
-  do {                                                                                        \
-    CINERGY_REQUIRE_ROOT();                                                                   \
-    if (!fs::exists(kCinergy)) GTEST_SKIP() << kCinergy << " not built";                      \
-    CINERGY_REQUIRE_PROGRAM("stress-ng", "stress-ng");                                        \
-    if (cgroup2_root().empty()) GTEST_SKIP() << "no cgroup2 mount";                           \
+#define CINERGY_RUN_KERNEL_PREREQS()                                     \
+  do {                                                                   \
+    CINERGY_REQUIRE_ROOT();                                              \
+    if (!fs::exists(kCinergy)) GTEST_SKIP() << kCinergy << " not built"; \
+    CINERGY_REQUIRE_PROGRAM("stress-ng", "stress-ng");                   \
+    if (cgroup2_root().empty()) GTEST_SKIP() << "no cgroup2 mount";      \
   } while (0)
 
 // Runs cinergy with `args`, waits (2 min at most) and checks the exit and the

@@ -4,9 +4,8 @@
 // in tests/expected-skips.txt fails the run (tests/check_skips.py).
 #pragma once
 
-#include <unistd.h>
-
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -42,9 +41,9 @@ inline bool program_on_path(std::string_view name) {
   } while (0)
 
 // `package`: the Debian package that provides it (scripts/install-deps.sh).
-#define CINERGY_REQUIRE_PROGRAM(name, package)                                          \
-  do {                                                                                  \
-    if (!::cinergy::test::program_on_path(name))                                        \
-      GTEST_SKIP() << (name) << " not found on PATH (package " << (package)             \
-                   << ", installed by scripts/install-deps.sh)";                        \
+#define CINERGY_REQUIRE_PROGRAM(name, package)                              \
+  do {                                                                      \
+    if (!::cinergy::test::program_on_path(name))                            \
+      GTEST_SKIP() << (name) << " not found on PATH (package " << (package) \
+                   << ", installed by scripts/install-deps.sh)";            \
   } while (0)

@@ -58,10 +58,10 @@ class VmE2E : public ::testing::Test {
     }
     // The kernel and initramfs, built once (cached afterwards). With qemu
     // present, a test VM that cannot be built is a failure, never a skip.
-    const auto log = fs::temp_directory_path() / ("cinergy-build-testvm-" +
-                                                  std::to_string(::getpid()) + ".log");
-    auto built = run_wait(
-        {(vd::scripts_dir() / "build-testvm.sh").string(), cache_dir().string()}, 600s, log);
+    const auto log =
+        fs::temp_directory_path() / ("cinergy-build-testvm-" + std::to_string(::getpid()) + ".log");
+    auto built = run_wait({(vd::scripts_dir() / "build-testvm.sh").string(), cache_dir().string()},
+                          600s, log);
     if (!built || *built != 0) {
       g_fail_all = "scripts/build-testvm.sh " + cache_dir().string() + " failed (" +
                    (built ? "exit " + std::to_string(*built) : built.error().what()) +
@@ -485,8 +485,7 @@ TEST_F(VmE2E, LaunchScriptInItsOwnCgroup) {
   auto rt = vm->start();
   ASSERT_TRUE(rt) << rt.error().what();
   EXPECT_TRUE(fs::is_directory(rt->cgroup));
-  EXPECT_TRUE(cgroup_populated(rt->cgroup))
-      << "the background sleep keeps the VM cgroup populated";
+  EXPECT_TRUE(cgroup_populated(rt->cgroup)) << "the background sleep keeps the VM cgroup populated";
   EXPECT_FALSE(vm->finished());
   EXPECT_TRUE(wait_until([&] { return vm->finished(); }, 20s));
   vm->stop();

@@ -538,7 +538,8 @@ TEST_F(VmTestVmAccel, NoDevKvm) {
   TestVm vm(o_, host_.paths);
   auto rt = vm.start();
   ASSERT_FALSE(rt);
-  EXPECT_EQ(rt.error().message, "--testvm-accel kvm: " + host_.paths.dev_kvm.string() + " is absent");
+  EXPECT_EQ(rt.error().message,
+            "--testvm-accel kvm: " + host_.paths.dev_kvm.string() + " is absent");
 }
 
 TEST_F(VmTestVmAccel, TcgRequestedNeverTriesKvm) {

@@ -50,7 +50,8 @@ Result<int> parse_pid(std::string_view text, std::string_view what) {
   auto begin = text.find_first_not_of(" \t\n");
   if (begin == std::string_view::npos) return fail(fmt::format("{}: empty pid file", what));
   auto end = text.find_first_of(" \t\n", begin);
-  auto value = parse_int(text.substr(begin, end == std::string_view::npos ? text.npos : end - begin));
+  auto value =
+      parse_int(text.substr(begin, end == std::string_view::npos ? text.npos : end - begin));
   if (!value || *value <= 0) return fail(fmt::format("{}: not a pid", what));
   return *value;
 }
@@ -120,8 +121,8 @@ Result<void> split_qemu_threads(const HostPaths& paths, int qemu_pid, const fs::
       auto comm = read_file(e.path() / "comm");
       if (!tid || !comm || !comm->starts_with("CPU ")) continue;
       auto slash = comm->find('/');
-      if (auto index =
-              parse_int(std::string_view(*comm).substr(4, slash == std::string::npos ? 0 : slash - 4)))
+      if (auto index = parse_int(
+              std::string_view(*comm).substr(4, slash == std::string::npos ? 0 : slash - 4)))
         vcpu_tid[*index] = *tid;
     }
     if (static_cast<int>(vcpu_tid.size()) >= vcpus) break;

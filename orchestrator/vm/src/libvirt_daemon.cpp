@@ -34,9 +34,9 @@ void LibvirtDaemonGuard::stop() {
   if (stopped_) return;
   stopped_ = true;
   auto log = state_dir_ / "libvirt-down.log";
-  auto status = run_wait(
-      {(detail::scripts_dir() / "libvirt-down.sh").string(), state_dir_.string()},
-      std::chrono::seconds(30), log);
+  auto status =
+      run_wait({(detail::scripts_dir() / "libvirt-down.sh").string(), state_dir_.string()},
+               std::chrono::seconds(30), log);
   for (const auto& line : lines_of(log)) spdlog::info("{}", line);
   if (!status || *status != 0)
     spdlog::warn("libvirt-down.sh {} failed (see {})", state_dir_.string(), log.string());
@@ -48,8 +48,7 @@ Result<std::unique_ptr<LibvirtDaemonGuard>> ensure_libvirt(const std::filesystem
   if (ec) return fail_errno(ec.value(), fmt::format("cannot create {}", state_dir.string()));
   auto script = detail::scripts_dir() / "libvirt-up.sh";
   auto log = state_dir / "libvirt-up.log";
-  auto status =
-      run_wait({script.string(), state_dir.string()}, std::chrono::seconds(60), log);
+  auto status = run_wait({script.string(), state_dir.string()}, std::chrono::seconds(60), log);
   auto guard = std::make_unique<LibvirtDaemonGuard>(state_dir);
   guard->messages = lines_of(log);
   for (const auto& line : guard->messages) spdlog::info("{}", line);

@@ -102,19 +102,21 @@ Result<VmRuntime> TestVm::start_impl() {
       why = fmt::format("/dev/kvm is present but the guest could not start under KVM ({})",
                         rt.error().what());
     } else if (auto first = wait_first_output(
-                   serial_log_, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    o_.kvm_boot_deadline),
+                   serial_log_,
+                   std::chrono::duration_cast<std::chrono::milliseconds>(o_.kvm_boot_deadline),
                    [this] { return finished(); })) {
       kvm_first_output_s_ = *first;
       accel_reason_ = fmt::format(
           "/dev/kvm opens and the guest booted under KVM (first console output after {:.1f} s)",
           *first);
     } else {
-      why = finished_ ? std::string("/dev/kvm is present but the VM stopped under KVM before its "
-                                    "first console output")
-                      : fmt::format("/dev/kvm is present but the guest did not boot under KVM in "
-                                    "{} s",
-                                    deadline_s);
+      why = finished_ ? std::string(
+                            "/dev/kvm is present but the VM stopped under KVM before its "
+                            "first console output")
+                      : fmt::format(
+                            "/dev/kvm is present but the guest did not boot under KVM in "
+                            "{} s",
+                            deadline_s);
     }
     if (!why.empty()) {
       kvm_failure_ = why;
@@ -149,10 +151,9 @@ Result<bool> TestVm::first_accel() {
     return false;
   }
   if (err == 0) return true;  // accel_reason_ is set once the guest shows it boots
-  const std::string why =
-      err == ENOENT ? fmt::format("{} is absent", paths_.dev_kvm.string())
-                    : fmt::format("{} cannot be opened ({})", paths_.dev_kvm.string(),
-                                  std::strerror(err));
+  const std::string why = err == ENOENT ? fmt::format("{} is absent", paths_.dev_kvm.string())
+                                        : fmt::format("{} cannot be opened ({})",
+                                                      paths_.dev_kvm.string(), std::strerror(err));
   if (o_.testvm_accel == TestVmAccel::kvm)
     return fail_errno(err, fmt::format("--testvm-accel kvm: {}", why));
   accel_reason_ = why + ": using TCG";

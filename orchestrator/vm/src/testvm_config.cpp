@@ -12,7 +12,6 @@ namespace cinergy::vm::detail {
 
 namespace {
 
-
 std::string join_ints(const std::vector<int>& values) {
   std::string out;
   for (size_t i = 0; i < values.size(); ++i) {

@@ -14,8 +14,8 @@
 #include <string_view>
 #include <vector>
 
-#include "cinergy/common/error.hpp"
 #include "cinergy/common/cgroup.hpp"
+#include "cinergy/common/error.hpp"
 #include "cinergy/common/files.hpp"
 #include "cinergy/common/process.hpp"
 #include "cinergy/common/ready.hpp"

@@ -15,8 +15,8 @@
 namespace cinergy {
 
 struct ReadySpec {
-  std::vector<std::string> command;  // ready once it exits 0 (argv, no shell)
-  std::filesystem::path file;        // ready once it exists
+  std::vector<std::string> command;   // ready once it exits 0 (argv, no shell)
+  std::filesystem::path file;         // ready once it exists
   std::filesystem::path marker_file;  // ready once it contains `marker`
   std::string marker;
   std::chrono::milliseconds timeout{120000};

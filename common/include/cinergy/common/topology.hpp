@@ -2,8 +2,8 @@
 // online, which socket (physical package) and core each belongs to.
 #pragma once
 
-#include <ctime>
 #include <cstdint>
+#include <ctime>
 #include <filesystem>
 #include <vector>
 
@@ -28,7 +28,8 @@ struct Topology {
 // From <sysfs_cpu_root>/online and cpuN/topology/{physical_package_id,core_id}
 // (default root /sys/devices/system/cpu). Missing topology files count as
 // socket 0 / core N.
-Result<Topology> read_topology(const std::filesystem::path& sysfs_cpu_root = "/sys/devices/system/cpu");
+Result<Topology> read_topology(
+    const std::filesystem::path& sysfs_cpu_root = "/sys/devices/system/cpu");
 
 // CLOCK_MONOTONIC in ns: the time base of traces, events and BPF (no
 // allocation, no error: usable in the sampling loop).

@@ -28,8 +28,8 @@
 
 #include "cinergy/common/error.hpp"
 #include "cinergy/orchestrator/staircase.hpp"
-#include "cinergy/vm/vm.hpp"
 #include "cinergy/sampler/sampler.hpp"
+#include "cinergy/vm/vm.hpp"
 
 namespace cinergy::orchestrator {
 
@@ -109,8 +109,8 @@ struct RunResult {
 
 // Runs every phase; returns the run directory (also when interrupted: the
 // caller prints it and exits non-zero). The analysis and the report are the
-// caller's (cinergy run: cli/cmd_run.cpp), on the files of run_dir. An Error means nothing useful was
-// measured (bad options, a stale run, no energy source...), already cleaned up.
+// caller's (cinergy run: cli/cmd_run.cpp), on the files of run_dir. An Error means nothing useful
+// was measured (bad options, a stale run, no energy source...), already cleaned up.
 Result<RunResult> run(const RunOptions& options);
 
 // The stop flag set by SIGINT/SIGTERM (run() installs the handlers while it

@@ -47,7 +47,7 @@ struct VmOptions {
   std::vector<int> testvm_profile_pct = {20, 95, 60, 3};
   int testvm_step_seconds = 30;
   int testvm_cycles = 1;
-  bool testvm_force_qemu = false;          // plain qemu even when a libvirt daemon answers
+  bool testvm_force_qemu = false;  // plain qemu even when a libvirt daemon answers
   TestVmAccel testvm_accel = TestVmAccel::automatic;
   // Under KVM (auto or kvm), the guest's first console byte must come within
   // this; a guest that boots writes its first line in 1 to 3 s.
@@ -94,8 +94,8 @@ Result<std::unique_ptr<Vm>> make_vm(const VmOptions& options);
 struct KvmProbe {
   enum class State { absent, cannot_open, boots, does_not_boot, not_checked };
   State state = State::not_checked;
-  std::string detail;     // one line: what was seen (errno text, seconds to boot, why not checked)
-  double boot_s = 0;      // boots: create -> first console output
+  std::string detail;  // one line: what was seen (errno text, seconds to boot, why not checked)
+  double boot_s = 0;   // boots: create -> first console output
 };
 KvmProbe probe_kvm(const VmOptions& options);
 // "absent", "present, boots a guest", "present, does not boot a guest",
