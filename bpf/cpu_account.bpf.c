@@ -17,8 +17,8 @@
  *    read once per CPU per sample for the calibration pair. A switch between
  *    two untracked busy tasks writes one word (who runs now).
  * The running slice of the current task is not counted here: user space adds
- * now - switched_in_ns at read time (now converted into the rq clock with the
- * CPU's calibration pair), so values are exact at every sample.
+ * now - switched_in_ns at read time (now converted into the task clock with
+ * the CPU's calibration pair), so values are exact at every sample.
  */
 // clang-format off
 #include "vmlinux.h"
@@ -45,11 +45,19 @@ __u32 has_collisions; /* bit 0: cg, bit 1: tgid, bit 2: tid overflow maps in use
 __u32 calib_request;  /* bumped by user space to ask every CPU for a fresh clock pair */
 __u32 table_gen;      /* bumped by user space after each table change: cached slots are stale */
 __u32 inherited_cg;   /* cgroups registered by cinergy_cgroup_mkdir (diagnosis) */
+/* Tasks whose switch-out was seen missing (see adopt_current), newest last. */
+__u64 suspect_task[CINERGY_NSUSPECT];
+__u32 suspect_next;
 
-/* 1 (default): time slices and idle <-> busy with rq->clock (no clock read,
- * the scheduler's own clock, so totals match cpu.stat); 0: with
- * bpf_ktime_get_ns() (~100 ns on kvm-clock). Set before load. */
+/* 1 (default): time running slices and idle <-> busy with the run queue's
+ * clocks (no clock read, the scheduler's own clocks, so totals match
+ * cpu.stat); 0: with bpf_ktime_get_ns() (~100 ns on kvm-clock). Set before load. */
 const volatile __u32 use_rq_clock = 1;
+/* Index masks of the direct-mapped tables: size - 1 (tests load smaller ones
+ * to make keys collide). Set before load; applied with the size mask too, so
+ * an index is always in bounds. */
+const volatile __u32 cg_index_mask = CINERGY_CG_TABLE_SIZE - 1;
+const volatile __u32 id_index_mask = CINERGY_ID_TABLE_SIZE - 1;
 
 /* Keys that collided in the direct-mapped tables (rare: cgroup ids and pids
  * are mostly sequential). Only consulted when has_collisions says so. */
@@ -92,9 +100,20 @@ static __always_inline void add_slice(struct cinergy_cpu_acct* a, const __u32 sl
   a->slot_ns[slots[CINERGY_SLOT_TID] & (CINERGY_MAX_SLOTS - 1)] += d;
 }
 
+static __always_inline struct cinergy_id_entry* id_entry(struct cinergy_id_entry* table,
+                                                         __u32 id) {
+  return &table[id & id_index_mask & (CINERGY_ID_TABLE_SIZE - 1)];
+}
+
+static __always_inline struct cinergy_cg_entry* cg_entry(__u64 id) {
+  return &cg_table[id & cg_index_mask & (CINERGY_CG_TABLE_SIZE - 1)];
+}
+
+/* A miss on a direct entry that holds another key (or a dead one) consults
+ * the overflow map: keys that collided live there. */
 static __always_inline __u32 id_slot(struct cinergy_id_entry* table, void* overflow, __u32 id,
                                      __u32 collision_bit) {
-  struct cinergy_id_entry* e = &table[id & (CINERGY_ID_TABLE_SIZE - 1)];
+  struct cinergy_id_entry* e = id_entry(table, id);
   if (e->id == id) return e->slot;
   if (e->id != 0 && (has_collisions & collision_bit)) {
     __u32* s = bpf_map_lookup_elem(overflow, &id);
@@ -105,7 +124,7 @@ static __always_inline __u32 id_slot(struct cinergy_id_entry* table, void* overf
 
 /* The slot of a cgroup2 id, 0 when it is not registered. */
 static __always_inline __u32 cg_slot(__u64 id) {
-  struct cinergy_cg_entry* e = &cg_table[id & (CINERGY_CG_TABLE_SIZE - 1)];
+  struct cinergy_cg_entry* e = cg_entry(id);
   if (e->id == id) return e->slot;
   if (e->id != 0 && (has_collisions & 1)) {
     __u32* s = bpf_map_lookup_elem(&cg_overflow, &id);
@@ -140,6 +159,12 @@ int BPF_PROG(cinergy_sched_switch, bool preempt, struct task_struct* prev, struc
    * tables changed since (a registration, or a task moved between cgroups:
    * then prev may have been moved while it ran, see `moved`). */
   __u32 paired = r->cur_task == (__u64)prev;
+  if (!paired && r->cur_task != 0) {
+    /* The task this CPU last saw switching in left it unseen: its switch-outs
+     * do not reach us, so a row showing it may be stale (adopt_current). */
+    __u32 i = __sync_fetch_and_add(&suspect_next, 1);
+    suspect_task[i & (CINERGY_NSUSPECT - 1)] = r->cur_task;
+  }
   __u32 pv[CINERGY_NSLOT_KINDS];
   __u32 prev_tracked;
   __u64 split_ns = 0; /* prev's runtime when it was moved mid-slice, 0 if not */
@@ -180,16 +205,18 @@ int BPF_PROG(cinergy_sched_switch, bool preempt, struct task_struct* prev, struc
    * per CPU per sample. With use_rq_clock = 0, or without that field, ktime
    * throughout. Completed slices need no clock: see cpu_account.h. */
   __u32 rq_mode = use_rq_clock && bpf_core_field_exists(prev->se.cfs_rq);
-  __u64 now = 0, mono = 0;
+  __u64 now = 0, now_task = 0, mono = 0;
   if (rq_mode) {
     struct rq* rq = prev->se.cfs_rq->rq;
-    if (rq)
+    if (rq) {
       now = rq->clock;
-    else
+      now_task = rq->clock_task; /* same cache line: updated together */
+    } else {
       rq_mode = 0;
+    }
   }
   if (!rq_mode || r->calib_seen != want_calib) mono = bpf_ktime_get_ns();
-  if (!rq_mode) now = mono;
+  if (!rq_mode) now = now_task = mono;
 
   __u64 seq = r->seq;
   *(volatile __u64*)&r->seq = seq + 1;
@@ -197,6 +224,7 @@ int BPF_PROG(cinergy_sched_switch, bool preempt, struct task_struct* prev, struc
 
   if (r->calib_seen != want_calib) {
     r->calib_clock_ns = now;
+    r->calib_task_ns = now_task;
     r->calib_mono_ns = mono;
     r->calib_seen = want_calib;
   }
@@ -240,12 +268,82 @@ int BPF_PROG(cinergy_sched_switch, bool preempt, struct task_struct* prev, struc
   r->cur_task = (__u64)next;
   r->cur_gen = gen;
   if (next_tracked) {
-    r->switched_in_ns = now;
+    r->switched_in_ns = now_task;
     r->cur_sum_ns = next->se.sum_exec_runtime;
   }
 
   barrier();
   *(volatile __u64*)&r->seq = seq + 2;
+  return 0;
+}
+
+/* A switch that never reached sched_switch (on some hosts the switch *out*
+ * of particular threads does not: cpu_account.h) leaves the row believing the
+ * previous task still runs. If the task that really runs is tracked, its
+ * running slice would show only at its switch-out, all at once: an interval
+ * with more CPU time than it lasted. adopt_current() puts the task that runs
+ * on this CPU into the row, with its slice since its last pick from the
+ * scheduler's own figures (no clock read). It runs on the CPU whose row it
+ * writes, with interrupts off, so never inside that CPU's sched_switch
+ * program: from every timer interrupt (the scheduler tick at least, whenever
+ * the CPU is busy), and from user space before a read that finds a row whose
+ * task is a suspect (cinergy_adopt, run on that CPU by BPF_PROG_TEST_RUN). */
+static __always_inline void adopt_current(void) {
+  if (!(n_cg | n_tgid | n_tid)) return;
+  struct task_struct* cur = bpf_get_current_task_btf();
+  if (!cur || cur->pid == 0) return; /* idle: nothing runs to adopt */
+  __u32 cpu = bpf_get_smp_processor_id();
+  struct cinergy_cpu_acct* a = bpf_map_lookup_elem(&cpu_acct, &cpu);
+  if (!a) return;
+  struct cinergy_cpu_row* r = &a->row;
+  if (r->cur_task == (__u64)cur || !r->initialized) return; /* the row knows who runs */
+  __u32 gen = table_gen;
+  __u32 nx[CINERGY_NSLOT_KINDS];
+  slots_of(cur, nx);
+  __u32 tracked = (nx[0] | nx[1] | nx[2]) != 0;
+  if (!tracked && !r->cur_tracked) {
+    r->cur_task = (__u64)cur;
+    r->cur_gen = gen;
+    return;
+  }
+  __u64 seq = r->seq;
+  *(volatile __u64*)&r->seq = seq + 1;
+  barrier();
+  r->adopted += 1;
+  r->cur_slot[CINERGY_SLOT_CGROUP] = nx[CINERGY_SLOT_CGROUP];
+  r->cur_slot[CINERGY_SLOT_TGID] = nx[CINERGY_SLOT_TGID];
+  r->cur_slot[CINERGY_SLOT_TID] = nx[CINERGY_SLOT_TID];
+  r->cur_tracked = tracked;
+  r->cur_task = (__u64)cur;
+  r->cur_gen = gen;
+  if (tracked) {
+    /* Runtime since the pick: sum_exec_runtime - prev_sum_exec_runtime up to
+     * the last update_curr (at exec_start, task clock), and running since.
+     * So switched_in is exec_start minus what was already charged, and the
+     * switch-out's completed slice starts at the pick. RT and deadline
+     * tasks keep no runtime-at-pick: from their last accounting point. */
+    __u64 sum = cur->se.sum_exec_runtime;
+    __u64 picked = cur->prio >= 100 ? cur->se.prev_sum_exec_runtime : sum;
+    __u64 charged = sum > picked ? sum - picked : 0;
+    __u64 start = cur->se.exec_start;
+    r->cur_sum_ns = picked;
+    r->switched_in_ns = start > charged ? start - charged : 0;
+  }
+  barrier();
+  *(volatile __u64*)&r->seq = seq + 2;
+}
+
+SEC("tp_btf/hrtimer_expire_entry")
+int BPF_PROG(cinergy_timer, struct hrtimer* timer, ktime_t* now) {
+  adopt_current();
+  return 0;
+}
+
+/* Not attached: user space runs it on one CPU (BPF_F_TEST_RUN_ON_CPU, an IPI
+ * there) when that CPU's row shows a suspect task. */
+SEC("raw_tp")
+int cinergy_adopt(void* ctx) {
+  adopt_current();
   return 0;
 }
 
@@ -264,9 +362,11 @@ int BPF_PROG(cinergy_cgroup_mkdir, struct cgroup* cgrp, const char* path) {
   __u32 slot = cg_slot(parent_css->cgroup->kn->id);
   if (!slot) return 0;
   __u64 id = cgrp->kn->id;
-  struct cinergy_cg_entry* e = &cg_table[id & (CINERGY_CG_TABLE_SIZE - 1)];
-  if (e->id == id) return 0;
-  if (e->id == 0 && __sync_val_compare_and_swap(&e->id, 0, id | CINERGY_CG_CLAIM) == 0) {
+  struct cinergy_cg_entry* e = cg_entry(id);
+  __u64 seen = e->id;
+  if (seen == id) return 0;
+  if ((seen == 0 || seen == CINERGY_CG_DEAD) &&
+      __sync_val_compare_and_swap(&e->id, seen, id | CINERGY_CG_CLAIM) == seen) {
     e->slot = slot;
     barrier();
     *(volatile __u64*)&e->id = id;
@@ -283,12 +383,36 @@ SEC("tp_btf/cgroup_rmdir")
 int BPF_PROG(cinergy_cgroup_rmdir, struct cgroup* cgrp, const char* path) {
   if (!n_cg || cgrp->root->hierarchy_id != 0) return 0;
   __u64 id = cgrp->kn->id;
-  struct cinergy_cg_entry* e = &cg_table[id & (CINERGY_CG_TABLE_SIZE - 1)];
+  struct cinergy_cg_entry* e = cg_entry(id);
   if (e->id == id) {
-    *(volatile __u64*)&e->id = 0; /* empty again; the slot's counts stay */
+    /* Dead, not empty: keys that collided with it stay reachable. The
+     * slot's counts stay. */
+    *(volatile __u64*)&e->id = CINERGY_CG_DEAD;
   } else if (has_collisions & 1) {
     bpf_map_delete_elem(&cg_overflow, &id);
   }
+  return 0;
+}
+
+/* A tracked thread or process exits: its entry dies before its pid can be
+ * handed to a new task (the pid is freed only when the task is reaped, after
+ * this tracepoint), so a reused pid never counts for the old subject. A
+ * process dies with its last thread (signal->live already decremented here),
+ * not with its leader. */
+static __always_inline void forget_id(struct cinergy_id_entry* table, void* overflow, __u32 id,
+                                      __u32 collision_bit) {
+  struct cinergy_id_entry* e = id_entry(table, id);
+  if (e->id == id)
+    *(volatile __u32*)&e->id = CINERGY_ID_DEAD;
+  else if (has_collisions & collision_bit)
+    bpf_map_delete_elem(overflow, &id);
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(cinergy_process_exit, struct task_struct* task) {
+  if (n_tid) forget_id(tid_table, &tid_overflow, (__u32)task->pid, 4);
+  if (n_tgid && task->signal->live.counter == 0)
+    forget_id(tgid_table, &tgid_overflow, (__u32)task->tgid, 2);
   return 0;
 }
 

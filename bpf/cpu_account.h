@@ -28,17 +28,27 @@
 #define CINERGY_CG_TABLE_SIZE 4096
 #define CINERGY_ID_TABLE_SIZE 4096
 
+/* Tasks remembered as suspects: their switch-outs were seen missing. Power of 2. */
+#define CINERGY_NSUSPECT 8
+
 /* Which cached slot of the current task: its cgroup, its process, itself. */
 #define CINERGY_SLOT_CGROUP 0
 #define CINERGY_SLOT_TGID 1
 #define CINERGY_SLOT_TID 2
 #define CINERGY_NSLOT_KINDS 3
 
-/* cgroup table entry; id 0 = empty. Both user space and the program's
- * cgroup_mkdir handler fill empty entries, so a writer first claims one by
- * compare-and-swap of id from 0 to (id | CINERGY_CG_CLAIM), which matches no
- * cgroup, then writes slot, then id. */
+/* cgroup table entry; id 0 = never used. Both user space and the program's
+ * cgroup_mkdir handler fill free entries, so a writer first claims one by
+ * compare-and-swap of id from 0 (or CINERGY_CG_DEAD) to (id | CINERGY_CG_CLAIM),
+ * which matches no cgroup, then writes slot, then id. */
 #define CINERGY_CG_CLAIM (1ULL << 63)
+/* An entry whose cgroup was removed (cgroup_rmdir). Not 0: a lookup that
+ * misses the direct entry must still consult the overflow map, where keys
+ * that collided with the removed one live. Matches no cgroup; free for reuse. */
+#define CINERGY_CG_DEAD (1ULL << 62)
+/* A process or thread entry whose task exited (sched_process_exit), for the
+ * same reason. No pid reaches it (pid_max is at most 2^22). */
+#define CINERGY_ID_DEAD 0xFFFFFFFFu
 
 struct cinergy_cg_entry {
   __u64 id;   /* cgroup v2 id (kernfs node id = inode of the cgroup2 directory) */
@@ -46,7 +56,8 @@ struct cinergy_cg_entry {
   __u32 pad;  /* zero */
 };
 
-/* Process or thread table entry; id 0 = empty (pid 0 is the idle task). */
+/* Process or thread table entry; id 0 = never used (pid 0 is the idle task),
+ * CINERGY_ID_DEAD = its task exited. */
 struct cinergy_id_entry {
   __u32 id;   /* tgid (process table) or pid (thread table) */
   __u32 slot; /* slot of that process or thread */
@@ -62,7 +73,7 @@ struct cinergy_id_entry {
  * smp_store_release/smp_load_acquire pairs. */
 struct cinergy_cpu_row {
   __u64 seq;            /* even: stable; odd: being updated */
-  __u64 switched_in_ns; /* program clock (see below) when the current task, if tracked,
+  __u64 switched_in_ns; /* task clock (see below) when the current task, if tracked,
                            was switched in */
   __u64 busy_since_ns;  /* program clock when this CPU last left idle (valid when busy) */
   __u64 busy_ns;        /* non-idle ns accumulated up to the last busy->idle switch */
@@ -78,16 +89,27 @@ struct cinergy_cpu_row {
    * its first switch after user space bumps calib_request. */
   __u64 calib_clock_ns; /* program clock at the last calibration on this CPU */
   __u64 calib_mono_ns;  /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) at the same instant */
+  __u64 calib_task_ns;  /* task clock (below) at the same instant */
   __u32 calib_seen;     /* the calib_request value that pair answers */
-  /* Program-private (user space ignores them; written outside the seqcount):
-   * the task last seen switching in here, its se.sum_exec_runtime then, and
-   * the table generation its cached cur_slot[] was looked up under. */
+  /* Program-private (written outside the seqcount; user space only compares
+   * cur_task with the suspects): the task last seen switching in here, its
+   * se.sum_exec_runtime then, and the table generation its cached cur_slot[]
+   * was looked up under. */
   __u32 cur_gen;
   __u64 cur_task;   /* task_struct address of the last "next" on this CPU */
   __u64 cur_sum_ns; /* its se.sum_exec_runtime at that switch-in */
   __u64 unpaired;   /* switch-outs of a task never seen switching in here (see below) */
-  __u64 pad[3];     /* to 128 bytes (two cache lines) */
+  __u64 adopted;    /* running tracked tasks found by the timer program instead (see below) */
+  __u64 pad[1];     /* to 128 bytes (two cache lines) */
 };
+/* Two clocks, each for what it measures:
+ *  - the program clock (rq->clock) times idle <-> busy: wall time on this CPU;
+ *  - the task clock (rq->clock_task: rq->clock without IRQ and steal time when
+ *    the kernel accounts those) times the running slice of a tracked task:
+ *    switched_in_ns is on it, because it is the clock update_curr() charges
+ *    se.sum_exec_runtime with, so a running slice read at a sample and the
+ *    completed slice the same task's switch-out adds (a sum_exec_runtime
+ *    difference) agree: the series never has to go back. */
 
 /* Why completed slices come from se.sum_exec_runtime and not from clock
  * differences between two sched_switch events: on some hosts not every

@@ -18,6 +18,7 @@ Result<std::unique_ptr<CpuAccounting>> open_procfs_backend(
 // The BPF backend: loads and attaches the sched_switch program. Errors say why
 // (not root, no BTF, verifier refused, ...) so "auto" can fall back.
 Result<std::unique_ptr<CpuAccounting>> open_bpf_backend(const std::filesystem::path& cgroup2_root,
-                                                        const std::filesystem::path& proc_root);
+                                                        const std::filesystem::path& proc_root,
+                                                        const Options& options);
 
 }  // namespace cinergy::bpf::detail

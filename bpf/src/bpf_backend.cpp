@@ -2,18 +2,22 @@
 // direct-mapped tables and reads the per-CPU counters through mmap.
 //
 // read() = for each CPU, a seqcount-consistent copy of its row and of the used
-// slot counters, plus the running slice (now - switched_in_ns) of a tracked
-// current task, now from clock_gettime(CLOCK_MONOTONIC), the clock of
-// bpf_ktime_get_ns(). No syscalls except that vDSO clock read, no allocation.
+// slot counters, then "now" (clock_gettime(CLOCK_MONOTONIC), the clock of
+// bpf_ktime_get_ns()) read right after the last copy: the instant the values
+// hold for. Each CPU adds the running slice (now - switched_in_ns, on the task
+// clock) of a tracked current task. No syscalls except those vDSO clock
+// reads, no allocation.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <pthread.h>
 #include <sched.h>
 #include <spdlog/spdlog.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -69,16 +73,36 @@ struct SubjectState {
 // Spins of about 10-40 ns each: a few hundred us at most.
 constexpr int kMaxSeqAttempts = 10'000;
 
+// A copy pass over every CPU takes well under a microsecond per CPU. One that
+// took longer than this was interrupted (the sampling thread preempted): a
+// CPU copied early may have switched since, so values would not hold at
+// "now". Such a pass is done again, up to kReadAttempts times.
+constexpr std::uint64_t kMaxReadSpanNs = 20'000;
+constexpr std::uint64_t kReadSpanPerCpuNs = 250;
+constexpr int kReadAttempts = 4;
+// The calibration pair is read a few microseconds after __schedule() updated
+// rq->clock (the pick in between): the error of one pair, per CPU.
+constexpr std::int64_t kCalibrationErrorNs = 10'000;
+
+// The initial PID namespace's inode (PROC_PID_INIT_INO): the program sees
+// global pids (task->pid, task->tgid), this process's /proc the pids of its
+// own namespace; they agree only there.
+constexpr std::uint64_t kInitPidNamespaceIno = 0xEFFFFFFCu;
+
 class BpfAccounting final : public CpuAccounting {
  public:
   BpfAccounting(fs::path cgroup2_root, fs::path proc_root, cpu_account* skel, void* acct,
-                std::size_t acct_bytes, std::size_t ncpu)
+                std::size_t acct_bytes, std::size_t ncpu, bool init_pid_namespace)
       : cgroup2_root_(std::move(cgroup2_root)),
         proc_root_(std::move(proc_root)),
         skel_(skel),
         acct_(static_cast<const char*>(acct)),
         acct_bytes_(acct_bytes),
         ncpu_(ncpu),
+        max_span_ns_(kMaxReadSpanNs + kReadSpanPerCpuNs * ncpu),
+        init_pid_namespace_(init_pid_namespace),
+        cg_mask_(skel->rodata->cg_index_mask & (CINERGY_CG_TABLE_SIZE - 1)),
+        id_mask_(skel->rodata->id_index_mask & (CINERGY_ID_TABLE_SIZE - 1)),
         slot_total_(CINERGY_MAX_SLOTS, 0),
         cpu_tmp_(CINERGY_MAX_SLOTS, 0),
         busy_base_(ncpu, 0),
@@ -86,7 +110,8 @@ class BpfAccounting final : public CpuAccounting {
         busy_now_(ncpu, 0),
         rows_(ncpu) {
     pairs_.reserve(4 * CINERGY_MAX_SLOTS);
-    snapshot(monotonic_now_ns());
+    std::uint64_t now = 0;
+    snapshot(now);
     busy_base_ = busy_now_;
   }
 
@@ -95,24 +120,38 @@ class BpfAccounting final : public CpuAccounting {
       // Switch-outs whose switch-in never reached the program (see
       // cpu_account.h): accounted from the scheduler's runtime, counted for
       // diagnosis.
-      std::uint64_t unpaired = 0;
-      for (std::size_t c = 0; c < ncpu_; ++c)
-        unpaired += reinterpret_cast<const volatile cinergy_cpu_row*>(&cpu(c)->row)->unpaired;
+      std::uint64_t unpaired = 0, adopted = 0;
+      for (std::size_t c = 0; c < ncpu_; ++c) {
+        const auto* row = reinterpret_cast<const volatile cinergy_cpu_row*>(&cpu(c)->row);
+        unpaired += row->unpaired;
+        adopted += row->adopted;
+      }
       spdlog::debug(
-          "bpf accounting: {} tracked switch-out(s) without a seen switch-in; {} cgroup(s) "
-          "created under subjects while measuring",
-          unpaired, std::atomic_ref<__u32>(skel_->bss->inherited_cg).load());
+          "bpf accounting: {} tracked switch-out(s) without a seen switch-in, {} running "
+          "tracked task(s) found by the timer instead; {} cgroup(s) created under subjects "
+          "while measuring; {} read pass(es) redone after a preemption, {} kept slow; {} "
+          "adoption(s) run on another CPU before a read",
+          unpaired, adopted, std::atomic_ref<__u32>(skel_->bss->inherited_cg).load(),
+          redone_reads_, slow_reads_, adopt_runs_);
       ::munmap(const_cast<char*>(acct_), acct_bytes_);
     }
     cpu_account__destroy(skel_);  // detaches and closes: nothing stays loaded
   }
 
   std::string_view backend() const override { return "bpf"; }
+  std::int64_t resolution_ns() const override {
+    return static_cast<std::int64_t>(max_span_ns_) + kCalibrationErrorNs;
+  }
   std::string_view fallback_reason() const override { return ""; }
   const std::vector<SeriesInfo>& series() const override { return series_; }
   std::size_t cpu_count() const override { return ncpu_; }
 
   Result<std::size_t> add_subject(const SubjectSpec& spec) override {
+    if (spec.kind != SubjectKind::cgroup && !init_pid_namespace_)
+      return fail(std::string(spec.kind == SubjectKind::pid ? "--pid " : "--tid ") + spec.target +
+                  ": cinergy runs in a PID namespace of its own, where /proc's pids are not the "
+                  "kernel's; run it in the host's PID namespace, or measure the task's cgroup "
+                  "(--cgroup)");
     auto r = resolve_subject(spec, cgroup2_root_, proc_root_);
     if (!r) return std::unexpected(r.error());
     const auto first_series = static_cast<std::uint32_t>(series_.size());
@@ -160,17 +199,21 @@ class BpfAccounting final : public CpuAccounting {
     // its series at 0 (a directory shared with an earlier subject already has
     // counts in its slot).
     prime_cpus(ncpu_);
-    for (int i = 0; i < 100 && !compute_raw(monotonic_now_ns()); ++i) {
+    std::uint64_t now = 0;
+    for (int i = 0; i < 100 && !compute_raw(now); ++i) {
     }
     for (std::size_t i = first_series; i < series_.size(); ++i) baseline_[i] = raw_[i];
     return index;
   }
 
-  std::size_t read(std::span<std::uint64_t> series_cpu_ns,
-                   std::span<std::uint64_t> cpu_busy_ns) noexcept override {
-    // On a torn snapshot every value keeps its previous value and counts as
-    // not read this time.
-    const bool fresh = compute_raw(monotonic_now_ns());
+  std::size_t read(std::span<std::uint64_t> series_cpu_ns, std::span<std::uint64_t> cpu_busy_ns,
+                   std::int64_t& values_at_ns) noexcept override {
+    // On a torn snapshot every value keeps its previous value, counts as not
+    // read this time, and holds for the previous instant.
+    std::uint64_t now = 0;
+    const bool fresh = compute_raw(now);
+    if (fresh) last_at_ns_ = static_cast<std::int64_t>(now);
+    values_at_ns = last_at_ns_;
     const std::size_t n = std::min(series_cpu_ns.size(), raw_.size());
     for (std::size_t i = 0; i < n; ++i) {
       if (fresh) last_[i] = clamp_monotonic(last_[i], since_baseline(raw_[i], baseline_[i]));
@@ -187,9 +230,28 @@ class BpfAccounting final : public CpuAccounting {
            (cpu_busy_ns.size() < ncpu_ ? ncpu_ - cpu_busy_ns.size() : 0);
   }
 
+  // Whether the program still counts `id` (its entry or its overflow key; it
+  // removes both when the task exits).
+  bool id_registered(std::uint32_t id, bool is_tgid) const {
+    const auto* table = is_tgid ? skel_->bss->tgid_table : skel_->bss->tid_table;
+    auto& e = const_cast<cinergy_id_entry&>(table[id & id_mask_]);
+    if (std::atomic_ref<__u32>(e.id).load(std::memory_order_acquire) == id) return true;
+    auto* map = is_tgid ? skel_->maps.tgid_overflow : skel_->maps.tid_overflow;
+    __u32 key = id, value = 0;
+    return bpf_map__lookup_elem(map, &key, sizeof key, &value, sizeof value, 0) == 0;
+  }
+
+  // The kernel's view: a cgroup is alive while its directory exists with the
+  // id it was registered with (a directory re-created under the same name is
+  // another cgroup, not counted); a process or thread while its table entry
+  // holds its id (the program marks it dead when the task exits, before the
+  // pid can be reused).
   bool subject_alive(std::size_t subject_index) const override {
     if (subject_index >= subjects_.size()) return false;
-    return detail::subject_alive(subjects_[subject_index].resolved, proc_root_);
+    const ResolvedSubject& r = subjects_[subject_index].resolved;
+    if (r.kind == SubjectKind::cgroup) return cgroup_dir_is(r.nodes[0].dir, r.nodes[0].id);
+    const bool is_pid = r.kind == SubjectKind::pid;
+    return id_registered(static_cast<std::uint32_t>(is_pid ? r.tgid : r.tid), is_pid);
   }
 
  private:
@@ -197,11 +259,10 @@ class BpfAccounting final : public CpuAccounting {
     return reinterpret_cast<const cinergy_cpu_acct*>(acct_ + c * sizeof(cinergy_cpu_acct));
   }
 
-  // Per-CPU consistent snapshots: completed slices summed into slot_total_,
-  // rows kept for the running slices, which are added once the program
-  // clock "now" is known (from the freshest calibration pair).
-  // False when a CPU's row could not be copied consistently.
-  bool snapshot(std::uint64_t now_mono_ns) noexcept {
+  // One pass of per-CPU consistent copies: completed slices summed into
+  // slot_total_, rows kept for the running slices. False when a CPU's row
+  // could not be copied consistently.
+  bool copy_rows() noexcept {
     const std::uint32_t used = next_slot_;
     std::fill_n(slot_total_.begin(), used, 0);
     for (std::size_t c = 0; c < ncpu_; ++c) {
@@ -221,6 +282,7 @@ class BpfAccounting final : public CpuAccounting {
         }
         std::atomic_signal_fence(std::memory_order_acquire);
         const volatile auto& vr = a->row;
+        row.cur_task = vr.cur_task;
         row.switched_in_ns = vr.switched_in_ns;
         row.busy_since_ns = vr.busy_since_ns;
         row.busy_ns = vr.busy_ns;
@@ -229,6 +291,7 @@ class BpfAccounting final : public CpuAccounting {
         row.busy = vr.busy != 0;
         row.initialized = vr.initialized != 0;
         row.calib_clock_ns = vr.calib_clock_ns;
+        row.calib_task_ns = vr.calib_task_ns;
         row.calib_mono_ns = vr.calib_mono_ns;
         const volatile __u64* slots = a->slot_ns;
         for (std::uint32_t s = 1; s < used; ++s) cpu_tmp_[s] = slots[s];
@@ -238,24 +301,67 @@ class BpfAccounting final : public CpuAccounting {
       if (!consistent) return false;
       for (std::uint32_t s = 1; s < used; ++s) slot_total_[s] += cpu_tmp_[s];
     }
-    // The program clock (rq->clock by default) "now" of each CPU from its own
-    // calibration pair (per-CPU sched clocks need not agree when
-    // sched_clock is unstable); a CPU without a pair yet uses the freshest
-    // pair of any CPU.
-    const std::uint64_t any_now = program_clock_now(rows_, now_mono_ns);
+    return true;
+  }
+
+  // Every CPU's values at one instant, returned in now_mono_ns: the rows are
+  // copied first and "now" is read right after, so nothing a copy holds
+  // happened after it; running slices and busy runs are extended to it.
+  bool snapshot(std::uint64_t& now_mono_ns) noexcept {
+    std::uint64_t now = 0;
+    for (int attempt = 1;; ++attempt) {
+      const std::uint64_t start = monotonic_now_ns();
+      if (!copy_rows()) return false;
+      if (adopt_on_suspect_cpus() && !copy_rows()) return false;
+      now = monotonic_now_ns();
+      if (now - start <= max_span_ns_) break;
+      if (attempt == kReadAttempts) {
+        ++slow_reads_;
+        break;
+      }
+      ++redone_reads_;
+    }
+    now_mono_ns = now;
+    // Each CPU's clocks "now" from its own calibration pair (per-CPU sched
+    // clocks need not agree when sched_clock is unstable); a CPU without a
+    // pair yet uses the freshest pair of any CPU.
+    const std::uint32_t used = next_slot_;
+    const ClockNow any = clocks_now(rows_, now);
     for (std::size_t c = 0; c < ncpu_; ++c) {
-      const std::uint64_t now = rows_[c].calib_mono_ns != 0
-                                    ? program_clock_now(std::span(&rows_[c], 1), now_mono_ns)
-                                    : any_now;
-      add_running_slice(rows_[c], now, std::span(slot_total_).first(used));
-      busy_now_[c] = busy_at(rows_[c], now);
+      const ClockNow at = rows_[c].calib_mono_ns != 0 ? clocks_now(std::span(&rows_[c], 1), now) : any;
+      add_running_slice(rows_[c], at.task_ns, std::span(slot_total_).first(used));
+      busy_now_[c] = busy_at(rows_[c], at.program_ns);
     }
     // Ask every CPU for a fresh pair at its next switch (one clock read each).
     std::atomic_ref<__u32>(skel_->bss->calib_request).fetch_add(1, std::memory_order_relaxed);
     return true;
   }
 
-  bool compute_raw(std::uint64_t now_ns) noexcept {
+  // A row whose task is a suspect (its switch-outs do not reach the program)
+  // may hide a tracked task running there unseen: the adopt program is run
+  // on that CPU (an IPI) to put the running task in the row before it is
+  // read. Rare: only after such a missed switch. True when any was run.
+  bool adopt_on_suspect_cpus() noexcept {
+    std::array<std::uint64_t, CINERGY_NSUSPECT> suspects{};
+    for (std::size_t i = 0; i < suspects.size(); ++i)
+      suspects[i] = std::atomic_ref<__u64>(skel_->bss->suspect_task[i]).load(std::memory_order_relaxed);
+    const int self = ::sched_getcpu();
+    bool ran = false;
+    for (std::size_t c = 0; c < ncpu_; ++c) {
+      if (static_cast<int>(c) == self || !row_suspect(rows_[c], suspects)) continue;
+      bpf_test_run_opts opts{};
+      opts.sz = sizeof opts;
+      opts.flags = BPF_F_TEST_RUN_ON_CPU;
+      opts.cpu = static_cast<__u32>(c);
+      if (bpf_prog_test_run_opts(adopt_fd_, &opts) == 0) {
+        ++adopt_runs_;
+        ran = true;
+      }
+    }
+    return ran;
+  }
+
+  bool compute_raw(std::uint64_t& now_ns) noexcept {
     if (!snapshot(now_ns)) return false;
     sum_series(slot_total_, pairs_, raw_);
     return true;
@@ -292,15 +398,16 @@ class BpfAccounting final : public CpuAccounting {
     if (auto it = cg_slots_.find(id); it != cg_slots_.end()) return it->second;
     auto slot = new_slot("cgroup " + dir.string());
     if (!slot) return slot;
-    auto& e = skel_->bss->cg_table[id & (CINERGY_CG_TABLE_SIZE - 1)];
+    auto& e = skel_->bss->cg_table[id & cg_mask_];
     std::atomic_ref<__u64> entry_id(e.id);
     std::atomic_ref<__u32> entry_slot(e.slot);
     __u64 seen = entry_id.load(std::memory_order_acquire);
     if (seen == id) {  // inherited by the program: take the entry over
       inherited = entry_slot.load(std::memory_order_relaxed);
       entry_slot.store(*slot, std::memory_order_release);
-    } else if (__u64 expected = 0;
-               seen == 0 && entry_id.compare_exchange_strong(expected, id | CINERGY_CG_CLAIM)) {
+    } else if (__u64 expected = seen;
+               entry_free<__u64>(seen, CINERGY_CG_DEAD) &&
+               entry_id.compare_exchange_strong(expected, id | CINERGY_CG_CLAIM)) {
       entry_slot.store(*slot, std::memory_order_release);
       entry_id.store(id, std::memory_order_release);
     } else {
@@ -324,13 +431,17 @@ class BpfAccounting final : public CpuAccounting {
   Result<std::uint32_t> id_slot(std::int32_t id32, bool is_tgid) {
     auto& slots = is_tgid ? tgid_slots_ : tid_slots_;
     const auto id = static_cast<std::uint32_t>(id32);
-    if (auto it = slots.find(id); it != slots.end()) return it->second;
+    if (auto it = slots.find(id); it != slots.end()) {
+      if (id_registered(id, is_tgid)) return it->second;
+      slots.erase(it);  // that task exited: this one reuses its pid and gets a slot of its own
+    }
     auto slot = new_slot((is_tgid ? "pid " : "tid ") + std::to_string(id));
     if (!slot) return slot;
     auto* table = is_tgid ? skel_->bss->tgid_table : skel_->bss->tid_table;
     std::span<const cinergy_id_entry> view(table, CINERGY_ID_TABLE_SIZE);
-    if (place_key(view, id) == Placement::direct) {
-      publish(table[id & (CINERGY_ID_TABLE_SIZE - 1)], static_cast<__u32>(id), *slot);
+    if (place_key<cinergy_id_entry, __u32>(view, id, id_mask_, CINERGY_ID_DEAD) ==
+        Placement::direct) {
+      publish(table[id & id_mask_], static_cast<__u32>(id), *slot);
     } else {
       __u32 key = id, value = *slot;
       auto* map = is_tgid ? skel_->maps.tgid_overflow : skel_->maps.tid_overflow;
@@ -351,6 +462,12 @@ class BpfAccounting final : public CpuAccounting {
   const char* acct_;
   std::size_t acct_bytes_;
   std::size_t ncpu_;
+  std::uint64_t max_span_ns_;     // a longer copy pass is redone (kMaxReadSpanNs)
+  bool init_pid_namespace_;       // pid and tid subjects need it
+  std::size_t cg_mask_, id_mask_;  // index masks of the direct-mapped tables
+  std::int64_t last_at_ns_ = 0;    // the instant of the values last published
+  std::uint64_t redone_reads_ = 0, slow_reads_ = 0, adopt_runs_ = 0;
+  int adopt_fd_ = bpf_program__fd(skel_->progs.cinergy_adopt);
   std::uint32_t next_slot_ = 1;  // slot 0 is the program's sink
   std::map<std::uint64_t, std::uint32_t> cg_slots_;
   std::map<std::uint32_t, std::uint32_t> tgid_slots_, tid_slots_;
@@ -366,7 +483,8 @@ class BpfAccounting final : public CpuAccounting {
 }  // namespace
 
 Result<std::unique_ptr<CpuAccounting>> open_bpf_backend(const fs::path& cgroup2_root,
-                                                        const fs::path& proc_root) {
+                                                        const fs::path& proc_root,
+                                                        const Options& options) {
   if (::geteuid() != 0)
     return fail("not root (loading BPF programs needs CAP_BPF and CAP_PERFMON)");
   std::error_code ec;
@@ -392,6 +510,10 @@ Result<std::unique_ptr<CpuAccounting>> open_bpf_backend(const fs::path& cgroup2_
   const char* clock_env = std::getenv("CINERGY_BPF_CLOCK");
   const bool use_rq = clock_env == nullptr || std::string_view(clock_env) != "ktime";
   skel->rodata->use_rq_clock = use_rq ? 1 : 0;
+  if (options.bpf_cg_index_mask != 0) skel->rodata->cg_index_mask = options.bpf_cg_index_mask;
+  if (options.bpf_id_index_mask != 0) skel->rodata->id_index_mask = options.bpf_id_index_mask;
+  // cinergy_adopt is only ever run by BPF_PROG_TEST_RUN, never attached.
+  bpf_program__set_autoattach(skel->progs.cinergy_adopt, false);
   if (int e = cpu_account__load(skel); e != 0) {
     auto why = last_libbpf_warning();
     destroy();
@@ -417,7 +539,10 @@ Result<std::unique_ptr<CpuAccounting>> open_bpf_backend(const fs::path& cgroup2_
   prime_cpus(ncpu);
   spdlog::debug("bpf accounting: tp_btf/sched_switch attached, {} CPUs, {} bytes mapped", ncpu,
                 bytes);
-  return std::make_unique<BpfAccounting>(cgroup2_root, proc_root, skel, acct, bytes, ncpu);
+  struct stat ns {};
+  const bool init_ns = ::stat("/proc/self/ns/pid", &ns) == 0 && ns.st_ino == kInitPidNamespaceIno;
+  return std::make_unique<BpfAccounting>(cgroup2_root, proc_root, skel, acct, bytes, ncpu,
+                                         init_ns);
 }
 
 }  // namespace cinergy::bpf::detail

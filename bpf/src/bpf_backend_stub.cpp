@@ -6,7 +6,8 @@
 namespace cinergy::bpf {
 namespace detail {
 Result<std::unique_ptr<CpuAccounting>> open_bpf_backend(const std::filesystem::path&,
-                                                        const std::filesystem::path&) {
+                                                        const std::filesystem::path&,
+                                                        const Options&) {
   return fail("built without the BPF backend (clang, bpftool or kernel BTF missing at build time)");
 }
 }  // namespace detail

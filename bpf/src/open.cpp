@@ -23,7 +23,7 @@ Result<std::unique_ptr<CpuAccounting>> open_cpu_accounting(const Options& option
 
   if (b == "procfs") return detail::open_procfs_backend(root, options.proc_root, "");
 
-  auto bpf = detail::open_bpf_backend(root, options.proc_root);
+  auto bpf = detail::open_bpf_backend(root, options.proc_root, options);
   if (bpf || b == "bpf") return bpf;
 
   std::string reason = bpf.error().what();

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cstring>
 
+#include "cinergy/common/topology.hpp"
 #include "backends.hpp"
 #include "proc_parse.hpp"
 #include "subjects.hpp"
@@ -164,8 +165,14 @@ class ProcfsAccounting final : public CpuAccounting {
     return index;
   }
 
-  std::size_t read(std::span<std::uint64_t> series_cpu_ns,
-                   std::span<std::uint64_t> cpu_busy_ns) noexcept override {
+  // /proc/stat counts in USER_HZ ticks and cpu.stat folds a running task's
+  // time in at scheduler ticks: a value may be a tick off at either end.
+  std::int64_t resolution_ns() const override {
+    return 2 * static_cast<std::int64_t>(ns_per_tick_);
+  }
+
+  std::size_t read(std::span<std::uint64_t> series_cpu_ns, std::span<std::uint64_t> cpu_busy_ns,
+                   std::int64_t& values_at_ns) noexcept override {
     std::size_t errors = 0;
     const std::size_t n = std::min(series_cpu_ns.size(), sources_.size());
     for (std::size_t i = 0; i < n; ++i) {
@@ -201,6 +208,7 @@ class ProcfsAccounting final : public CpuAccounting {
     }
     const std::size_t m = std::min(cpu_busy_ns.size(), busy_last_ns_.size());
     for (std::size_t c = 0; c < m; ++c) cpu_busy_ns[c] = busy_last_ns_[c];
+    values_at_ns = monotonic_ns();  // every file was read before this
     return errors;
   }
 

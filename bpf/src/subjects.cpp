@@ -1,5 +1,7 @@
 #include "subjects.hpp"
 
+#include <sys/stat.h>
+
 #include <charconv>
 #include <fstream>
 #include <sstream>
@@ -65,6 +67,11 @@ Result<ResolvedSubject> resolve_subject(const SubjectSpec& spec, const fs::path&
                     " (use --tid for one thread)");
       r.tgid = *tgid;
       r.tid = *id;
+      auto start = task_start_ticks(proc_root, r.tgid, r.tid);
+      if (!start)
+        return fail(std::string(is_pid ? "pid " : "tid ") + spec.target +
+                    " is not running (gone or a zombie)");
+      r.start_ticks = *start;
       r.label = spec.label.empty() ? spec.target : spec.label;
       return r;
     }
@@ -74,28 +81,41 @@ Result<ResolvedSubject> resolve_subject(const SubjectSpec& spec, const fs::path&
 
 void append_series(const ResolvedSubject& s, std::size_t subject_index,
                    std::vector<SeriesInfo>& out) {
-  out.push_back({s.label, subject_index, true});
-  for (const auto& c : s.child_names) out.push_back({s.label + "/" + c, subject_index, false});
+  out.push_back({s.label, subject_index, true, s.kind == SubjectKind::tid ? 1 : 0});
+  for (const auto& c : s.child_names) out.push_back({s.label + "/" + c, subject_index, false, 0});
 }
 
-bool task_alive(const fs::path& proc_root, std::int32_t tgid, std::int32_t tid) {
+std::optional<std::uint64_t> task_start_ticks(const fs::path& proc_root, std::int32_t tgid,
+                                              std::int32_t tid) {
   auto path = proc_root / std::to_string(tgid) / "task" / std::to_string(tid) / "stat";
   std::ifstream in(path);
   std::string text;
-  if (!in || !std::getline(in, text)) return false;
-  // "tid (comm) S ...": the state follows the last ')' (comm may hold ')').
+  if (!in || !std::getline(in, text)) return std::nullopt;
+  // "tid (comm) S ppid ...": fields after the last ')' (comm may hold ')');
+  // the state is field 3, the start time field 22.
   auto close = text.rfind(')');
-  if (close == std::string::npos || close + 2 >= text.size()) return false;
-  char state = text[close + 2];
-  return state != 'Z' && state != 'X' && state != 'x';
+  if (close == std::string::npos || close + 2 >= text.size()) return std::nullopt;
+  const char state = text[close + 2];
+  if (state == 'Z' || state == 'X' || state == 'x') return std::nullopt;
+  std::istringstream rest(text.substr(close + 2));
+  std::string field;
+  for (int f = 3; f < 22 && rest >> field; ++f) {
+  }
+  std::uint64_t start = 0;
+  if (!(rest >> start)) return std::nullopt;
+  return start;
+}
+
+bool cgroup_dir_is(const fs::path& dir, std::uint64_t id) {
+  struct stat st {};
+  return ::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode) &&
+         static_cast<std::uint64_t>(st.st_ino) == id;
 }
 
 bool subject_alive(const ResolvedSubject& s, const fs::path& proc_root) {
-  if (s.kind == SubjectKind::cgroup) {
-    std::error_code ec;
-    return fs::is_directory(s.nodes[0].dir, ec);
-  }
-  return task_alive(proc_root, s.tgid, s.tid);
+  if (s.kind == SubjectKind::cgroup) return cgroup_dir_is(s.nodes[0].dir, s.nodes[0].id);
+  const auto start = task_start_ticks(proc_root, s.tgid, s.tid);
+  return start && *start == s.start_ticks;
 }
 
 }  // namespace cinergy::bpf::detail

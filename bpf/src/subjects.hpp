@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,10 @@ struct ResolvedSubject {
   std::int32_t tgid = 0;
   // tid: the thread id; pid: equal to tgid.
   std::int32_t tid = 0;
+  // pid / tid: the task's start time (field 22 of /proc/TGID/task/TID/stat,
+  // clock ticks since boot): a task with the same id and another start time
+  // is another task (the pid was reused).
+  std::uint64_t start_ticks = 0;
 };
 
 // Resolves and validates a spec. Errors name the cgroup path, pid or tid.
@@ -38,10 +43,16 @@ Result<std::int32_t> read_tgid(const std::filesystem::path& proc_root, std::int3
 void append_series(const ResolvedSubject& s, std::size_t subject_index,
                    std::vector<SeriesInfo>& out);
 
-// Whether a process/thread still runs (exists and is not a zombie).
-bool task_alive(const std::filesystem::path& proc_root, std::int32_t tgid, std::int32_t tid);
+// A task's start time (clock ticks since boot), or nullopt when it is gone or a zombie.
+std::optional<std::uint64_t> task_start_ticks(const std::filesystem::path& proc_root,
+                                              std::int32_t tgid, std::int32_t tid);
 
-// Whether a subject still exists: its cgroup directory, or its process/thread.
+// Whether `dir` is the cgroup registered as `id` (a directory removed and
+// created again under the same name has another id).
+bool cgroup_dir_is(const std::filesystem::path& dir, std::uint64_t id);
+
+// Whether a subject still exists: its cgroup (same id), or its process/thread
+// (same start time, not a zombie).
 bool subject_alive(const ResolvedSubject& s, const std::filesystem::path& proc_root);
 
 }  // namespace cinergy::bpf::detail

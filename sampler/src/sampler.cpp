@@ -269,9 +269,20 @@ void Sampler::Impl::loop(std::promise<Result<void>> ready) {
     }
     const std::int64_t now = clock_ns(CLOCK_MONOTONIC);
     lateness_ns.record(now > deadline ? static_cast<std::uint64_t>(now - deadline) : 0);
-    buf[0] = static_cast<std::uint64_t>(now - t0_mono);
-    std::size_t errs = source->read(energy);
-    if (acc) errs += acc->read(series, busy);
+    // The sample is stamped with the instant its CPU values hold for (taken
+    // by the accounting after its reads), so a preemption between waking up
+    // and reading cannot put more CPU time into an interval than it lasted.
+    // The energy is read right after; the simulated meter accrues it up to
+    // that same instant, from the same read.
+    std::size_t errs = 0;
+    std::int64_t at = now;
+    if (acc) {
+      errs += acc->read(series, busy, at);
+      source->on_accounting_read(busy, at);
+    }
+    errs += source->read(energy);
+    if (!acc) at = clock_ns(CLOCK_MONOTONIC);
+    buf[0] = static_cast<std::uint64_t>(std::max(at, t0_mono) - t0_mono);
     if (errs) read_errors.fetch_add(errs, std::memory_order_relaxed);
     if (queue->write_available() >= stride) {
       queue->push(buf.data(), stride);

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "cinergy/common/topology.hpp"
 #include "cinergy/sampler/energy_source.hpp"
 #include "util.hpp"
 
@@ -61,34 +62,49 @@ class ProcStatUtilisation final : public UtilisationSource {
 // ---- utilisation from CpuAccounting -----------------------------------------
 class AccountingUtilisation final : public UtilisationSource {
  public:
-  explicit AccountingUtilisation(bpf::CpuAccounting* a)
-      : acc_(a), series_(a->series().size()), busy_(a->cpu_count()) {
-    acc_->read(series_, busy_);
-    last_sum_ = sum();
-    last_t_ = detail::monotonic_ns();
+  AccountingUtilisation(bpf::CpuAccounting* a, int online_cpus)
+      : acc_(a),
+        online_(static_cast<double>(online_cpus)),
+        series_(a->series().size()),
+        busy_(a->cpu_count()) {
+    acc_->read(series_, busy_, last_t_);
+    last_sum_ = sum(busy_);
   }
   std::string_view name() const override { return acc_->backend(); }
+  void feed(std::span<const std::uint64_t> busy, std::int64_t at_ns) noexcept override {
+    fed_ = busy.size() == busy_.size() ? busy : std::span<const std::uint64_t>{};
+    fed_at_ = at_ns;
+  }
   double busy_fraction() noexcept override {
-    if (acc_->series().size() != series_.size()) return -1;  // subjects added after open
-    acc_->read(series_, busy_);
-    const std::int64_t t = detail::monotonic_ns();
-    const std::uint64_t s = sum();
-    if (t <= last_t_ || busy_.empty()) return -1;
-    const double f = static_cast<double>(s - last_sum_) /
-                     (static_cast<double>(t - last_t_) * static_cast<double>(busy_.size()));
+    std::uint64_t s = 0;
+    std::int64_t t = 0;
+    if (!fed_.empty()) {
+      s = sum(fed_);
+      t = fed_at_;
+      fed_ = {};
+    } else {
+      if (acc_->series().size() != series_.size()) return -1;  // subjects added after open
+      acc_->read(series_, busy_, t);
+      s = sum(busy_);
+    }
+    if (t <= last_t_ || s < last_sum_) return -1;
+    const double f = static_cast<double>(s - last_sum_) / (static_cast<double>(t - last_t_) * online_);
     last_sum_ = s;
     last_t_ = t;
     return std::clamp(f, 0.0, 1.0);
   }
 
  private:
-  std::uint64_t sum() const noexcept {
+  static std::uint64_t sum(std::span<const std::uint64_t> v) noexcept {
     std::uint64_t s = 0;
-    for (auto v : busy_) s += v;
+    for (auto x : v) s += x;
     return s;
   }
   bpf::CpuAccounting* acc_;
+  double online_;
   std::vector<std::uint64_t> series_, busy_;
+  std::span<const std::uint64_t> fed_;
+  std::int64_t fed_at_ = 0;
   std::uint64_t last_sum_ = 0;
   std::int64_t last_t_ = 0;
 };
@@ -116,9 +132,20 @@ class SimSource final : public EnergySource {
   const std::vector<DomainInfo>& domains() const override { return info_; }
   std::uint64_t suspect_gaps() const noexcept override { return counter_.suspect_gaps(); }
 
+  void on_accounting_read(std::span<const std::uint64_t> busy, std::int64_t at_ns) noexcept override {
+    if (util_) util_->feed(busy, at_ns);
+    fed_now_ = at_ns;
+  }
+
   std::size_t read(std::span<std::uint64_t> energy_uj) noexcept override {
     std::size_t errors = 0;
-    const std::int64_t now = clock_();
+    // The sample's instant when the loop gave one (the energy then covers
+    // exactly the sample's interval), else this meter's clock.
+    std::int64_t now = clock_();
+    if (fed_now_ > 0) {
+      now = std::max(fed_now_, last_update_ns_);
+      fed_now_ = 0;
+    }
     const std::int64_t ms = (now - last_update_ns_) / 1'000'000;
     if (ms > 0) {
       if (util_ && now - last_util_ns_ >= util_->min_refresh_ns()) {
@@ -167,7 +194,7 @@ class SimSource final : public EnergySource {
   std::uint64_t rng_ = 1;
   std::uint32_t raw_ = 0;
   double carry_ = 0, utilisation_ = 0;
-  std::int64_t last_update_ns_ = 0, last_util_ns_ = 0;
+  std::int64_t last_update_ns_ = 0, last_util_ns_ = 0, fed_now_ = 0;
   std::vector<DomainInfo> info_;
 };
 
@@ -183,10 +210,13 @@ Result<std::unique_ptr<UtilisationSource>> open_proc_stat_utilisation(
 }
 
 Result<std::unique_ptr<UtilisationSource>> open_accounting_utilisation(
-    bpf::CpuAccounting* accounting) {
+    bpf::CpuAccounting* accounting, const std::filesystem::path& sysfs_cpu_root) {
   if (!accounting) return fail("no CPU accounting given");
   if (accounting->cpu_count() == 0) return fail("CPU accounting covers no CPU");
-  return std::make_unique<AccountingUtilisation>(accounting);
+  auto topo = read_topology(sysfs_cpu_root);
+  if (!topo) return std::unexpected(topo.error());
+  if (topo->threads() == 0) return fail("no online CPU in " + sysfs_cpu_root.string());
+  return std::make_unique<AccountingUtilisation>(accounting, topo->threads());
 }
 
 Result<std::unique_ptr<EnergySource>> open_sim(SimOptions options,

@@ -11,7 +11,8 @@ Result<std::unique_ptr<EnergySource>> open_energy_source(const SourceOptions& o,
   if (o.source == "sim") {
     auto curve = find_spec_curve(o.sim_host, o.specpower_csv);
     if (!curve) return std::unexpected(curve.error());
-    auto util = accounting ? open_accounting_utilisation(accounting) : open_proc_stat_utilisation();
+    auto util = accounting ? open_accounting_utilisation(accounting, o.sysfs_cpu_root)
+                           : open_proc_stat_utilisation();
     if (!util) return std::unexpected(util.error());
     SimOptions so;
     so.curve = std::move(*curve);

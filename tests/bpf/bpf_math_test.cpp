@@ -26,8 +26,26 @@ TEST(SlotTable, PlacementInADirectMappedTable) {
       {21, Placement::overflow},                             // 21 & 7 = 5
       {8, Placement::direct},                                // 8 & 7 = 0, empty
   };
+  constexpr std::uint32_t kDead = 0xFFFFFFFFu;
   for (const auto& c : cases)
-    EXPECT_EQ(place_key(std::span<const Entry>(t), c.key), c.want) << c.key;
+    EXPECT_EQ((place_key<Entry, std::uint32_t>(std::span<const Entry>(t), c.key, 7, kDead)),
+              c.want)
+        << c.key;
+  // A removed key's entry is free again for a new key, but not empty: keys
+  // that collided with it (in the overflow map) must stay reachable.
+  t[3] = {kDead, 1};
+  EXPECT_EQ((place_key<Entry, std::uint32_t>(std::span<const Entry>(t), 11, 7, kDead)),
+            Placement::direct);
+  EXPECT_TRUE(entry_free<std::uint32_t>(0, kDead));
+  EXPECT_TRUE(entry_free<std::uint32_t>(kDead, kDead));
+  EXPECT_FALSE(entry_free<std::uint32_t>(3, kDead));
+  // A smaller mask (tests) folds keys onto fewer entries: with mask 1, key 13
+  // lands on entry 1 (taken by key 1) instead of its own entry 5.
+  t[1] = {1, 3};
+  EXPECT_EQ((place_key<Entry, std::uint32_t>(std::span<const Entry>(t), 13, 1, kDead)),
+            Placement::overflow);
+  EXPECT_EQ((place_key<Entry, std::uint32_t>(std::span<const Entry>(t), 13, 7, kDead)),
+            Placement::present);
 }
 
 TEST(ReadMath, BusyAndRunningSlice) {
@@ -56,14 +74,19 @@ TEST(ReadMath, BusyAndRunningSlice) {
 
 TEST(ReadMath, ClockConversionUsesTheFreshestPair) {
   std::vector<RowSnapshot> rows(3);
-  EXPECT_EQ(program_clock_now(rows, 777), 777u);  // no pair yet: identity
+  EXPECT_EQ(clocks_now(rows, 777).program_ns, 777u);  // no pair yet: identity
+  EXPECT_EQ(clocks_now(rows, 777).task_ns, 777u);
   rows[0].calib_clock_ns = 50'000;
+  rows[0].calib_task_ns = 40'000;
   rows[0].calib_mono_ns = 1'000;
   rows[2].calib_clock_ns = 60'100;
-  rows[2].calib_mono_ns = 1'100;  // fresher
-  EXPECT_EQ(program_clock_now(rows, 1'500), 60'500u);
-  EXPECT_EQ(program_clock_now(std::span(rows).first(1), 1'500), 50'500u);
-  EXPECT_EQ(program_clock_now(rows, 1'000), 60'100u);  // now before the pair: clamped
+  rows[2].calib_task_ns = 48'000;  // the task clock lags by the IRQ/steal time so far
+  rows[2].calib_mono_ns = 1'100;   // fresher
+  EXPECT_EQ(clocks_now(rows, 1'500).program_ns, 60'500u);
+  EXPECT_EQ(clocks_now(rows, 1'500).task_ns, 48'400u);
+  EXPECT_EQ(clocks_now(std::span(rows).first(1), 1'500).program_ns, 50'500u);
+  EXPECT_EQ(clocks_now(std::span(rows).first(1), 1'500).task_ns, 40'500u);
+  EXPECT_EQ(clocks_now(rows, 1'000).program_ns, 60'100u);  // now before the pair: clamped
 }
 
 TEST(ReadMath, SeriesSums) {

@@ -32,7 +32,9 @@ class FakeHost : public ::testing::Test {
     tmp_.write("cg/" + rel + "/cpu.stat",
                "usage_usec " + std::to_string(usage_usec) + "\nuser_usec 0\nsystem_usec 0\n");
   }
-  void task(int tgid, int tid, std::uint64_t runtime_ns, char state) {
+  // A task of /proc: its status (Tgid), schedstat (runtime) and stat (state
+  // and start time in clock ticks, field 22; comm holds ") " on purpose).
+  void task(int tgid, int tid, std::uint64_t runtime_ns, char state, std::uint64_t start = 77) {
     auto t = std::to_string(tid);
     if (tgid == tid)
       tmp_.write("proc/" + t + "/status", "Name:\tx\nTgid:\t" + std::to_string(tgid) + "\n");
@@ -40,7 +42,10 @@ class FakeHost : public ::testing::Test {
       tmp_.write("proc/" + t + "/status", "Name:\tx\nTgid:\t" + std::to_string(tgid) + "\n");
     auto dir = "proc/" + std::to_string(tgid) + "/task/" + t + "/";
     tmp_.write(dir + "schedstat", std::to_string(runtime_ns) + " 0 0\n");
-    tmp_.write(dir + "stat", t + " (a) b) " + std::string(1, state) + " 1 1\n");
+    std::string fields_4_to_21;
+    for (int f = 4; f <= 21; ++f) fields_4_to_21 += " 1";
+    tmp_.write(dir + "stat", t + " (a) b) " + std::string(1, state) + fields_4_to_21 + " " +
+                                 std::to_string(start) + " 0 0\n");
   }
   std::unique_ptr<CpuAccounting> open() {
     Options o;
@@ -136,6 +141,24 @@ TEST_F(FakeHost, EndedSubjectKeepsLastValueWithoutError) {
   EXPECT_EQ(errors, 0u);
   EXPECT_FALSE(a->subject_alive(1));
   EXPECT_FALSE(a->subject_alive(7));
+}
+
+// A pid reused by another task (same id, another start time) is not the
+// subject; a cgroup directory removed and created again (same name, another
+// inode) is not either.
+TEST_F(FakeHost, LivenessIsOfTheSameTaskAndTheSameCgroup) {
+  auto a = open();
+  ASSERT_TRUE(a->add_subject({SubjectKind::tid, "200", ""}));
+  ASSERT_TRUE(a->add_subject({SubjectKind::cgroup, "noise", ""}));
+  EXPECT_TRUE(a->subject_alive(0));
+  EXPECT_TRUE(a->subject_alive(1));
+  task(200, 200, 1'000, 'R', 78);  // pid 200 again, started later: another task
+  EXPECT_FALSE(a->subject_alive(0));
+  // Renamed away (so its inode stays taken) and a new directory of that name.
+  fs::rename(tmp_.path() / "cg/noise", tmp_.path() / "cg/noise-old");
+  EXPECT_FALSE(a->subject_alive(1));
+  cg("noise", 0);
+  EXPECT_FALSE(a->subject_alive(1)) << "a re-created directory is another cgroup";
 }
 
 TEST_F(FakeHost, ErrorsNameTheTarget) {

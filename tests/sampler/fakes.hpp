@@ -5,6 +5,7 @@
 #include <atomic>
 #include <vector>
 
+#include "cinergy/common/topology.hpp"
 #include "cinergy/bpf/cpu_accounting.hpp"
 #include "cinergy/sampler/energy_source.hpp"
 
@@ -42,8 +43,11 @@ class FakeAccounting final : public bpf::CpuAccounting {
   Result<std::size_t> add_subject(const bpf::SubjectSpec&) override { return fail("fixed fake"); }
   const std::vector<bpf::SeriesInfo>& series() const override { return series_; }
   std::size_t cpu_count() const override { return 2; }
-  std::size_t read(std::span<std::uint64_t> s, std::span<std::uint64_t> b) noexcept override {
+  std::int64_t resolution_ns() const override { return 0; }
+  std::size_t read(std::span<std::uint64_t> s, std::span<std::uint64_t> b,
+                   std::int64_t& at_ns) noexcept override {
     const auto r = ++reads;
+    at_ns = clock_ns ? clock_ns() : monotonic_ns();
     s[0] = r * 500000;
     s[1] = r * 400000;
     if (noise_alive) s[2] = r * 250000;
@@ -54,6 +58,7 @@ class FakeAccounting final : public bpf::CpuAccounting {
   bool subject_alive(std::size_t i) const override { return i == 0 || noise_alive.load(); }
   std::atomic<bool> noise_alive{true};
   std::atomic<std::uint64_t> reads{0};
+  std::int64_t (*clock_ns)() = nullptr;  // the instant read() reports; null: CLOCK_MONOTONIC
 
  private:
   std::vector<bpf::SeriesInfo> series_;

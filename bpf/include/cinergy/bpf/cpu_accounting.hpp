@@ -47,6 +47,9 @@ struct SeriesInfo {
   std::string name;           // "<label>" for the total, "<label>/<child>" for a child cgroup
   std::size_t subject_index;  // which subject it belongs to
   bool is_total;              // true for the subject's total series
+  // The most CPUs its tasks can use at once: 1 for a thread subject, 0 for
+  // "any online CPU" (a cgroup or a process). Bounds an interval's CPU time.
+  int max_cpus = 0;
 };
 
 struct Options {
@@ -56,6 +59,10 @@ struct Options {
   std::filesystem::path proc_root = "/proc";
   // Backend choice: "auto" (bpf, else procfs with a logged reason), "bpf", "procfs".
   std::string backend = "auto";
+  // Tests only: index masks of the bpf backend's direct-mapped cgroup and
+  // pid/tid tables (0 = their full size), so that keys collide on purpose.
+  std::uint32_t bpf_cg_index_mask = 0;
+  std::uint32_t bpf_id_index_mask = 0;
 };
 
 class CpuAccounting {
@@ -81,11 +88,26 @@ class CpuAccounting {
 
   // Hot path: no allocation, no logging, no exceptions, no per-subject syscall
   // for the bpf backend. Fills series_cpu_ns (size series().size()) and
-  // cpu_busy_ns (size cpu_count()) with cumulative ns at this instant.
+  // cpu_busy_ns (size cpu_count()) with cumulative ns, all as of one instant,
+  // returned in `values_at_ns` (CLOCK_MONOTONIC): a sample is stamped with it,
+  // so an interval's CPU time and its length come from the same two moments.
   // Returns the number of values that could not be read this time (the caller
   // counts them as read errors); the previous value is kept for those.
   virtual std::size_t read(std::span<std::uint64_t> series_cpu_ns,
-                           std::span<std::uint64_t> cpu_busy_ns) noexcept = 0;
+                           std::span<std::uint64_t> cpu_busy_ns,
+                           std::int64_t& values_at_ns) noexcept = 0;
+  // The same, for callers that do not need the instant.
+  std::size_t read(std::span<std::uint64_t> series_cpu_ns,
+                   std::span<std::uint64_t> cpu_busy_ns) noexcept {
+    std::int64_t at_ns = 0;
+    return read(series_cpu_ns, cpu_busy_ns, at_ns);
+  }
+
+  // How far one CPU's value may be from the truth at values_at_ns, in ns:
+  // the epsilon of the interval invariants (an interval of length dt holds at
+  // most dt + resolution_ns() of one CPU's time; docs/bpf.md says why). bpf:
+  // microseconds (clock calibration and the read's own span); procfs: a tick.
+  [[nodiscard]] virtual std::int64_t resolution_ns() const = 0;
 
   // Whether the subject still exists (a VM whose cgroup was removed, a pid that
   // exited). Not for the hot loop: the writer/orchestrator polls it. A subject

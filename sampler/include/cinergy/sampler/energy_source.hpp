@@ -53,6 +53,13 @@ class EnergySource {
   // counter wrap could have been missed (the energy may be short by a multiple
   // of the wrap). Reported in summaries; never hidden.
   [[nodiscard]] virtual std::uint64_t suspect_gaps() const noexcept { return 0; }
+  // Hot path: the sampling loop's CPU accounting read of this sample, just
+  // before read(): per-CPU busy ns and the instant they hold for
+  // (CLOCK_MONOTONIC). The simulated meter takes its utilisation from it (one
+  // accounting read per sample) and accrues energy up to exactly that
+  // instant; real meters ignore it. The span stays valid until read().
+  virtual void on_accounting_read(std::span<const std::uint64_t> /*cpu_busy_ns*/,
+                                  std::int64_t /*at_ns*/) noexcept {}
 };
 
 // ---- powercap --------------------------------------------------------------
@@ -105,6 +112,11 @@ class UtilisationSource {
   virtual ~UtilisationSource() = default;
   [[nodiscard]] virtual std::string_view name() const = 0;  // "bpf", "procfs", "proc-stat", ...
   virtual double busy_fraction() noexcept = 0;
+  // Per-CPU busy ns already read by the caller at `at_ns`: the next
+  // busy_fraction() uses them instead of reading again (sources that cannot
+  // use them ignore them). Hot path.
+  virtual void feed(std::span<const std::uint64_t> /*cpu_busy_ns*/, std::int64_t /*at_ns*/) noexcept {
+  }
   // The finest interval worth asking at (the meter reuses the last value in
   // between): 10 ms for /proc/stat ticks, 0 for exact sources.
   [[nodiscard]] virtual std::int64_t min_refresh_ns() const { return 0; }
@@ -112,10 +124,14 @@ class UtilisationSource {
 // From /proc/stat (10 ms ticks: the meter refreshes it at most every 10 ms).
 Result<std::unique_ptr<UtilisationSource>> open_proc_stat_utilisation(
     const std::filesystem::path& proc_stat = "/proc/stat");
-// From CpuAccounting::read()'s exact per-CPU busy ns. `accounting` must outlive it
-// and all its subjects must be added before this is called.
+// From CpuAccounting::read()'s exact per-CPU busy ns (or those fed by the
+// sampling loop), as a fraction of the online CPUs (<sysfs_cpu_root>/online:
+// the accounting covers every possible CPU, and offline ones are never busy).
+// `accounting` must outlive it and all its subjects must be added before this
+// is called.
 Result<std::unique_ptr<UtilisationSource>> open_accounting_utilisation(
-    bpf::CpuAccounting* accounting);
+    bpf::CpuAccounting* accounting,
+    const std::filesystem::path& sysfs_cpu_root = "/sys/devices/system/cpu");
 
 struct SimOptions {
   SpecCurve curve;
