@@ -2,42 +2,14 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cmath>
 #include <fstream>
 #include <limits>
 #include <sstream>
 
+#include "cinergy/common/csv.hpp"
+
 namespace cinergy::report::detail {
-
-std::vector<std::string_view> split_csv(std::string_view line) {
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  std::vector<std::string_view> out;
-  std::size_t start = 0;
-  while (true) {
-    const std::size_t comma = line.find(',', start);
-    if (comma == std::string_view::npos) {
-      out.push_back(line.substr(start));
-      break;
-    }
-    out.push_back(line.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return out;
-}
-
-std::optional<double> parse_double(std::string_view s) {
-  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
-  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
-  if (s.empty()) return std::nullopt;
-  double v = 0;
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || ptr != s.data() + s.size()) {
-    if (s == "nan" || s == "NaN") return std::numeric_limits<double>::quiet_NaN();
-    return std::nullopt;
-  }
-  return v;
-}
 
 static Result<std::vector<std::string>> read_small_file_lines(const std::filesystem::path& path) {
   std::ifstream in(path);
@@ -59,7 +31,7 @@ std::optional<std::size_t> Table::column(std::string_view name) const {
 double Table::number(std::size_t row, std::size_t col) const {
   if (row >= rows.size() || col >= rows[row].size())
     return std::numeric_limits<double>::quiet_NaN();
-  return parse_double(rows[row][col]).value_or(std::numeric_limits<double>::quiet_NaN());
+  return cinergy::parse_double(rows[row][col]).value_or(std::numeric_limits<double>::quiet_NaN());
 }
 
 Result<Table> read_table(const std::filesystem::path& path) {
@@ -67,10 +39,10 @@ Result<Table> read_table(const std::filesystem::path& path) {
   if (!lines) return std::unexpected(lines.error());
   if (lines->empty()) return fail(path.string() + ": empty file, no CSV header");
   Table t;
-  for (auto f : split_csv((*lines)[0])) t.header.emplace_back(f);
+  for (auto f : cinergy::split_csv((*lines)[0])) t.header.emplace_back(f);
   for (std::size_t i = 1; i < lines->size(); ++i) {
     std::vector<std::string> row;
-    for (auto f : split_csv((*lines)[i])) row.emplace_back(f);
+    for (auto f : cinergy::split_csv((*lines)[i])) row.emplace_back(f);
     t.rows.push_back(std::move(row));
   }
   return t;
@@ -95,7 +67,7 @@ Result<WideCsv> read_original_csv(const std::filesystem::path& path) {
   WideCsv out;
   for (const auto& row : table->rows) {
     if (row.size() <= std::max({*ts, *dom, *mea})) continue;
-    auto t = parse_double(row[*ts]);
+    auto t = cinergy::parse_double(row[*ts]);
     if (!t) continue;
     const auto key = static_cast<std::int64_t>(std::llround(*t));
     if (row[*dom] == "phase") {
@@ -104,7 +76,7 @@ Result<WideCsv> read_original_csv(const std::filesystem::path& path) {
       continue;
     }
     out.rows[key][row[*dom]] =
-        parse_double(row[*mea]).value_or(std::numeric_limits<double>::quiet_NaN());
+        cinergy::parse_double(row[*mea]).value_or(std::numeric_limits<double>::quiet_NaN());
   }
   return out;
 }

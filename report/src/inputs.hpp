@@ -17,10 +17,6 @@
 
 namespace cinergy::report::detail {
 
-// Splits one CSV line on commas (no quoting: none of our formats quote).
-std::vector<std::string_view> split_csv(std::string_view line);
-std::optional<double> parse_double(std::string_view s);
-
 // A plain CSV with a header: columns by name, numbers (NaN where not numeric)
 // plus the raw text of each cell for string columns.
 struct Table {
