@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cmath>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -22,23 +21,23 @@ static Result<std::vector<std::string>> read_small_file_lines(const std::filesys
   return lines;
 }
 
-std::optional<std::size_t> Table::column(std::string_view name) const {
+std::optional<std::size_t> CsvTable::column(std::string_view name) const {
   for (std::size_t i = 0; i < header.size(); ++i)
     if (header[i] == name) return i;
   return std::nullopt;
 }
 
-double Table::number(std::size_t row, std::size_t col) const {
+double CsvTable::number(std::size_t row, std::size_t col) const {
   if (row >= rows.size() || col >= rows[row].size())
     return std::numeric_limits<double>::quiet_NaN();
   return cinergy::parse_double(rows[row][col]).value_or(std::numeric_limits<double>::quiet_NaN());
 }
 
-Result<Table> read_table(const std::filesystem::path& path) {
+Result<CsvTable> read_table(const std::filesystem::path& path) {
   auto lines = read_small_file_lines(path);
   if (!lines) return std::unexpected(lines.error());
   if (lines->empty()) return fail(path.string() + ": empty file, no CSV header");
-  Table t;
+  CsvTable t;
   for (auto f : cinergy::split_csv((*lines)[0])) t.header.emplace_back(f);
   for (std::size_t i = 1; i < lines->size(); ++i) {
     std::vector<std::string> row;
@@ -46,39 +45,6 @@ Result<Table> read_table(const std::filesystem::path& path) {
     t.rows.push_back(std::move(row));
   }
   return t;
-}
-
-std::optional<double> WideCsv::get(std::int64_t ts, std::string_view key) const {
-  auto r = rows.find(ts);
-  if (r == rows.end()) return std::nullopt;
-  auto v = r->second.find(key);
-  if (v == r->second.end() || std::isnan(v->second)) return std::nullopt;
-  return v->second;
-}
-
-Result<WideCsv> read_original_csv(const std::filesystem::path& path) {
-  auto table = read_table(path);
-  if (!table) return std::unexpected(table.error());
-  auto ts = table->column("timestamp");
-  auto dom = table->column("domain");
-  auto mea = table->column("measure");
-  if (!ts || !dom || !mea)
-    return fail(path.string() + ": not the original format (header timestamp,domain,measure)");
-  WideCsv out;
-  for (const auto& row : table->rows) {
-    if (row.size() <= std::max({*ts, *dom, *mea})) continue;
-    auto t = cinergy::parse_double(row[*ts]);
-    if (!t) continue;
-    const auto key = static_cast<std::int64_t>(std::llround(*t));
-    if (row[*dom] == "phase") {
-      out.phase = row[*mea];
-      out.rows[key];
-      continue;
-    }
-    out.rows[key][row[*dom]] =
-        cinergy::parse_double(row[*mea]).value_or(std::numeric_limits<double>::quiet_NaN());
-  }
-  return out;
 }
 
 Result<nlohmann::json> read_json(const std::filesystem::path& path) {

@@ -13,6 +13,7 @@
 #include <map>
 
 #include "assets.hpp"
+#include "cinergy/model/dataset.hpp"
 #include "cinergy/report/series.hpp"
 #include "inputs.hpp"
 #include "model_view.hpp"
@@ -162,9 +163,9 @@ struct Inputs {
   std::vector<std::string> missing;
   std::vector<std::string> problems;
   std::optional<json> manifest;
-  std::map<std::string, detail::WideCsv> csv;     // by phase
+  std::map<std::string, model::Table> csv;        // original format, by phase
   std::map<std::string, json> model, evaluation;  // by method: "cinergy", "paper"
-  std::map<std::string, detail::Table> isolated;
+  std::map<std::string, detail::CsvTable> isolated;
   std::optional<int> threads;
 };
 
@@ -192,11 +193,13 @@ Inputs gather(const fs::path& dir) {
       in.missing.push_back(std::string("<host>-") + phase + ".csv");
       continue;
     }
-    auto w = detail::read_original_csv(*p);
-    if (w)
-      in.csv[phase] = std::move(*w);
+    // The model library's reader, the one the analysis used: a file it
+    // refuses is unreadable here too, with its one-line error.
+    auto t = model::load_long_csv(*p);
+    if (t)
+      in.csv[phase] = std::move(*t);
     else
-      note_error(in, p->filename().string(), w.error());
+      note_error(in, p->filename().string(), t.error());
   }
   for (std::string method : {"cinergy", "paper"}) {
     const std::string sfx = method_suffix(method);
@@ -288,31 +291,54 @@ std::vector<detail::StepSeries> overlays_for(const Inputs& in, const std::string
   return out;
 }
 
-Points training_points(const detail::WideCsv& w) {
+// (x, y) of the rows where both columns hold a finite value, in timestamp
+// order; none when either column is absent.
+Points column_pairs(const model::Table& t, std::string_view x_name, std::string_view y_name) {
   Points p;
-  for (const auto& [ts, row] : w.rows) {
-    auto x = row.find("cpu%_package-global");
-    auto y = row.find("package-global-watt");
-    if (x != row.end() && y != row.end() && std::isfinite(x->second) && std::isfinite(y->second))
-      p.emplace_back(x->second, y->second);
-  }
+  const std::vector<double>* x = t.column(x_name);
+  const std::vector<double>* y = t.column(y_name);
+  if (x == nullptr || y == nullptr) return p;
+  for (std::size_t r = 0; r < t.rows(); ++r)
+    if (std::isfinite((*x)[r]) && std::isfinite((*y)[r])) p.emplace_back((*x)[r], (*y)[r]);
   return p;
+}
+
+// The training windows of a step: host load (%) against package power (W).
+Points training_points(const model::Table& t) {
+  return column_pairs(t, "cpu%_package-global", "package-global-watt");
+}
+
+// A column's values by whole second (the windows' timestamps, rounded: the
+// isolated estimates name the same windows); a later row wins a tie.
+std::map<std::int64_t, double> by_second(const model::Table& t, std::string_view name) {
+  std::map<std::int64_t, double> out;
+  if (const std::vector<double>* c = t.column(name))
+    for (std::size_t r = 0; r < t.rows(); ++r)
+      if (!std::isnan((*c)[r])) out[std::llround(t.timestamp_s[r])] = (*c)[r];
+  return out;
 }
 
 // Data for the time-series figure when a phase has no trace but has its
 // original-format CSV: the 2 s windows themselves (raw level only).
-std::optional<std::pair<json, std::string>> csv_timeseries(const detail::WideCsv& w,
+std::optional<std::pair<json, std::string>> csv_timeseries(const model::Table& w,
                                                            std::optional<int> threads) {
-  if (w.rows.empty()) return std::nullopt;
-  std::vector<std::string> power, cpu;
-  for (const auto& [ts, row] : w.rows)
-    for (const auto& [k, v] : row) {
-      if (k.ends_with("-watt") && std::find(power.begin(), power.end(), k) == power.end())
-        power.push_back(k);
-      if ((k == "vm" || (k.starts_with("CPU") && k.size() > 3)) &&
-          std::find(cpu.begin(), cpu.end(), k) == cpu.end())
-        cpu.push_back(k);
+  if (w.rows() == 0) return std::nullopt;
+  // Power domains in the order the series were always shown: by the first
+  // row holding a value, then by name.
+  std::vector<std::pair<std::size_t, std::string>> power_order;
+  std::vector<std::string> cpu;
+  for (std::size_t c = 0; c < w.names.size(); ++c) {
+    const std::string& k = w.names[c];
+    if (k.ends_with("-watt")) {
+      std::size_t first = 0;
+      while (first < w.rows() && std::isnan(w.columns[c][first])) ++first;
+      power_order.emplace_back(first, k);
     }
+    if (k == "vm" || (k.starts_with("CPU") && k.size() > 3)) cpu.push_back(k);
+  }
+  std::sort(power_order.begin(), power_order.end());
+  std::vector<std::string> power;
+  for (auto& [first, k] : power_order) power.push_back(std::move(k));
   std::sort(cpu.begin(), cpu.end(), [](const auto& a, const auto& b) {
     return (a == "vm") > (b == "vm") || ((a == "vm") == (b == "vm") && a < b);
   });
@@ -341,14 +367,19 @@ std::optional<std::pair<json, std::string>> csv_timeseries(const detail::WideCsv
     keys.push_back("cpu%_package-global");
     scale.push_back(*threads / 100.0);
   }
+  // x in us since the scenario start, as the traces' x.
   std::vector<std::int64_t> x;
+  x.reserve(w.rows());
+  for (const double t : w.timestamp_s) x.push_back(std::llround(t * 1e6));
   std::vector<std::vector<double>> y(keys.size());
-  for (const auto& [ts, row] : w.rows) {
-    x.push_back(ts * 1'000'000);
-    for (std::size_t i = 0; i < keys.size(); ++i) {
-      auto it = row.find(keys[i]);
-      y[i].push_back(it == row.end() ? kNaN : it->second * scale[i]);
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    const std::vector<double>* col = w.column(keys[i]);  // host load may be absent
+    if (col == nullptr) {
+      y[i].assign(w.rows(), kNaN);
+      continue;
     }
+    y[i].reserve(col->size());
+    for (const double v : *col) y[i].push_back(v * scale[i]);  // NaN (missing) stays NaN
   }
   std::string js = R"([{"raw":true,"buckets":0,"x":)";
   detail::append_delta_ints(js, x);
@@ -629,12 +660,8 @@ Result<ReportResult> write_report(const fs::path& data_dir, const fs::path& out_
     c.x_label = vm_axis;
     c.y_label = "W";
     if (auto it = in.csv.find("groundtruth"); it != in.csv.end()) {
-      Points gt;
-      for (const auto& [ts, row] : it->second.rows) {
-        auto v = row.find("vm");
-        auto w = row.find("package-global-watt");
-        if (v != row.end() && w != row.end()) gt.emplace_back(v->second * per_host, w->second);
-      }
+      Points gt = column_pairs(it->second, "vm", "package-global-watt");
+      for (auto& [vm, w] : gt) vm *= per_host;
       c.series.push_back({"ground truth (VM alone)", false, gt});
     }
     for (const auto& [method, t] : in.isolated) {
@@ -656,7 +683,10 @@ Result<ReportResult> write_report(const fs::path& data_dir, const fs::path& out_
     c.title = "Cinergy ratio (bottom-up / isolated) against host load";
     c.x_label = "host load (%)";
     c.y_label = "ratio";
-    const detail::WideCsv* cloud = in.csv.contains("cloudlike") ? &in.csv.at("cloudlike") : nullptr;
+    // Host load of the cloud-like windows, for estimates without their own.
+    const std::map<std::int64_t, double> cloud_load =
+        in.csv.contains("cloudlike") ? by_second(in.csv.at("cloudlike"), "cpu%_package-global")
+                                     : std::map<std::int64_t, double>{};
     for (const auto& [method, t] : in.isolated) {
       auto rc = t.column("ratio"), tc = t.column("timestamp");
       if (!rc) continue;
@@ -666,10 +696,10 @@ Result<ReportResult> write_report(const fs::path& data_dir, const fs::path& out_
       Points p;
       for (std::size_t r = 0; r < t.rows.size(); ++r) {
         double x = hc ? t.number(r, *hc) : kNaN;
-        if (!std::isfinite(x) && cloud && tc) {
+        if (!std::isfinite(x) && tc) {
           const double ts = t.number(r, *tc);
           if (std::isfinite(ts))
-            x = cloud->get(std::llround(ts), "cpu%_package-global").value_or(kNaN);
+            if (auto l = cloud_load.find(std::llround(ts)); l != cloud_load.end()) x = l->second;
         }
         p.emplace_back(x, t.number(r, *rc));
       }

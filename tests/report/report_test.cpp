@@ -198,6 +198,22 @@ TEST(WriteReport, BrokenFilesAreNamedNotFatal) {
   EXPECT_NE(html.find("not xz data"), std::string::npos);
 }
 
+// An original-format file the model library's reader refuses is unreadable,
+// with that reader's one-line error (not skipped lines, not "missing").
+TEST(WriteReport, MalformedOriginalCsvIsUnreadableWithTheModelReadersError) {
+  TempDir dir;
+  ASSERT_EQ(cinergy::test::write_fixture(dir.path(), FixtureOptions{}), "");
+  dir.write("fixture-host-groundtruth.csv", "timestamp,domain,measure\n2,vm,12.5\n4,vm,abc\n");
+  auto r = write_report(dir.path(), dir.path() / "report.html");
+  ASSERT_TRUE(r.has_value()) << r.error().what();
+  EXPECT_FALSE(contains(r->missing, "<host>-groundtruth.csv")) << "it exists";
+  const std::string html = slurp(dir.path() / "report.html");
+  const std::string line = "<li class=warn>unreadable: fixture-host-groundtruth.csv: " +
+                           (dir.path() / "fixture-host-groundtruth.csv").string() +
+                           ":3: non-numeric measure 'abc' for domain 'vm'</li>";
+  EXPECT_NE(html.find(line), std::string::npos) << line;
+}
+
 // A run directory of an older version: gzip traces. They are read as before.
 TEST(WriteReport, GzipTracesOfOlderRunsStillRead) {
   TempDir dir;
