@@ -163,8 +163,9 @@ struct Inputs {
   std::vector<std::string> missing;
   std::vector<std::string> problems;
   std::optional<json> manifest;
-  std::map<std::string, model::Table> csv;        // original format, by phase
-  std::map<std::string, json> model, evaluation;  // by method: "cinergy", "paper"
+  std::map<std::string, model::Table> csv;         // original format, by phase
+  std::map<std::string, detail::ModelView> model;  // by method: "cinergy", "paper"
+  std::map<std::string, json> evaluation;          // by method
   std::map<std::string, detail::CsvTable> isolated;
   std::optional<int> threads;
 };
@@ -203,17 +204,25 @@ Inputs gather(const fs::path& dir) {
   }
   for (std::string method : {"cinergy", "paper"}) {
     const std::string sfx = method_suffix(method);
-    for (auto [name, target] : {std::pair{"model", &in.model}, {"evaluation", &in.evaluation}}) {
-      const fs::path p = dir / (std::string(name) + sfx + ".json");
-      if (!fs::exists(p)) {
-        in.missing.push_back(p.filename().string());
-        continue;
-      }
-      auto j = detail::read_json(p);
-      if (j)
-        (*target)[method] = std::move(*j);
-      else
-        note_error(in, p.filename().string(), j.error());
+    // The model file is read by the model library: one it refuses (another
+    // schema, a malformed curve) is unreadable with the library's error.
+    const fs::path model_file = dir / ("model" + sfx + ".json");
+    if (!fs::exists(model_file)) {
+      in.missing.push_back(model_file.filename().string());
+    } else if (auto j = detail::read_json(model_file); !j) {
+      note_error(in, model_file.filename().string(), j.error());
+    } else if (auto v = detail::read_model_view(std::move(*j), model_file.string()); !v) {
+      note_error(in, model_file.filename().string(), v.error());
+    } else {
+      in.model[method] = std::move(*v);
+    }
+    const fs::path eval_file = dir / ("evaluation" + sfx + ".json");
+    if (!fs::exists(eval_file)) {
+      in.missing.push_back(eval_file.filename().string());
+    } else if (auto j = detail::read_json(eval_file)) {
+      in.evaluation[method] = std::move(*j);
+    } else {
+      note_error(in, eval_file.filename().string(), j.error());
     }
     const fs::path iso = dir / ("isolated" + sfx + ".csv");
     if (!fs::exists(iso)) {
@@ -456,8 +465,7 @@ std::string health_html(const Inputs& in, const std::vector<json>& health, bool 
   return h + "</table>";
 }
 
-std::string metrics_html(const Inputs& in,
-                         const std::map<std::string, std::vector<detail::StepModel>>& models) {
+std::string metrics_html(const Inputs& in) {
   std::string h;
   if (in.evaluation.empty()) {
     h += "<p class=missing>No evaluation.json / evaluation-paper.json: no metrics to show.</p>";
@@ -496,13 +504,13 @@ std::string metrics_html(const Inputs& in,
       h += "</table></details>";
     }
   }
-  if (models.empty()) {
+  if (in.model.empty()) {
     h += "<p class=missing>No model.json / model-paper.json: no formulas to show.</p>";
     return h;
   }
-  for (const auto& [method, steps] : models) {
+  for (const auto& [method, view] : in.model) {
     h += "<h3>Model formulas, " + esc(method) + "</h3>";
-    const json& mj = in.model.at(method);
+    const json& mj = view.file;
     if (mj.is_object()) {
       std::string top;
       for (auto it = mj.begin(); it != mj.end(); ++it)
@@ -515,13 +523,9 @@ std::string metrics_html(const Inputs& in,
       for (const auto& n : *notes) h += "<li>" + cell(n) + "</li>";
       h += "</ul>";
     }
-    if (steps.empty()) {
-      h += "<p class=missing>model file has no per-step models that this report understands.</p>";
-      continue;
-    }
     h += "<table class=grid><tr><th>step</th><th>formula</th><th>fields (degree, CV error, fit)"
          "</th></tr>";
-    for (const auto& s : steps) {
+    for (const auto& s : view.steps) {
       std::string fields;
       for (auto it = s.fields.begin(); it != s.fields.end(); ++it)
         fields += "<span class=kvi>" + esc(it.key()) + " = " + cell(it.value()) + "</span> ";
@@ -631,8 +635,6 @@ Result<ReportResult> write_report(const fs::path& data_dir, const fs::path& out_
   for (int step : {25, 50, 100})
     if (auto it = in.csv.find(fmt::format("training-{}", step)); it != in.csv.end())
       training.emplace_back(step, training_points(it->second));
-  std::map<std::string, std::vector<detail::StepModel>> models;
-  for (const auto& [method, j] : in.model) models[method] = detail::read_step_models(j, training);
   json xy = json::array();
   for (const auto& [step, pts] : training) {
     XyChart c;
@@ -641,9 +643,9 @@ Result<ReportResult> write_report(const fs::path& data_dir, const fs::path& out_
     c.x_label = "host load (%)";
     c.y_label = "package-global (W)";
     c.series.push_back({"training windows", false, pts});
-    for (const auto& [method, steps] : models)
-      for (const auto& s : steps)
-        if (s.step && *s.step == step && !s.curve.empty())
+    for (const auto& [method, view] : in.model)
+      for (const auto& s : view.steps)
+        if (s.step_pct == step && !s.curve.empty())
           c.series.push_back({"model (" + method + ")", true, s.curve});
     if (c.series.size() == 1) c.note = "no fitted curve for this step in the model files";
     xy.push_back(c.to_json());
@@ -773,7 +775,7 @@ Result<ReportResult> write_report(const fs::path& data_dir, const fs::path& out_
       "<section id=ratio-sec><h2>4. Cinergy ratio against host load</h2><div "
       "id=ratio-charts></div></section>\n";
   html += "<section id=metrics-sec><h2>5. Evaluation metrics and model formulas</h2>" +
-          metrics_html(in, models) + "</section>\n";
+          metrics_html(in) + "</section>\n";
   html += "<script type=application/json id=cinergy-data>" + script_json(data) + "</script>\n";
   for (std::size_t i = 0; i < level_blobs.size(); ++i)
     html += fmt::format("<script type=application/json id=cinergy-levels-{}>", i) + level_blobs[i] +
