@@ -415,8 +415,17 @@ std::string health_html(const Inputs& in, const std::vector<json>& health, bool 
   row("energy source", simulated ? "<b class=sim>SIMULATED</b> (not measured)" : "measured");
   if (in.manifest) {
     const json& m = *in.manifest;
-    for (auto k : {"source", "start", "end", "interrupted", "interrupted_at", "profile"})
-      if (const json* v = jget(m, {k})) row(k, cell(*v));
+    // Each fact where the orchestrator writes it (orchestrator/src/manifest.cpp,
+    // run.cpp); end_utc is null until the run has finished.
+    auto fact = [&](const char* label, const json* v) {
+      if (v) row(label, cell(*v));
+    };
+    fact("source", jget(m, {"rapl", "source"}));
+    fact("start", jget(m, {"start_utc"}));
+    fact("end", jget(m, {"end_utc"}));
+    fact("interrupted", jget(m, {"interrupted"}));
+    fact("interrupted_at", jget(m, {"interrupted_at"}));
+    fact("profile", jget(m, {"settings", "profile"}));
     if (const json* host = jget(m, {"host"}); host && host->is_object())
       for (auto it = host->begin(); it != host->end(); ++it)
         if (it.value().is_primitive()) row("host " + it.key(), cell(it.value()));
@@ -559,10 +568,6 @@ Result<ReportResult> write_report(const fs::path& data_dir, const fs::path& out_
   if (in.manifest)
     if (const json* s = jget(*in.manifest, {"simulated"}); s && s->is_boolean())
       simulated = s->get<bool>();
-  if (!in.threads)
-    if (in.manifest)
-      if (const json* t = jget(*in.manifest, {"host_threads"}); t && t->is_number_integer())
-        in.threads = t->get<int>();
 
   // Traces are built smallest file first, each given an equal share of what
   // the previous ones left of the budget, so short traces do not waste it.

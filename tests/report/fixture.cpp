@@ -258,15 +258,17 @@ std::string write_fixture(const fs::path& dir, const FixtureOptions& o) {
   }
   if (!o.traces) fs::remove_all(scratch);
 
+  // The keys the orchestrator writes (orchestrator/src/manifest.cpp), a subset.
   nlohmann::json manifest = {
       {"host",
        {{"name", kHost}, {"threads", kThreads}, {"sockets", 1}, {"cpu_model", "Fixture CPU"}}},
       {"simulated", true},
-      {"source", "sim"},
+      {"rapl", {{"source", "sim"}, {"simulated", true}}},
       {"vm", {{"name", "fixture-vm"}, {"vcpus", kVcpus}, {"how", "fixture"}}},
       {"settings", {{"rate_hz", o.rate_hz}, {"window_s", 2}, {"steps", {25, 50, 100}}}},
-      {"start", "2026-11-24T03:00:00Z"},
-      {"end", "2026-11-24T03:30:00Z"},
+      {"start_utc", "2026-11-24T03:00:00Z"},
+      {"end_utc", "2026-11-24T03:30:00Z"},
+      {"status", "completed"},
       {"interrupted", false}};
   std::ofstream(dir / "manifest.json") << manifest.dump(2);
   if (!o.analysis) return {};

@@ -76,6 +76,10 @@ TEST(WriteReport, CompleteFixture) {
   EXPECT_EQ(html.find("id=missing"), std::string::npos);
   EXPECT_NE(html.find("<table class=grid id=metrics>"), std::string::npos) << "evaluation table";
   EXPECT_NE(html.find("P(x) ="), std::string::npos) << "model formulas";
+  // Manifest facts from the keys the orchestrator writes (rapl.source, start_utc, end_utc).
+  EXPECT_NE(html.find("<tr><th>source</th><td>sim</td></tr>"), std::string::npos);
+  EXPECT_NE(html.find("<tr><th>start</th><td>2026-11-24T03:00:00Z</td></tr>"), std::string::npos);
+  EXPECT_NE(html.find("<tr><th>end</th><td>2026-11-24T03:30:00Z</td></tr>"), std::string::npos);
   auto data = script_json(html, "cinergy-data");
   ASSERT_TRUE(data.is_object());
   EXPECT_TRUE(data["simulated"].get<bool>());
