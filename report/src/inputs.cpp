@@ -57,6 +57,17 @@ Result<nlohmann::json> read_json(const std::filesystem::path& path) {
   return j;
 }
 
+const nlohmann::json* jget(const nlohmann::json& j, std::initializer_list<const char*> path) {
+  const nlohmann::json* cur = &j;
+  for (const char* k : path) {
+    if (!cur->is_object()) return nullptr;
+    auto it = cur->find(k);
+    if (it == cur->end()) return nullptr;
+    cur = &*it;
+  }
+  return cur;
+}
+
 std::optional<std::filesystem::path> find_original_csv(const std::filesystem::path& dir,
                                                        std::string_view phase) {
   // Built by appending: GCC 12 at -O3 reports a false -Wrestrict overlap for
@@ -74,6 +85,76 @@ std::optional<std::filesystem::path> find_original_csv(const std::filesystem::pa
   if (found.empty()) return std::nullopt;
   std::sort(found.begin(), found.end());
   return found.front();
+}
+
+namespace {
+
+std::string method_suffix(const std::string& method) { return method == "paper" ? "-paper" : ""; }
+
+void note_error(Inputs& in, const std::string& what, const Error& e) {
+  in.problems.push_back(what + ": " + e.what());
+}
+
+}  // namespace
+
+Inputs gather(const std::filesystem::path& dir) {
+  Inputs in;
+  in.dir = dir;
+  if (auto m = read_json(dir / "manifest.json")) {
+    in.manifest = *m;
+    if (const nlohmann::json* t = jget(*m, {"host", "threads"}); t && t->is_number_integer())
+      in.threads = t->get<int>();
+  } else if (std::filesystem::exists(dir / "manifest.json")) {
+    note_error(in, "manifest.json", m.error());
+  } else {
+    in.missing.push_back("manifest.json");
+  }
+  for (const char* phase : kPhases) {
+    auto p = find_original_csv(dir, phase);
+    if (!p) {
+      in.missing.push_back(std::string("<host>-") + phase + ".csv");
+      continue;
+    }
+    // The model library's reader, the one the analysis used: a file it
+    // refuses is unreadable here too, with its one-line error.
+    auto t = model::load_long_csv(*p);
+    if (t)
+      in.csv[phase] = std::move(*t);
+    else
+      note_error(in, p->filename().string(), t.error());
+  }
+  for (std::string method : {"cinergy", "paper"}) {
+    const std::string sfx = method_suffix(method);
+    // The model file is read by the model library: one it refuses (another
+    // schema, a malformed curve) is unreadable with the library's error.
+    const std::filesystem::path model_file = dir / ("model" + sfx + ".json");
+    if (!std::filesystem::exists(model_file)) {
+      in.missing.push_back(model_file.filename().string());
+    } else if (auto j = read_json(model_file); !j) {
+      note_error(in, model_file.filename().string(), j.error());
+    } else if (auto v = read_model_view(std::move(*j), model_file.string()); !v) {
+      note_error(in, model_file.filename().string(), v.error());
+    } else {
+      in.model[method] = std::move(*v);
+    }
+    const std::filesystem::path eval_file = dir / ("evaluation" + sfx + ".json");
+    if (!std::filesystem::exists(eval_file)) {
+      in.missing.push_back(eval_file.filename().string());
+    } else if (auto j = read_json(eval_file)) {
+      in.evaluation[method] = std::move(*j);
+    } else {
+      note_error(in, eval_file.filename().string(), j.error());
+    }
+    const std::filesystem::path iso = dir / ("isolated" + sfx + ".csv");
+    if (!std::filesystem::exists(iso)) {
+      in.missing.push_back(iso.filename().string());
+    } else if (auto t = read_table(iso)) {
+      in.isolated[method] = std::move(*t);
+    } else {
+      note_error(in, iso.filename().string(), t.error());
+    }
+  }
+  return in;
 }
 
 }  // namespace cinergy::report::detail

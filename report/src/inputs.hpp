@@ -4,6 +4,8 @@
 #pragma once
 
 #include <filesystem>
+#include <initializer_list>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -11,6 +13,8 @@
 #include <vector>
 
 #include "cinergy/common/error.hpp"
+#include "cinergy/model/dataset.hpp"
+#include "model_view.hpp"
 
 namespace cinergy::report::detail {
 
@@ -28,8 +32,36 @@ Result<CsvTable> read_table(const std::filesystem::path& path);
 
 Result<nlohmann::json> read_json(const std::filesystem::path& path);
 
+// The value at a path of object keys; nullptr when any step is missing or
+// not an object.
+const nlohmann::json* jget(const nlohmann::json& j, std::initializer_list<const char*> path);
+
 // Finds "<prefix>-<phase>.csv" in dir (the prefix is usually the host name).
 std::optional<std::filesystem::path> find_original_csv(const std::filesystem::path& dir,
                                                        std::string_view phase);
+
+// The scenarios a run has, in the order the report shows them.
+inline constexpr const char* kPhases[] = {"training-25", "training-50", "training-100",
+                                          "groundtruth", "cloudlike"};
+
+// Everything write_report() draws from, read once. Sections read it; the
+// sections that find more missing or unreadable files (traces, sidecars,
+// events) append to `missing` and `problems`, which the page lists on top.
+struct Inputs {
+  std::filesystem::path dir;
+  std::vector<std::string> missing;   // files the directory lacks, as named to the reader
+  std::vector<std::string> problems;  // "<file>: <error>" of files present but unreadable
+  std::optional<nlohmann::json> manifest;
+  std::optional<int> threads;                        // the manifest's host.threads
+  std::map<std::string, model::Table> csv;           // original format, by phase
+  std::map<std::string, ModelView> model;            // by method: "cinergy", "paper"
+  std::map<std::string, nlohmann::json> evaluation;  // by method
+  std::map<std::string, CsvTable> isolated;          // by method
+};
+
+// Reads manifest.json, the original-format CSVs, and each method's model,
+// evaluation and isolated files of `dir`; never fails (what is absent or
+// unreadable is recorded in `missing` / `problems`).
+Inputs gather(const std::filesystem::path& dir);
 
 }  // namespace cinergy::report::detail
