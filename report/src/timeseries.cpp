@@ -30,8 +30,9 @@ std::optional<fs::path> find_trace(const fs::path& dir, std::string_view phase) 
   return std::nullopt;
 }
 
-// Level boundaries and target loads from events-<phase>.csv, sorted by time;
-// none when the file cannot be read (it is optional decoration).
+// Level boundaries and target loads from events-<phase>.csv, sorted by time
+// (t_s in seconds since the trace's t0). A file that cannot be read, or has
+// no t_ns column, gives no markers and is not listed as unreadable.
 std::vector<Marker> read_markers(const fs::path& p) {
   std::vector<Marker> out;
   auto t = read_table(p);
@@ -97,13 +98,16 @@ std::vector<StepSeries> overlays_for(const Inputs& in, const std::string& phase)
 }
 
 // Data for the time-series figure when a phase has no trace but has its
-// original-format CSV: the 2 s windows themselves (raw level only).
+// original-format CSV: the 2 s windows themselves (raw level only). Power in
+// W; the CSV's vm and CPUn (% of one CPU) and cpu%_package-global (% of the
+// host) are drawn in CPUs, as the traces' CPU series are.
 std::optional<std::pair<json, std::string>> csv_timeseries(const model::Table& w,
                                                            const std::string& phase,
                                                            std::optional<int> threads) {
   if (w.rows() == 0) return std::nullopt;
-  // Power domains in the order the series were always shown: by the first
-  // row holding a value, then by name.
+  // Power domains in the order the report always showed them (its former
+  // reader kept each row's domains sorted by name): by the first row holding
+  // a value, then by name. Not the Table's order of first appearance.
   std::vector<std::pair<std::size_t, std::string>> power_order;
   std::vector<std::string> cpu;
   for (std::size_t c = 0; c < w.names.size(); ++c) {
