@@ -2,42 +2,13 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
-#include <cmath>
 #include <fstream>
 #include <limits>
 #include <sstream>
 
+#include "cinergy/common/csv.hpp"
+
 namespace cinergy::report::detail {
-
-std::vector<std::string_view> split_csv(std::string_view line) {
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  std::vector<std::string_view> out;
-  std::size_t start = 0;
-  while (true) {
-    const std::size_t comma = line.find(',', start);
-    if (comma == std::string_view::npos) {
-      out.push_back(line.substr(start));
-      break;
-    }
-    out.push_back(line.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return out;
-}
-
-std::optional<double> parse_double(std::string_view s) {
-  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
-  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
-  if (s.empty()) return std::nullopt;
-  double v = 0;
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || ptr != s.data() + s.size()) {
-    if (s == "nan" || s == "NaN") return std::numeric_limits<double>::quiet_NaN();
-    return std::nullopt;
-  }
-  return v;
-}
 
 static Result<std::vector<std::string>> read_small_file_lines(const std::filesystem::path& path) {
   std::ifstream in(path);
@@ -50,63 +21,30 @@ static Result<std::vector<std::string>> read_small_file_lines(const std::filesys
   return lines;
 }
 
-std::optional<std::size_t> Table::column(std::string_view name) const {
+std::optional<std::size_t> CsvTable::column(std::string_view name) const {
   for (std::size_t i = 0; i < header.size(); ++i)
     if (header[i] == name) return i;
   return std::nullopt;
 }
 
-double Table::number(std::size_t row, std::size_t col) const {
+double CsvTable::number(std::size_t row, std::size_t col) const {
   if (row >= rows.size() || col >= rows[row].size())
     return std::numeric_limits<double>::quiet_NaN();
-  return parse_double(rows[row][col]).value_or(std::numeric_limits<double>::quiet_NaN());
+  return cinergy::parse_double(rows[row][col]).value_or(std::numeric_limits<double>::quiet_NaN());
 }
 
-Result<Table> read_table(const std::filesystem::path& path) {
+Result<CsvTable> read_table(const std::filesystem::path& path) {
   auto lines = read_small_file_lines(path);
   if (!lines) return std::unexpected(lines.error());
   if (lines->empty()) return fail(path.string() + ": empty file, no CSV header");
-  Table t;
-  for (auto f : split_csv((*lines)[0])) t.header.emplace_back(f);
+  CsvTable t;
+  for (auto f : cinergy::split_csv((*lines)[0])) t.header.emplace_back(f);
   for (std::size_t i = 1; i < lines->size(); ++i) {
     std::vector<std::string> row;
-    for (auto f : split_csv((*lines)[i])) row.emplace_back(f);
+    for (auto f : cinergy::split_csv((*lines)[i])) row.emplace_back(f);
     t.rows.push_back(std::move(row));
   }
   return t;
-}
-
-std::optional<double> WideCsv::get(std::int64_t ts, std::string_view key) const {
-  auto r = rows.find(ts);
-  if (r == rows.end()) return std::nullopt;
-  auto v = r->second.find(key);
-  if (v == r->second.end() || std::isnan(v->second)) return std::nullopt;
-  return v->second;
-}
-
-Result<WideCsv> read_original_csv(const std::filesystem::path& path) {
-  auto table = read_table(path);
-  if (!table) return std::unexpected(table.error());
-  auto ts = table->column("timestamp");
-  auto dom = table->column("domain");
-  auto mea = table->column("measure");
-  if (!ts || !dom || !mea)
-    return fail(path.string() + ": not the original format (header timestamp,domain,measure)");
-  WideCsv out;
-  for (const auto& row : table->rows) {
-    if (row.size() <= std::max({*ts, *dom, *mea})) continue;
-    auto t = parse_double(row[*ts]);
-    if (!t) continue;
-    const auto key = static_cast<std::int64_t>(std::llround(*t));
-    if (row[*dom] == "phase") {
-      out.phase = row[*mea];
-      out.rows[key];
-      continue;
-    }
-    out.rows[key][row[*dom]] =
-        parse_double(row[*mea]).value_or(std::numeric_limits<double>::quiet_NaN());
-  }
-  return out;
 }
 
 Result<nlohmann::json> read_json(const std::filesystem::path& path) {
@@ -117,6 +55,17 @@ Result<nlohmann::json> read_json(const std::filesystem::path& path) {
   auto j = nlohmann::json::parse(ss.str(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return fail(path.string() + ": not valid JSON");
   return j;
+}
+
+const nlohmann::json* jget(const nlohmann::json& j, std::initializer_list<const char*> path) {
+  const nlohmann::json* cur = &j;
+  for (const char* k : path) {
+    if (!cur->is_object()) return nullptr;
+    auto it = cur->find(k);
+    if (it == cur->end()) return nullptr;
+    cur = &*it;
+  }
+  return cur;
 }
 
 std::optional<std::filesystem::path> find_original_csv(const std::filesystem::path& dir,
@@ -136,6 +85,76 @@ std::optional<std::filesystem::path> find_original_csv(const std::filesystem::pa
   if (found.empty()) return std::nullopt;
   std::sort(found.begin(), found.end());
   return found.front();
+}
+
+namespace {
+
+std::string method_suffix(const std::string& method) { return method == "paper" ? "-paper" : ""; }
+
+void note_error(Inputs& in, const std::string& what, const Error& e) {
+  in.problems.push_back(what + ": " + e.what());
+}
+
+}  // namespace
+
+Inputs gather(const std::filesystem::path& dir) {
+  Inputs in;
+  in.dir = dir;
+  if (auto m = read_json(dir / "manifest.json")) {
+    in.manifest = *m;
+    if (const nlohmann::json* t = jget(*m, {"host", "threads"}); t && t->is_number_integer())
+      in.threads = t->get<int>();
+  } else if (std::filesystem::exists(dir / "manifest.json")) {
+    note_error(in, "manifest.json", m.error());
+  } else {
+    in.missing.push_back("manifest.json");
+  }
+  for (const char* phase : kPhases) {
+    auto p = find_original_csv(dir, phase);
+    if (!p) {
+      in.missing.push_back(std::string("<host>-") + phase + ".csv");
+      continue;
+    }
+    // The model library's reader, the one the analysis used: a file it
+    // refuses is unreadable here too, with its one-line error.
+    auto t = model::load_long_csv(*p);
+    if (t)
+      in.csv[phase] = std::move(*t);
+    else
+      note_error(in, p->filename().string(), t.error());
+  }
+  for (std::string method : {"cinergy", "paper"}) {
+    const std::string sfx = method_suffix(method);
+    // The model file is read by the model library: one it refuses (another
+    // schema, a malformed curve) is unreadable with the library's error.
+    const std::filesystem::path model_file = dir / ("model" + sfx + ".json");
+    if (!std::filesystem::exists(model_file)) {
+      in.missing.push_back(model_file.filename().string());
+    } else if (auto j = read_json(model_file); !j) {
+      note_error(in, model_file.filename().string(), j.error());
+    } else if (auto v = read_model_view(std::move(*j), model_file.string()); !v) {
+      note_error(in, model_file.filename().string(), v.error());
+    } else {
+      in.model[method] = std::move(*v);
+    }
+    const std::filesystem::path eval_file = dir / ("evaluation" + sfx + ".json");
+    if (!std::filesystem::exists(eval_file)) {
+      in.missing.push_back(eval_file.filename().string());
+    } else if (auto j = read_json(eval_file)) {
+      in.evaluation[method] = std::move(*j);
+    } else {
+      note_error(in, eval_file.filename().string(), j.error());
+    }
+    const std::filesystem::path iso = dir / ("isolated" + sfx + ".csv");
+    if (!std::filesystem::exists(iso)) {
+      in.missing.push_back(iso.filename().string());
+    } else if (auto t = read_table(iso)) {
+      in.isolated[method] = std::move(*t);
+    } else {
+      note_error(in, iso.filename().string(), t.error());
+    }
+  }
+  return in;
 }
 
 }  // namespace cinergy::report::detail

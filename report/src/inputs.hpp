@@ -1,11 +1,10 @@
-// Readers for the files of a run directory, all defensive: a missing or
-// malformed file yields an Error (named by path) that the report lists as
-// missing, never an exception or a crash.
+// Readers for the files of a run directory, all defensive: a file that cannot
+// be read yields an Error (naming its path) that the report lists under
+// "unreadable", never an exception or a crash.
 #pragma once
 
-#include <cstdint>
 #include <filesystem>
-#include <functional>
+#include <initializer_list>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -14,36 +13,55 @@
 #include <vector>
 
 #include "cinergy/common/error.hpp"
+#include "cinergy/model/dataset.hpp"
+#include "model_view.hpp"
 
 namespace cinergy::report::detail {
 
-// Splits one CSV line on commas (no quoting: none of our formats quote).
-std::vector<std::string_view> split_csv(std::string_view line);
-std::optional<double> parse_double(std::string_view s);
-
-// A plain CSV with a header: columns by name, numbers (NaN where not numeric)
-// plus the raw text of each cell for string columns.
-struct Table {
+// A plain CSV with a header (isolated*.csv, events-<phase>.csv): columns by
+// name, the raw text of each cell (for string columns) and numbers on demand.
+// The original long format is not read here: the model library owns it
+// (model::load_long_csv).
+struct CsvTable {
   std::vector<std::string> header;
   std::vector<std::vector<std::string>> rows;
   [[nodiscard]] std::optional<std::size_t> column(std::string_view name) const;
   [[nodiscard]] double number(std::size_t row, std::size_t col) const;  // NaN if absent
 };
-Result<Table> read_table(const std::filesystem::path& path);
-
-// The original long format (timestamp,domain,measure) pivoted to one row per
-// timestamp (seconds since the scenario start).
-struct WideCsv {
-  std::string phase;
-  std::map<std::int64_t, std::map<std::string, double, std::less<>>> rows;
-  [[nodiscard]] std::optional<double> get(std::int64_t ts, std::string_view key) const;
-};
-Result<WideCsv> read_original_csv(const std::filesystem::path& path);
+Result<CsvTable> read_table(const std::filesystem::path& path);
 
 Result<nlohmann::json> read_json(const std::filesystem::path& path);
+
+// The value at a path of object keys; nullptr when any step is missing or
+// not an object.
+const nlohmann::json* jget(const nlohmann::json& j, std::initializer_list<const char*> path);
 
 // Finds "<prefix>-<phase>.csv" in dir (the prefix is usually the host name).
 std::optional<std::filesystem::path> find_original_csv(const std::filesystem::path& dir,
                                                        std::string_view phase);
+
+// The scenarios a run has, in the order the report shows them.
+inline constexpr const char* kPhases[] = {"training-25", "training-50", "training-100",
+                                          "groundtruth", "cloudlike"};
+
+// Everything write_report() draws from, read once. Sections read it; the
+// sections that find more missing or unreadable files (traces, sidecars,
+// events) append to `missing` and `problems`, which the page lists on top.
+struct Inputs {
+  std::filesystem::path dir;
+  std::vector<std::string> missing;   // files the directory lacks, as named to the reader
+  std::vector<std::string> problems;  // "<file>: <error>" of files present but unreadable
+  std::optional<nlohmann::json> manifest;
+  std::optional<int> threads;                        // the manifest's host.threads
+  std::map<std::string, model::Table> csv;           // original format, by phase
+  std::map<std::string, ModelView> model;            // by method: "cinergy", "paper"
+  std::map<std::string, nlohmann::json> evaluation;  // by method
+  std::map<std::string, CsvTable> isolated;          // by method
+};
+
+// Reads manifest.json, the original-format CSVs, and each method's model,
+// evaluation and isolated files of `dir`; never fails (what is absent or
+// unreadable is recorded in `missing` / `problems`).
+Inputs gather(const std::filesystem::path& dir);
 
 }  // namespace cinergy::report::detail

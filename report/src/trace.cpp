@@ -9,9 +9,9 @@
 #include <deque>
 #include <optional>
 
+#include "cinergy/common/csv.hpp"
 #include "cinergy/common/line_reader.hpp"
 #include "cinergy/report/series.hpp"
-#include "inputs.hpp"
 
 namespace cinergy::report::detail {
 namespace {
@@ -29,7 +29,7 @@ bool parse_int(std::string_view s, T& out) {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
   if (ec == std::errc{} && p == s.data() + s.size()) return true;
   // Tolerate integers written as "123.0".
-  auto d = parse_double(s);
+  auto d = cinergy::parse_double(s);
   if (!d || !std::isfinite(*d) || *d < 0) return false;
   out = static_cast<T>(*d);
   return true;
@@ -180,7 +180,7 @@ struct Layout {
 // nullopt when the line is not a cinergy trace's header.
 std::optional<Layout> make_layout(const TraceInput& in, std::string_view header_line) {
   std::vector<std::string> header;
-  for (auto f : split_csv(header_line)) header.emplace_back(f);
+  for (auto f : cinergy::split_csv(header_line)) header.emplace_back(f);
   if (header.empty() || header[0] != "t_ns") return std::nullopt;
   Layout l;
   l.columns = header.size();
@@ -448,7 +448,7 @@ Result<TraceOutput> build_trace(const TraceInput& in) {
       return;
     }
     if (!layout) return;
-    const auto f = split_csv(line);
+    const auto f = cinergy::split_csv(line);
     count_row(*layout, f, seen, any_simulated);
     // Past the promised rows the plan is wrong anyway: stop feeding it (its
     // raw level was sized for the promised rows, not for what the file holds).
@@ -476,7 +476,7 @@ Result<TraceOutput> build_trace(const TraceInput& in) {
       header_skipped = true;
       return;
     }
-    pass.add(split_csv(line));
+    pass.add(cinergy::split_csv(line));
   });
   if (!second) return std::unexpected(second.error());
   return pass.finish(any_simulated, *second, 2);

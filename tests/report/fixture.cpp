@@ -231,42 +231,6 @@ void write_original_csv(const fs::path& dir, const std::string& phase, const Rec
   }
 }
 
-// Least-squares polynomial (ascending coefficients) in u = (x - c) / s.
-std::vector<double> polyfit(const std::vector<std::pair<double, double>>& pts, int degree, double c,
-                            double s) {
-  const int m = degree + 1;
-  std::vector<std::vector<double>> a(m, std::vector<double>(m + 1, 0.0));
-  for (const auto& [x, y] : pts) {
-    const double u = (x - c) / s;
-    std::vector<double> p(2 * m, 1.0);
-    for (int k = 1; k < 2 * m; ++k) p[k] = p[k - 1] * u;
-    for (int i = 0; i < m; ++i) {
-      for (int j = 0; j < m; ++j) a[i][j] += p[i + j];
-      a[i][m] += p[i] * y;
-    }
-  }
-  for (int i = 0; i < m; ++i) {
-    int piv = i;
-    for (int r = i + 1; r < m; ++r)
-      if (std::fabs(a[r][i]) > std::fabs(a[piv][i])) piv = r;
-    std::swap(a[i], a[piv]);
-    for (int r = 0; r < m; ++r) {
-      if (r == i || a[i][i] == 0) continue;
-      const double f = a[r][i] / a[i][i];
-      for (int k = i; k <= m; ++k) a[r][k] -= f * a[i][k];
-    }
-  }
-  std::vector<double> coef(m);
-  for (int i = 0; i < m; ++i) coef[i] = a[i][i] == 0 ? 0 : a[i][m] / a[i][i];
-  return coef;
-}
-
-double polyval(const std::vector<double>& c, double u) {
-  double y = 0;
-  for (auto it = c.rbegin(); it != c.rend(); ++it) y = y * u + *it;
-  return y;
-}
-
 }  // namespace
 
 std::string write_fixture(const fs::path& dir, const FixtureOptions& o) {
@@ -283,7 +247,6 @@ std::string write_fixture(const fs::path& dir, const FixtureOptions& o) {
     auto lv = staircase(25, vm_s / (kThreads * 4 + 1));
     phases.push_back({"cloudlike", vm_s, lv, true});
   }
-  std::map<std::string, Recorded> rec;
   const fs::path scratch = dir / ".fixture-scratch";
   if (!o.traces) fs::create_directories(scratch);
   for (const auto& ph : phases) {
@@ -291,132 +254,42 @@ std::string write_fixture(const fs::path& dir, const FixtureOptions& o) {
     if (!o.traces) po.truncate_cloudlike = false;
     auto r = write_phase(o.traces ? dir : scratch, ph, po, rng);
     if (!r) return r.error().what();
-    rec[ph.name] = std::move(*r);
-    write_original_csv(dir, ph.name, rec[ph.name]);
+    write_original_csv(dir, ph.name, *r);
   }
   if (!o.traces) fs::remove_all(scratch);
 
+  // The keys the orchestrator writes (orchestrator/src/manifest.cpp), a subset.
   nlohmann::json manifest = {
       {"host",
        {{"name", kHost}, {"threads", kThreads}, {"sockets", 1}, {"cpu_model", "Fixture CPU"}}},
       {"simulated", true},
-      {"source", "sim"},
+      {"rapl", {{"source", "sim"}, {"simulated", true}}},
       {"vm", {{"name", "fixture-vm"}, {"vcpus", kVcpus}, {"how", "fixture"}}},
       {"settings", {{"rate_hz", o.rate_hz}, {"window_s", 2}, {"steps", {25, 50, 100}}}},
-      {"start", "2026-11-24T03:00:00Z"},
-      {"end", "2026-11-24T03:30:00Z"},
+      {"start_utc", "2026-11-24T03:00:00Z"},
+      {"end_utc", "2026-11-24T03:30:00Z"},
+      {"status", "completed"},
       {"interrupted", false}};
   std::ofstream(dir / "manifest.json") << manifest.dump(2);
   if (!o.analysis) return {};
-  if (o.library_analysis) {
-    // analyze() is given the original-format CSVs alone: it currently takes
-    // events-<phase>.csv for another host's files (reported to the model area).
-    const fs::path csvs = dir / ".fixture-csvs";
-    fs::create_directories(csvs);
-    for (const auto& e : fs::directory_iterator(dir))
-      if (e.path().filename().string().starts_with(kHost))
-        fs::copy_file(e.path(), csvs / e.path().filename());
-    for (auto method : {model::Method::cinergy, model::Method::paper}) {
-      model::AnalyzeOptions a;
-      a.data_dir = csvs;
-      a.out_dir = dir;
-      a.host_threads = kThreads;
-      a.vm_vcpus = kVcpus;
-      a.method = method;
-      auto r = model::analyze(a);
-      if (!r) return "fixture: model analyze failed: " + r.error().what();
-    }
-    fs::remove_all(csvs);
-    return {};
+  // analyze() is given the original-format CSVs alone: it currently takes
+  // events-<phase>.csv for another host's files (reported to the model area).
+  const fs::path csvs = dir / ".fixture-csvs";
+  fs::create_directories(csvs);
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().filename().string().starts_with(kHost))
+      fs::copy_file(e.path(), csvs / e.path().filename());
+  for (auto method : {model::Method::cinergy, model::Method::paper}) {
+    model::AnalyzeOptions a;
+    a.data_dir = csvs;
+    a.out_dir = dir;
+    a.host_threads = kThreads;
+    a.vm_vcpus = kVcpus;
+    a.method = method;
+    auto r = model::analyze(a);
+    if (!r) return "fixture: model analyze failed: " + r.error().what();
   }
-
-  // Models: step fits of degree 3 on the training windows.
-  nlohmann::json steps = nlohmann::json::array();
-  nlohmann::json paper_models = nlohmann::json::object();
-  std::map<int, std::vector<double>> coef_by_step;
-  const double c = 50, s = 50;
-  for (int step : {25, 50, 100}) {
-    std::vector<std::pair<double, double>> pts;
-    for (const auto& w : rec[fmt::format("training-{}", step)].windows) {
-      auto x = w.v.find("cpu%_package-global");
-      auto y = w.v.find("package-global-watt");
-      if (x != w.v.end() && y != w.v.end()) pts.emplace_back(x->second, y->second);
-    }
-    auto coef = polyfit(pts, 3, c, s);
-    coef_by_step[step] = coef;
-    steps.push_back({{"step", step},
-                     {"degree", 3},
-                     {"coefficients", coef},
-                     {"x_scaling", {{"center", c}, {"scale", s}}},
-                     {"fit_range", {0, 100}},
-                     {"cv_rmse_w", 1.7},
-                     {"r2", 0.98},
-                     {"n", pts.size()}});
-    // Paper's: descending coefficients in raw x over its exclusion range.
-    auto raw = polyfit(pts, 2, 0, 1);
-    std::reverse(raw.begin(), raw.end());
-    paper_models[fmt::format("training-{}", step)] = {
-        {"coef", raw}, {"degree", 2}, {"exclude_beyond", 75.0}, {"train_rmse_w", 2.1}};
-  }
-  std::ofstream(dir / "model.json") << nlohmann::json{
-      {"method", "cinergy"},
-      {"host_threads", kThreads},
-      {"selected_step", 50},
-      {"steps", steps}}.dump(2);
-  std::ofstream(dir / "model-paper.json")
-      << nlohmann::json{{"method", "paper"}, {"models", paper_models}}.dump(2);
-
-  // Isolated estimates over the cloud-like windows, then their evaluation
-  // against the ground-truth window of nearest VM load.
-  for (std::string method : {"cinergy", "paper"}) {
-    const std::string sfx = method == "paper" ? "-paper" : "";
-    std::ofstream iso(dir / ("isolated" + sfx + ".csv"));
-    iso << "timestamp,vm,isolated_w,dynamic_w,host_w,ratio\n";
-    double se = 0, ae = 0, ape = 0, sy = 0, syy = 0;
-    int n = 0;
-    const auto& coef = coef_by_step[50];
-    const double idle = polyval(coef, (0 - c) / s);
-    for (const auto& w : rec["cloudlike"].windows) {
-      auto vm = w.v.find("vm");
-      auto host = w.v.find("package-global-watt");
-      auto load = w.v.find("cpu%_package-global");
-      if (vm == w.v.end() || host == w.v.end() || load == w.v.end()) continue;
-      const double x = vm->second / kThreads;
-      double est = polyval(coef, (x - c) / s);
-      if (method == "paper") est *= 1.06;
-      const double bottom_up = x / load->second * host->second;
-      iso << fmt::format("{},{:.2f},{:.3f},{:.3f},{:.3f},{:.4f}\n", w.ts, vm->second, est,
-                         est - idle, host->second, bottom_up / est);
-      // Ground truth at the nearest VM load.
-      double best = 1e9, truth = 0;
-      for (const auto& g : rec["groundtruth"].windows) {
-        auto gv = g.v.find("vm");
-        auto gw = g.v.find("package-global-watt");
-        if (gv == g.v.end() || gw == g.v.end()) continue;
-        if (std::fabs(gv->second - vm->second) < best) {
-          best = std::fabs(gv->second - vm->second);
-          truth = gw->second;
-        }
-      }
-      se += (est - truth) * (est - truth);
-      ae += std::fabs(est - truth);
-      ape += std::fabs(est - truth) / truth;
-      sy += truth;
-      syy += truth * truth;
-      ++n;
-    }
-    const double var = n ? syy / n - (sy / n) * (sy / n) : 0;
-    nlohmann::json eval = {{"method", method},
-                           {"n", n},
-                           {"r2", var > 0 ? 1 - (se / n) / var : 0.0},
-                           {"rmse_w", n ? std::sqrt(se / n) : 0.0},
-                           {"mae_w", n ? ae / n : 0.0},
-                           {"mape_pct", n ? 100 * ape / n : 0.0},
-                           {"binned",
-                            {{{"vm_load_pct", "0-25"}, {"n", n / 2}, {"rmse_w", 1.2}},
-                             {{"vm_load_pct", "25-50"}, {"n", n - n / 2}, {"rmse_w", 2.3}}}}};
-    std::ofstream(dir / ("evaluation" + sfx + ".json")) << eval.dump(2);
-  }
+  fs::remove_all(csvs);
   return {};
 }
 

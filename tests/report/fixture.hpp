@@ -2,8 +2,8 @@
 // host (4 threads, concave power curve) and a 2-vCPU VM: high-rate traces
 // (several xz streams, by the sampler's trace writer), sidecars (with the
 // writer's final "trace" figures, as a stopped run writes them), events,
-// original-format CSVs, manifest, models, isolated estimates and evaluations
-// of both methods.
+// original-format CSVs, manifest, and the model library's models, isolated
+// estimates and evaluations of both methods. Deterministic: a seeded RNG.
 #pragma once
 
 #include <filesystem>
@@ -19,10 +19,7 @@ struct FixtureOptions {
   bool traces = true;      // write trace-<phase><trace_suffix> (+ meta, events)
   // .csv.xz as `cinergy run` writes them; .csv.gz for a run of older versions.
   std::string trace_suffix = ".csv.xz";
-  bool analysis = true;  // write model/isolated/evaluation files
-  // true: the model library's analyze() writes them (the real schema);
-  // false: hand-written files in other plausible schemas (defensive reading).
-  bool library_analysis = true;
+  bool analysis = true;  // write model/isolated/evaluation files (the model library's analyze())
   // Cut the last stream/member short (as a killed writer does), after the
   // sidecar's figures were taken: they then claim more rows than the file has.
   bool truncate_cloudlike = false;

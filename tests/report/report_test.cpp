@@ -76,6 +76,10 @@ TEST(WriteReport, CompleteFixture) {
   EXPECT_EQ(html.find("id=missing"), std::string::npos);
   EXPECT_NE(html.find("<table class=grid id=metrics>"), std::string::npos) << "evaluation table";
   EXPECT_NE(html.find("P(x) ="), std::string::npos) << "model formulas";
+  // Manifest facts from the keys the orchestrator writes (rapl.source, start_utc, end_utc).
+  EXPECT_NE(html.find("<tr><th>source</th><td>sim</td></tr>"), std::string::npos);
+  EXPECT_NE(html.find("<tr><th>start</th><td>2026-11-24T03:00:00Z</td></tr>"), std::string::npos);
+  EXPECT_NE(html.find("<tr><th>end</th><td>2026-11-24T03:30:00Z</td></tr>"), std::string::npos);
   auto data = script_json(html, "cinergy-data");
   ASSERT_TRUE(data.is_object());
   EXPECT_TRUE(data["simulated"].get<bool>());
@@ -101,12 +105,10 @@ TEST(WriteReport, CompleteFixture) {
 }
 
 // Every drawn model curve lands on the training points of its step (within
-// the fit's error), whichever schema the model file uses.
-void expect_curves_follow_points(bool library) {
+// the fit's error).
+TEST(WriteReport, ModelCurvesFromTheModelLibrary) {
   TempDir dir;
-  FixtureOptions o;
-  o.library_analysis = library;
-  ASSERT_EQ(cinergy::test::write_fixture(dir.path(), o), "");
+  ASSERT_EQ(cinergy::test::write_fixture(dir.path(), FixtureOptions{}), "");
   ASSERT_TRUE(write_report(dir.path(), dir.path() / "r.html"));
   auto data = script_json(slurp(dir.path() / "r.html"), "cinergy-data");
   int curves = 0;
@@ -137,11 +139,57 @@ void expect_curves_follow_points(bool library) {
       EXPECT_LT(worst, 15.0) << c["id"] << " " << c["series"][s]["label"];
     }
   }
-  EXPECT_GE(curves, library ? 4 : 6);
+  EXPECT_GE(curves, 4);
 }
 
-TEST(WriteReport, ModelCurvesFromTheModelLibrary) { expect_curves_follow_points(true); }
-TEST(WriteReport, ModelCurvesFromOtherSchemas) { expect_curves_follow_points(false); }
+// A model file the model library cannot read (another schema, or its own
+// schema with a broken curve) is unreadable, with the library's message; no
+// curve or formula is guessed from it. The other method's file still shows.
+TEST(WriteReport, ModelFileTheLibraryCannotReadIsUnreadableNotGuessed) {
+  struct Case {
+    const char* what;
+    std::string model_json;
+    std::string message;  // the library's, after "<path>: "
+  };
+  const std::vector<Case> cases = {
+      {"hand-written, another schema",
+       R"({"method": "cinergy", "host_threads": 4, "selected_step": 50, "steps": [
+            {"step": 50, "degree": 1, "coefficients": [40.0, 20.0],
+             "x_scaling": {"center": 50, "scale": 50}, "fit_range": [0, 100]}]})",
+       "not a cinergy model (format cinergy-model-1)"},
+      {"library schema, curve without coefficients",
+       R"({"format": "cinergy-model-1", "method": "cinergy", "host_threads": 4,
+           "vm_vcpus": 2, "fit_range_pct": [0, 100],
+           "curves": [{"step_pct": 50, "coef": [], "x_center": 50, "x_scale": 50,
+                       "x_range_pct": [0, 100]}]})",
+       "curve step 50 has invalid coefficients"},
+  };
+  for (const auto& c : cases) {
+    TempDir dir;
+    ASSERT_EQ(cinergy::test::write_fixture(dir.path(), FixtureOptions{}), "");
+    dir.write("model.json", c.model_json);
+    auto r = write_report(dir.path(), dir.path() / "report.html");
+    ASSERT_TRUE(r.has_value()) << c.what << ": " << r.error().what();
+    EXPECT_FALSE(contains(r->missing, "model.json")) << c.what << ": it exists";
+    const std::string html = slurp(dir.path() / "report.html");
+    const std::string line =
+        "<li class=warn>unreadable: model.json: " + (dir.path() / "model.json").string() + ": " +
+        c.message + "</li>";
+    EXPECT_NE(html.find(line), std::string::npos) << c.what << ": " << line;
+    EXPECT_EQ(html.find("Model formulas, cinergy"), std::string::npos) << c.what;
+    EXPECT_NE(html.find("Model formulas, paper"), std::string::npos) << c.what;
+    auto data = script_json(html, "cinergy-data");
+    int paper_curves = 0;
+    for (const auto& chart : data["xy"]) {
+      if (!chart["id"].get<std::string>().starts_with("model-")) continue;
+      for (const auto& s : chart["series"]) {
+        EXPECT_NE(s["label"], "model (cinergy)") << c.what << ": " << chart["id"];
+        paper_curves += s["label"] == "model (paper)";
+      }
+    }
+    EXPECT_EQ(paper_curves, 1) << c.what << ": the paper's step-50 curve";
+  }
+}
 
 TEST(WriteReport, MissingTracesStillWritesAndSaysSo) {
   TempDir dir;
@@ -196,6 +244,22 @@ TEST(WriteReport, BrokenFilesAreNamedNotFatal) {
   EXPECT_NE(html.find("unreadable: model.json"), std::string::npos);
   EXPECT_NE(html.find("unreadable: trace-training-50.csv.xz"), std::string::npos);
   EXPECT_NE(html.find("not xz data"), std::string::npos);
+}
+
+// An original-format file the model library's reader refuses is unreadable,
+// with that reader's one-line error (not skipped lines, not "missing").
+TEST(WriteReport, MalformedOriginalCsvIsUnreadableWithTheModelReadersError) {
+  TempDir dir;
+  ASSERT_EQ(cinergy::test::write_fixture(dir.path(), FixtureOptions{}), "");
+  dir.write("fixture-host-groundtruth.csv", "timestamp,domain,measure\n2,vm,12.5\n4,vm,abc\n");
+  auto r = write_report(dir.path(), dir.path() / "report.html");
+  ASSERT_TRUE(r.has_value()) << r.error().what();
+  EXPECT_FALSE(contains(r->missing, "<host>-groundtruth.csv")) << "it exists";
+  const std::string html = slurp(dir.path() / "report.html");
+  const std::string line = "<li class=warn>unreadable: fixture-host-groundtruth.csv: " +
+                           (dir.path() / "fixture-host-groundtruth.csv").string() +
+                           ":3: non-numeric measure 'abc' for domain 'vm'</li>";
+  EXPECT_NE(html.find(line), std::string::npos) << line;
 }
 
 // A run directory of an older version: gzip traces. They are read as before.

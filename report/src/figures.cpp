@@ -1,0 +1,172 @@
+// Figures 2-4: small scatter/line charts over the 2 s windows (model per
+// step, isolated estimate against VM load, ratio against host load).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <map>
+
+#include "cinergy/report/series.hpp"
+#include "sections.hpp"
+
+namespace cinergy::report::detail {
+namespace {
+
+using nlohmann::json;
+
+// Aligned (x, y1..yn) table for a uPlot scatter/line chart: every point gets
+// its own row, other series null there; lines span the gaps.
+struct XyChart {
+  std::string id, title, x_label, y_label, note;
+  struct S {
+    std::string label;
+    bool line;
+    Points pts;
+  };
+  std::vector<S> series;
+  [[nodiscard]] bool empty() const {
+    for (const auto& s : series)
+      if (!s.pts.empty()) return false;
+    return true;
+  }
+  [[nodiscard]] json to_json() const {
+    struct Row {
+      double x;
+      std::size_t s;
+      double y;
+    };
+    std::vector<Row> rows;
+    for (std::size_t i = 0; i < series.size(); ++i)
+      for (const auto& [x, y] : series[i].pts)
+        if (std::isfinite(x) && std::isfinite(y)) rows.push_back({x, i, y});
+    std::stable_sort(rows.begin(), rows.end(),
+                     [](const Row& a, const Row& b) { return a.x < b.x; });
+    json xs = json::array();
+    std::vector<json> ys(series.size(), json::array());
+    for (const auto& r : rows) {
+      xs.push_back(r.x);
+      for (std::size_t i = 0; i < series.size(); ++i)
+        ys[i].push_back(i == r.s ? json(std::round(r.y * 1000) / 1000) : json(nullptr));
+    }
+    json ser = json::array();
+    for (std::size_t i = 0; i < series.size(); ++i)
+      ser.push_back({{"label", series[i].label}, {"line", series[i].line}, {"y", ys[i]}});
+    return {{"id", id},     {"title", title}, {"x_label", x_label}, {"y_label", y_label},
+            {"note", note}, {"x", xs},        {"series", ser}};
+  }
+};
+
+// (x, y) of the rows where both columns hold a finite value, in timestamp
+// order; none when either column is absent.
+Points column_pairs(const model::Table& t, std::string_view x_name, std::string_view y_name) {
+  Points p;
+  const std::vector<double>* x = t.column(x_name);
+  const std::vector<double>* y = t.column(y_name);
+  if (x == nullptr || y == nullptr) return p;
+  for (std::size_t r = 0; r < t.rows(); ++r)
+    if (std::isfinite((*x)[r]) && std::isfinite((*y)[r])) p.emplace_back((*x)[r], (*y)[r]);
+  return p;
+}
+
+// The training windows of a step: host load (%) against package power (W).
+Points training_points(const model::Table& t) {
+  return column_pairs(t, "cpu%_package-global", "package-global-watt");
+}
+
+// A column's values by whole second (the windows' timestamps, rounded: the
+// isolated estimates name the same windows); a later row wins a tie.
+std::map<std::int64_t, double> by_second(const model::Table& t, std::string_view name) {
+  std::map<std::int64_t, double> out;
+  if (const std::vector<double>* c = t.column(name))
+    for (std::size_t r = 0; r < t.rows(); ++r)
+      if (!std::isnan((*c)[r])) out[std::llround(t.timestamp_s[r])] = (*c)[r];
+  return out;
+}
+
+}  // namespace
+
+json model_figures(const Inputs& in) {
+  json out = json::array();
+  for (int step : {25, 50, 100}) {
+    const auto it = in.csv.find(fmt::format("training-{}", step));
+    if (it == in.csv.end()) continue;
+    XyChart c;
+    c.id = fmt::format("model-{}", step);
+    c.title = fmt::format("Step {}: host power model over the training windows", step);
+    c.x_label = "host load (%)";
+    c.y_label = "package-global (W)";
+    c.series.push_back({"training windows", false, training_points(it->second)});
+    for (const auto& [method, view] : in.model)
+      for (const auto& s : view.steps)
+        if (s.step_pct == step && !s.curve.empty())
+          c.series.push_back({"model (" + method + ")", true, s.curve});
+    if (c.series.size() == 1) c.note = "no fitted curve for this step in the model files";
+    out.push_back(c.to_json());
+  }
+  return out;
+}
+
+std::optional<json> isolated_figure(const Inputs& in) {
+  // x: % of the host when its threads are known, else % of one CPU (the
+  // original CSV's vm column as it is).
+  const double per_host = in.threads ? 1.0 / *in.threads : 1.0;
+  XyChart c;
+  c.id = "isolated";
+  c.title = "Isolated power: estimates and ground truth against VM load";
+  c.x_label =
+      in.threads ? "VM load (% of host: vm / threads)" : "VM load (% of one CPU; threads unknown)";
+  c.y_label = "W";
+  if (auto it = in.csv.find("groundtruth"); it != in.csv.end()) {
+    Points gt = column_pairs(it->second, "vm", "package-global-watt");
+    for (auto& [vm, w] : gt) vm *= per_host;
+    c.series.push_back({"ground truth (VM alone)", false, gt});
+  }
+  for (const auto& [method, t] : in.isolated) {
+    auto vc = t.column("vm"), ic = t.column("isolated_w"), sc = t.column("share_pct");
+    // share_pct (the model's own VM share of the host, %) when written and
+    // the axis is % of the host; else vm scaled as the ground truth is.
+    const bool share = sc && in.threads;
+    if (!ic || (!share && !vc)) continue;
+    Points p;
+    for (std::size_t r = 0; r < t.rows.size(); ++r)
+      p.emplace_back(share ? t.number(r, *sc) : t.number(r, *vc) * per_host, t.number(r, *ic));
+    c.series.push_back({"isolated estimate (" + method + ")", false, p});
+  }
+  if (c.empty()) return std::nullopt;
+  return c.to_json();
+}
+
+std::optional<json> ratio_figure(const Inputs& in) {
+  XyChart c;
+  c.id = "ratio";
+  c.title = "Cinergy ratio (bottom-up / isolated) against host load";
+  c.x_label = "host load (%)";
+  c.y_label = "ratio";
+  // Host load of the cloud-like windows, for estimates without their own.
+  const std::map<std::int64_t, double> cloud_load =
+      in.csv.contains("cloudlike") ? by_second(in.csv.at("cloudlike"), "cpu%_package-global")
+                                   : std::map<std::int64_t, double>{};
+  for (const auto& [method, t] : in.isolated) {
+    auto rc = t.column("ratio"), tc = t.column("timestamp");
+    if (!rc) continue;
+    std::optional<std::size_t> hc;
+    for (auto name : {"host_util_pct", "host_cpu_pct", "host_load_pct", "cpu%_package-global"})
+      if (!hc) hc = t.column(name);
+    Points p;
+    for (std::size_t r = 0; r < t.rows.size(); ++r) {
+      double x = hc ? t.number(r, *hc) : kNaN;
+      if (!std::isfinite(x) && tc) {
+        const double ts = t.number(r, *tc);
+        if (std::isfinite(ts))
+          if (auto l = cloud_load.find(std::llround(ts)); l != cloud_load.end()) x = l->second;
+      }
+      p.emplace_back(x, t.number(r, *rc));
+    }
+    c.series.push_back({"ratio (" + method + ")", false, p});
+  }
+  if (c.empty()) return std::nullopt;
+  return c.to_json();
+}
+
+}  // namespace cinergy::report::detail

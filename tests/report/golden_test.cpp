@@ -1,0 +1,79 @@
+// The report of the default fixture, byte for byte: a guard for refactoring
+// the report library (the readers, the sections), whose output must not move.
+//
+// Golden values: FNV-1a 64 (offset basis 0xcbf29ce484222325, prime
+// 0x100000001b3, over the bytes) and the byte length of the HTML written for
+// write_fixture(dir, FixtureOptions{}), with every occurrence of the absolute
+// fixture directory replaced by the literal "DIR" (the header shows it).
+// The fixture is deterministic (seeded RNG, the sampler's own trace writer,
+// the model library's analyze()), so the HTML depends on the code alone.
+//
+// When the report's output is meant to change (a new section, another number
+// format, a model or fixture change that moves the curves), re-measure the
+// golden values and change them here, in the same commit as the change:
+//   build/tests/report/report_make_fixture /tmp/fx
+//   build/cinergy report /tmp/fx -o /tmp/fx.html
+//   then replace "/tmp/fx" by "DIR" in the file and hash it (or run this test:
+//   on a mismatch it prints both figures and keeps the normalised file).
+// A mismatch that was not meant is a bug in the change: find why (ordering,
+// number formatting, a changed default), do not re-measure.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "cinergy/report/report.hpp"
+#include "fixture.hpp"
+#include "temp_dir.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Measured on the report as it was before the readers moved to the model
+// library (commit 577655c).
+constexpr std::uint64_t kGoldenFnv1a = 0x9f8f94ff06275631;
+constexpr std::size_t kGoldenBytes = 734880;
+
+std::uint64_t fnv1a64(const std::string& bytes) {
+  std::uint64_t h = 0xcbf29ce484222325;
+  for (const char c : bytes) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3;
+  }
+  return h;
+}
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+  for (std::size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
+    s.replace(at, from.size(), to);
+  return s;
+}
+
+TEST(ReportGolden, FixtureReportIsByteIdentical) {
+  cinergy::test::TempDir dir;
+  ASSERT_EQ(cinergy::test::write_fixture(dir.path(), cinergy::test::FixtureOptions{}), "");
+  const fs::path out = dir.path() / "report.html";
+  auto r = cinergy::report::write_report(dir.path(), out);
+  ASSERT_TRUE(r.has_value()) << r.error().what();
+  std::ifstream in(out, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string html =
+      replace_all(ss.str(), fs::absolute(dir.path()).lexically_normal().string(), "DIR");
+  const std::uint64_t hash = fnv1a64(html);
+  if (hash != kGoldenFnv1a || html.size() != kGoldenBytes) {
+    // Kept for a diff against a report of the code before the change.
+    const fs::path keep = fs::temp_directory_path() / "cinergy-report-golden-actual.html";
+    std::ofstream(keep, std::ios::binary) << html;
+    ADD_FAILURE() << "report of the default fixture changed: FNV-1a 0x" << std::hex << hash
+                  << std::dec << ", " << html.size() << " bytes (golden 0x" << std::hex
+                  << kGoldenFnv1a << std::dec << ", " << kGoldenBytes
+                  << " bytes); normalised HTML kept in " << keep.string();
+  }
+}
+
+}  // namespace
