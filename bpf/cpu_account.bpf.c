@@ -289,15 +289,38 @@ int BPF_PROG(cinergy_sched_switch, bool preempt, struct task_struct* prev, struc
  * the CPU is busy), and from user space before a read that finds a row whose
  * task is a suspect (cinergy_adopt, run on that CPU by BPF_PROG_TEST_RUN). */
 static __always_inline void adopt_current(void) {
-  if (!(n_cg | n_tgid | n_tid)) return;
   struct task_struct* cur = bpf_get_current_task_btf();
-  if (!cur || cur->pid == 0) return; /* idle: nothing runs to adopt */
+  if (!cur) return;
   __u32 cpu = bpf_get_smp_processor_id();
   struct cinergy_cpu_acct* a = bpf_map_lookup_elem(&cpu_acct, &cpu);
   if (!a) return;
   struct cinergy_cpu_row* r = &a->row;
   if (r->cur_task == (__u64)cur || !r->initialized) return; /* the row knows who runs */
   __u32 gen = table_gen;
+  if (cur->pid == 0) {
+    /* The switch to idle was not seen: the CPU has been idle since some
+     * moment after the row's last event. Its busy run ends now (the program
+     * clock from this CPU's calibration pair; the only clock read here). */
+    __u64 seq = r->seq;
+    *(volatile __u64*)&r->seq = seq + 1;
+    barrier();
+    if (r->busy && r->calib_mono_ns) {
+      __u64 now = r->calib_clock_ns + (bpf_ktime_get_ns() - r->calib_mono_ns);
+      if (now > r->busy_since_ns) r->busy_ns += now - r->busy_since_ns;
+      r->busy_since_ns = now;
+    }
+    r->busy = 0;
+    r->cur_slot[CINERGY_SLOT_CGROUP] = 0;
+    r->cur_slot[CINERGY_SLOT_TGID] = 0;
+    r->cur_slot[CINERGY_SLOT_TID] = 0;
+    r->cur_tracked = 0;
+    r->cur_task = (__u64)cur;
+    r->cur_gen = gen;
+    barrier();
+    *(volatile __u64*)&r->seq = seq + 2;
+    return;
+  }
+  if (!(n_cg | n_tgid | n_tid)) return;
   __u32 nx[CINERGY_NSLOT_KINDS];
   slots_of(cur, nx);
   __u32 tracked = (nx[0] | nx[1] | nx[2]) != 0;

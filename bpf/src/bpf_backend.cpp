@@ -108,7 +108,9 @@ class BpfAccounting final : public CpuAccounting {
         busy_base_(ncpu, 0),
         busy_last_(ncpu, 0),
         busy_now_(ncpu, 0),
-        rows_(ncpu) {
+        rows_(ncpu),
+        clocks_(ncpu),
+        checked_(ncpu, 0) {
     pairs_.reserve(4 * CINERGY_MAX_SLOTS);
     std::uint64_t now = 0;
     snapshot(now);
@@ -130,9 +132,9 @@ class BpfAccounting final : public CpuAccounting {
           "bpf accounting: {} tracked switch-out(s) without a seen switch-in, {} running "
           "tracked task(s) found by the timer instead; {} cgroup(s) created under subjects "
           "while measuring; {} read pass(es) redone after a preemption, {} kept slow; {} "
-          "adoption(s) run on another CPU before a read",
+          "row(s) checked on their CPU before a read, {} left unchecked (rate limit)",
           unpaired, adopted, std::atomic_ref<__u32>(skel_->bss->inherited_cg).load(),
-          redone_reads_, slow_reads_, adopt_runs_);
+          redone_reads_, slow_reads_, row_checks_, unchecked_rows_);
       ::munmap(const_cast<char*>(acct_), acct_bytes_);
     }
     cpu_account__destroy(skel_);  // detaches and closes: nothing stays loaded
@@ -309,10 +311,12 @@ class BpfAccounting final : public CpuAccounting {
   // happened after it; running slices and busy runs are extended to it.
   bool snapshot(std::uint64_t& now_mono_ns) noexcept {
     std::uint64_t now = 0;
+    // A row checked in this read is not checked again in a redone pass.
+    std::fill(checked_.begin(), checked_.end(), std::uint8_t{0});
     for (int attempt = 1;; ++attempt) {
       const std::uint64_t start = monotonic_now_ns();
       if (!copy_rows()) return false;
-      if (adopt_on_suspect_cpus() && !copy_rows()) return false;
+      if (verify_rows(start, checked_) && !copy_rows()) return false;
       now = monotonic_now_ns();
       if (now - start <= max_span_ns_) break;
       if (attempt == kReadAttempts) {
@@ -322,13 +326,15 @@ class BpfAccounting final : public CpuAccounting {
       ++redone_reads_;
     }
     now_mono_ns = now;
-    // Each CPU's clocks "now" from its own calibration pair (per-CPU sched
-    // clocks need not agree when sched_clock is unstable); a CPU without a
-    // pair yet uses the freshest pair of any CPU.
+    // Each CPU's clocks "now" from its own calibration (per-CPU sched clocks
+    // need not agree when sched_clock is unstable), robust to a pair taken
+    // late (ClockEstimate); a CPU without a pair yet uses the freshest pair
+    // of any CPU.
     const std::uint32_t used = next_slot_;
     const ClockNow any = clocks_now(rows_, now);
     for (std::size_t c = 0; c < ncpu_; ++c) {
-      const ClockNow at = rows_[c].calib_mono_ns != 0 ? clocks_now(std::span(&rows_[c], 1), now) : any;
+      clocks_[c].update(rows_[c]);
+      const ClockNow at = clocks_[c].valid() ? clocks_[c].at(now) : any;
       add_running_slice(rows_[c], at.task_ns, std::span(slot_total_).first(used));
       busy_now_[c] = busy_at(rows_[c], at.program_ns);
     }
@@ -337,26 +343,33 @@ class BpfAccounting final : public CpuAccounting {
     return true;
   }
 
-  // A row whose task is a suspect (its switch-outs do not reach the program)
-  // may hide a tracked task running there unseen: the adopt program is run
-  // on that CPU (an IPI) to put the running task in the row before it is
-  // read. Rare: only after such a missed switch. True when any was run.
-  bool adopt_on_suspect_cpus() noexcept {
-    std::array<std::uint64_t, CINERGY_NSUSPECT> suspects{};
-    for (std::size_t i = 0; i < suspects.size(); ++i)
-      suspects[i] = std::atomic_ref<__u64>(skel_->bss->suspect_task[i]).load(std::memory_order_relaxed);
-    const int self = ::sched_getcpu();
+  // Rows that may be stale are checked on their CPU before the read
+  // (RowVerifier says which and why); the program's own suspects (tasks whose
+  // switch-out it saw missing) are taken in first. True when any check ran.
+  bool verify_rows(std::uint64_t now_ns, std::span<std::uint8_t> checked) noexcept {
+    for (std::size_t i = 0; i < CINERGY_NSUSPECT; ++i)
+      verifier_.add_suspect(
+          std::atomic_ref<__u64>(skel_->bss->suspect_task[i]).load(std::memory_order_relaxed));
+    const int self = ::sched_getcpu();  // the reader's CPU runs the reader: its row needs no check
     bool ran = false;
     for (std::size_t c = 0; c < ncpu_; ++c) {
-      if (static_cast<int>(c) == self || !row_suspect(rows_[c], suspects)) continue;
+      if (static_cast<int>(c) == self || checked[c] || !verifier_.wants(rows_[c])) continue;
+      if (!verifier_.take(now_ns)) {
+        ++unchecked_rows_;
+        continue;
+      }
       bpf_test_run_opts opts{};
       opts.sz = sizeof opts;
       opts.flags = BPF_F_TEST_RUN_ON_CPU;
       opts.cpu = static_cast<__u32>(c);
-      if (bpf_prog_test_run_opts(adopt_fd_, &opts) == 0) {
-        ++adopt_runs_;
-        ran = true;
-      }
+      if (bpf_prog_test_run_opts(adopt_fd_, &opts) != 0) continue;
+      ++row_checks_;
+      ran = true;
+      // What runs there now, as the adopt program left it in the row.
+      const auto running = std::atomic_ref<__u64>(
+          const_cast<__u64&>(cpu(c)->row.cur_task)).load(std::memory_order_acquire);
+      verifier_.learned(rows_[c].cur_task, running, now_ns);
+      checked[c] = 1;
     }
     return ran;
   }
@@ -466,7 +479,8 @@ class BpfAccounting final : public CpuAccounting {
   bool init_pid_namespace_;       // pid and tid subjects need it
   std::size_t cg_mask_, id_mask_;  // index masks of the direct-mapped tables
   std::int64_t last_at_ns_ = 0;    // the instant of the values last published
-  std::uint64_t redone_reads_ = 0, slow_reads_ = 0, adopt_runs_ = 0;
+  std::uint64_t redone_reads_ = 0, slow_reads_ = 0, row_checks_ = 0, unchecked_rows_ = 0;
+  RowVerifier verifier_;
   int adopt_fd_ = bpf_program__fd(skel_->progs.cinergy_adopt);
   std::uint32_t next_slot_ = 1;  // slot 0 is the program's sink
   std::map<std::uint64_t, std::uint32_t> cg_slots_;
@@ -476,6 +490,8 @@ class BpfAccounting final : public CpuAccounting {
   std::vector<std::uint64_t> raw_, baseline_, last_;
   std::vector<std::uint64_t> busy_base_, busy_last_, busy_now_;
   std::vector<RowSnapshot> rows_;
+  std::vector<ClockEstimate> clocks_;
+  std::vector<std::uint8_t> checked_;  // per CPU: checked in this read
   std::vector<SubjectState> subjects_;
   std::vector<SeriesInfo> series_;
 };

@@ -2,6 +2,7 @@
 // and how per-CPU snapshots become series values. Table-tested in tests/bpf.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <span>
@@ -59,6 +60,44 @@ struct ClockNow {
   std::uint64_t task_ns = 0;     // rq->clock_task domain: running slices
 };
 
+// One CPU's conversion from CLOCK_MONOTONIC to its program and task clocks,
+// from the calibration pairs its row publishes. A pair reads rq->clock as
+// __schedule() last updated it and CLOCK_MONOTONIC a little later, so its
+// offset (mono - clock) is the true one plus a delay that is never negative
+// and becomes large when the vCPU is preempted in between. The estimate is
+// therefore the smallest offset seen, allowed to grow by kDriftPpm of the
+// time since (the two clocks' rates differ by NTP slew at most). The task
+// clock lags the program clock by the IRQ/steal time the kernel subtracts,
+// known exactly at each pair (both come from the same rq update).
+class ClockEstimate {
+ public:
+  static constexpr double kDriftPpm = 200.0;
+  // A row's pair (calib_mono_ns 0: none yet). Idempotent for the same pair.
+  void update(const RowSnapshot& r) {
+    if (r.calib_mono_ns == 0 || r.calib_mono_ns == pair_mono_) return;
+    const auto offset = static_cast<std::int64_t>(r.calib_mono_ns - r.calib_clock_ns);
+    if (pair_mono_ == 0) {
+      offset_ = offset;
+    } else {
+      const double since = static_cast<double>(r.calib_mono_ns - pair_mono_);
+      const auto allowed = offset_ + static_cast<std::int64_t>(since * kDriftPpm * 1e-6);
+      offset_ = std::min(offset, allowed);
+    }
+    task_lag_ = r.calib_clock_ns > r.calib_task_ns ? r.calib_clock_ns - r.calib_task_ns : 0;
+    pair_mono_ = r.calib_mono_ns;
+  }
+  [[nodiscard]] bool valid() const { return pair_mono_ != 0; }
+  [[nodiscard]] ClockNow at(std::uint64_t now_mono_ns) const {
+    const auto program = static_cast<std::uint64_t>(static_cast<std::int64_t>(now_mono_ns) - offset_);
+    return {program, program > task_lag_ ? program - task_lag_ : 0};
+  }
+
+ private:
+  std::int64_t offset_ = 0;       // mono - program clock
+  std::uint64_t task_lag_ = 0;    // program clock - task clock at the latest pair
+  std::uint64_t pair_mono_ = 0;   // calib_mono_ns of the latest pair taken in
+};
+
 // From the freshest calibration pair among `rows` (the clocks advance at the
 // same rate but for IRQ/steal time, which the task clock leaves out; the pair
 // is refreshed at every sample, so neither difference accumulates past one
@@ -73,15 +112,75 @@ inline ClockNow clocks_now(std::span<const RowSnapshot> rows, std::uint64_t now_
   return {best->calib_clock_ns + since, best->calib_task_ns + since};
 }
 
-// Whether a row may be stale: it shows a busy CPU running an untracked task
-// whose switch-outs were seen missing (the program's suspects), so a tracked
-// task may run there unseen.
-inline bool row_suspect(const RowSnapshot& r, std::span<const std::uint64_t> suspects) {
-  if (!r.initialized || !r.busy || r.cur_tracked || r.cur_task == 0) return false;
-  for (auto t : suspects)
-    if (t == r.cur_task) return true;
-  return false;
-}
+// Which rows to check on their own CPU before a read. A row shows the task
+// its CPU last saw switching in; on hosts where some switch-outs never reach
+// the program (cpu_account.h), a row showing such a task is stale, and a
+// tracked task may run there unseen. A check (the adopt program run on that
+// CPU: an IPI, ~16 us on a VM) puts the task that really runs in the row.
+// Checked: busy rows showing an untracked task that is a suspect (a task
+// found not running while its row showed it, or whose switch-out the program
+// saw missing), or that was not yet found running twice. A task found
+// running at two checks at least kConfirmNs apart is "good" and not checked
+// again (a task with hidden switch-outs is found not running almost always:
+// such threads run for microseconds at a time, so two separate activations
+// are the margin against a lucky check; one suspect finding is final). Checks are
+// limited to kRatePerS on average (bursts of kBurst), so a host with much
+// untracked churn is not flooded with IPIs; rows left unchecked are counted.
+class RowVerifier {
+ public:
+  static constexpr std::size_t kGood = 256, kSuspects = 32;
+  static constexpr double kRatePerS = 200, kBurst = 32;
+  static constexpr std::uint64_t kConfirmNs = 50'000'000;
+
+  [[nodiscard]] bool wants(const RowSnapshot& r) const {
+    if (!r.initialized || !r.busy || r.cur_tracked || r.cur_task == 0) return false;
+    return is_suspect(r.cur_task) || !contains(good_, r.cur_task);
+  }
+  // The check at `now_ns` of a row that showed `shown` found `running` on the CPU.
+  void learned(std::uint64_t shown, std::uint64_t running, std::uint64_t now_ns) {
+    if (shown != running) {
+      add_suspect(shown);
+      return;
+    }
+    const auto it = std::find(once_.begin(), once_.end(), shown);
+    if (it == once_.end()) {
+      once_at_[once_next_ % kGood] = now_ns;
+      push(once_, once_next_, shown);
+    } else if (now_ns - once_at_[static_cast<std::size_t>(it - once_.begin())] >= kConfirmNs &&
+               !contains(good_, shown)) {
+      push(good_, good_next_, shown);
+    }
+  }
+  void add_suspect(std::uint64_t task) {
+    if (task != 0 && !is_suspect(task)) push(suspects_, suspect_next_, task);
+  }
+  [[nodiscard]] bool is_suspect(std::uint64_t task) const { return contains(suspects_, task); }
+  // One check allowed now (token bucket refilled at kRatePerS)?
+  bool take(std::uint64_t now_ns) {
+    if (last_ns_ != 0 && now_ns > last_ns_)
+      tokens_ = std::min(kBurst, tokens_ + static_cast<double>(now_ns - last_ns_) * kRatePerS / 1e9);
+    last_ns_ = now_ns;
+    if (tokens_ < 1) return false;
+    tokens_ -= 1;
+    return true;
+  }
+
+ private:
+  template <std::size_t N>
+  static bool contains(const std::array<std::uint64_t, N>& a, std::uint64_t t) {
+    return std::find(a.begin(), a.end(), t) != a.end();
+  }
+  template <std::size_t N>
+  static void push(std::array<std::uint64_t, N>& a, std::size_t& next, std::uint64_t t) {
+    a[next % N] = t;
+    ++next;
+  }
+  std::array<std::uint64_t, kGood> once_{}, once_at_{}, good_{};
+  std::array<std::uint64_t, kSuspects> suspects_{};
+  std::size_t once_next_ = 0, good_next_ = 0, suspect_next_ = 0;
+  double tokens_ = kBurst;
+  std::uint64_t last_ns_ = 0;
+};
 
 // Busy ns of one CPU at `now_ns`: folded busy time plus the current busy run.
 constexpr std::uint64_t busy_at(const RowSnapshot& r, std::uint64_t now_ns) {

@@ -1,6 +1,7 @@
 // The sampling loop (one thread, absolute deadlines) and the writer thread,
 // connected by a lock-free SPSC queue of uint64_t words, `stride` words per
 // sample: [t_ns, energy_uj x domains, cpu_ns x series, busy_ns x cpus].
+#include "cinergy/common/topology.hpp"
 #include "cinergy/sampler/sampler.hpp"
 
 #include <pthread.h>
@@ -64,6 +65,7 @@ nlohmann::json Summary::to_json() const {
     }
   }
   if (host_busy_pct) j["host"] = {{"busy_pct", r3(*host_busy_pct)}};
+  j["invariants"] = invariants.to_json();
   if (!notes.empty()) j["notes"] = notes;
   return j;
 }
@@ -99,6 +101,8 @@ struct Sampler::Impl {
   std::vector<std::int64_t> subject_end_ns;  // t_ns when the subject ended, -1 alive
   std::vector<std::uint64_t> subject_end_cpu;
   std::uint64_t host_busy_sum = 0;
+  std::optional<InvariantChecker> invariants;
+  int online_cpus = 0;
   std::int64_t first_t = -1, last_t = 0;
   std::vector<std::string> notes;
 
@@ -162,6 +166,19 @@ Result<std::unique_ptr<Sampler>> Sampler::create(std::unique_ptr<EnergySource> s
     }
     for (std::size_t c = 0; c < m.nc; ++c) columns.push_back("busy_ns:cpu" + std::to_string(c));
   }
+  // The exactness invariants of every interval (invariants.hpp).
+  InvariantLimits lim;
+  auto topo = read_topology(m.cfg.sysfs_cpu_root);
+  m.online_cpus = topo && topo->threads() > 0 ? topo->threads() : static_cast<int>(m.nc);
+  lim.online_cpus = m.online_cpus;
+  if (accounting) {
+    lim.epsilon_ns = accounting->resolution_ns();
+    for (const auto& si : accounting->series()) lim.series_max_cpus.push_back(si.max_cpus);
+  }
+  lim.max_power_w = m.source->max_power_w();
+  for (std::size_t d = 0; d < m.nd; ++d)
+    if (m.names[d] == "package-global") lim.power_domain = d;
+  m.invariants.emplace(std::move(lim));
   if (!m.cfg.trace_path.empty()) {
     auto w = TraceWriter::open(m.cfg.trace_path, columns);
     if (!w) return std::unexpected(w.error());
@@ -324,6 +341,8 @@ void Sampler::Impl::writer() {
     rel[0] = row[0];
     for (std::size_t i = 1; i < stride; ++i) rel[i] = row[i] >= base[i] ? row[i] - base[i] : 0;
     const auto t = static_cast<std::int64_t>(row[0]);
+    const std::span<const std::uint64_t> all(row);
+    invariants->add(t, all.subspan(1, nd), all.subspan(1 + nd, ns), all.subspan(1 + nd + ns, nc));
     const std::int64_t dt = t - static_cast<std::int64_t>(prev[0]);
     if (dt > 0) {
       for (std::size_t s = 0; s < total_series.size(); ++s) {
@@ -426,6 +445,7 @@ Summary Sampler::stop(bool interrupted) {
                           : 0;
   s.interrupted = interrupted;
   s.notes = m.notes;
+  s.invariants = m.invariants->counts();
   const double span_s = m.first_t >= 0 ? static_cast<double>(m.last_t - m.first_t) / 1e9 : 0;
   auto snap = m.latest;
   for (std::size_t d = 0; d < m.nd; ++d) {
@@ -456,8 +476,8 @@ Summary Sampler::stop(bool interrupted) {
       s.subjects.push_back(ss);
     }
     if (m.nc > 0 && span_s > 0)
-      s.host_busy_pct =
-          100.0 * static_cast<double>(m.host_busy_sum) / 1e9 / (span_s * static_cast<double>(m.nc));
+      s.host_busy_pct = 100.0 * static_cast<double>(m.host_busy_sum) / 1e9 /
+                        (span_s * static_cast<double>(std::max(1, m.online_cpus)));
   }
   if (m.trace) {
     m.meta["summary"] = s.to_json();

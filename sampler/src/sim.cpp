@@ -131,6 +131,10 @@ class SimSource final : public EnergySource {
   std::string sim_host() const override { return opt_.curve.result_id; }
   const std::vector<DomainInfo>& domains() const override { return info_; }
   std::uint64_t suspect_gaps() const noexcept override { return counter_.suspect_gaps(); }
+  // gauss() lies in [-2 sqrt(3), 2 sqrt(3)] (four uniforms, centred and scaled).
+  std::optional<double> max_power_w() const override {
+    return opt_.curve.watts[10] * (1 + opt_.noise_rel * 2 * std::sqrt(3.0));
+  }
 
   void on_accounting_read(std::span<const std::uint64_t> busy, std::int64_t at_ns) noexcept override {
     if (util_) util_->feed(busy, at_ns);

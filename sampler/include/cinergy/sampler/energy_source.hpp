@@ -53,6 +53,10 @@ class EnergySource {
   // counter wrap could have been missed (the energy may be short by a multiple
   // of the wrap). Reported in summaries; never hidden.
   [[nodiscard]] virtual std::uint64_t suspect_gaps() const noexcept { return 0; }
+  // The most power this source can report (W), when it knows: the simulated
+  // meter's curve maximum with its noise at the top of its range. Checked on
+  // every 10 ms window of a trace (invariants.hpp). nullopt for real meters.
+  [[nodiscard]] virtual std::optional<double> max_power_w() const { return std::nullopt; }
   // Hot path: the sampling loop's CPU accounting read of this sample, just
   // before read(): per-CPU busy ns and the instant they hold for
   // (CLOCK_MONOTONIC). The simulated meter takes its utilisation from it (one

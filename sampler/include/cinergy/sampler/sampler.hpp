@@ -19,7 +19,8 @@
 // A sidecar "<trace>.meta.json" holds: source, simulated, sim_host, rate_hz,
 // t0_monotonic_ns, t0_realtime_ns (the realtime offset, recorded once),
 // domains (name, max_energy_range_uj), series, cpu backend, and at the end the
-// summary (samples, dropped, read_errors, lateness, interrupted) and "trace":
+// summary (samples, dropped, read_errors, lateness, interrupted, the
+// invariant checks of every interval: invariants.hpp) and "trace":
 // {"rows": data rows in the file, "t_first_ns", "t_last_ns": t_ns of its first
 // and last row (null without rows)}, exact for the file as closed (the report
 // plans its levels from them and reads the trace once). Both are null while
@@ -39,6 +40,7 @@
 
 #include "cinergy/bpf/cpu_accounting.hpp"
 #include "cinergy/common/error.hpp"
+#include "cinergy/sampler/invariants.hpp"
 
 namespace cinergy::sampler {
 
@@ -62,6 +64,8 @@ struct SamplerConfig {
   std::optional<int> fifo_priority;      // SCHED_FIFO priority of the sampling thread
   std::size_t queue_samples = 1u << 14;  // SPSC queue capacity, in samples
   std::filesystem::path trace_path;      // empty = no trace written
+  // Where the online CPUs are listed (the invariants' and host busy % denominator).
+  std::filesystem::path sysfs_cpu_root = "/sys/devices/system/cpu";
 };
 
 // One cumulative reading, as seen by consumers of Sampler::latest().
@@ -104,7 +108,8 @@ struct Summary {
   std::uint64_t suspect_gaps = 0;      // reads after a gap long enough to hide a counter wrap
   std::vector<DomainSummary> domains;
   std::vector<SubjectSummary> subjects;
-  std::optional<double> host_busy_pct;  // all CPUs, from the accounting's per-CPU busy ns
+  std::optional<double> host_busy_pct;  // the online CPUs, from the accounting's per-CPU busy ns
+  InvariantCounts invariants;           // every pair of consecutive samples checked (invariants.hpp)
   std::vector<std::string> notes;       // e.g. a subject whose cgroup disappeared
   nlohmann::json to_json() const;       // the `cinergy record --json` object's core fields
 };
