@@ -63,6 +63,15 @@ void print_human(const sampler::Summary& s, const std::string& out) {
       static_cast<unsigned long long>(s.read_errors), s.interrupted ? " (interrupted)" : "");
   std::printf("lateness p50 %.1f us, p99 %.1f us, max %.1f us; recorder CPU %.2f %% of one CPU\n",
               s.lateness.p50_us, s.lateness.p99_us, s.lateness.max_us, s.cpu_pct);
+  const auto& inv = s.invariants;
+  std::printf(
+      "invariants: %llu violation(s) in %llu intervals (CPU %llu, host %llu, subjects %llu, "
+      "simulated power %llu of %llu windows)\n",
+      static_cast<unsigned long long>(inv.violations()),
+      static_cast<unsigned long long>(inv.intervals),
+      static_cast<unsigned long long>(inv.cpu_busy), static_cast<unsigned long long>(inv.host_busy),
+      static_cast<unsigned long long>(inv.series), static_cast<unsigned long long>(inv.sim_power),
+      static_cast<unsigned long long>(inv.power_windows));
   if (s.suspect_gaps)
     std::printf("WARNING: %llu reads came after a gap long enough to hide a counter wrap\n",
                 static_cast<unsigned long long>(s.suspect_gaps));
@@ -143,6 +152,7 @@ int run_record(const RecordOptions& o) {
   cfg.pin_cpu = o.pin;
   cfg.fifo_priority = o.fifo;
   cfg.trace_path = o.out;
+  cfg.sysfs_cpu_root = o.source.sysfs_cpu_root;
   // At least 5 s of samples in the queue: the writer may be starved on a loaded host.
   cfg.queue_samples =
       std::max<std::size_t>(cfg.queue_samples, static_cast<std::size_t>(o.rate_hz * 5));

@@ -46,6 +46,7 @@ Result<void> Phase::open() {
   sampler::SamplerConfig cfg;
   cfg.rate_hz = c_.options.rate_hz;
   cfg.trace_path = c_.run_dir / record_["trace"].get<std::string>();
+  cfg.sysfs_cpu_root = c_.options.sysfs_cpu_root;
   auto created = sampler::Sampler::create(std::move(*source), accounting_.get(), cfg);
   if (!created) return std::unexpected(created.error());
   sampler_ = std::move(*created);

@@ -49,7 +49,7 @@ std::string health_html(const Inputs& in, const std::vector<json>& health, bool 
   h += "<table class=grid><tr><th>trace</th><th>source</th><th>rows</th><th>duration s</th>"
        "<th>rate set Hz</th><th>rate reached Hz</th><th>interval p50/p99/max µs</th>"
        "<th>dropped</th><th>read errors</th><th>lateness p50/p99/max µs</th>"
-       "<th>interrupted</th><th>file state</th></tr>";
+       "<th>invariant violations / intervals</th><th>interrupted</th><th>file state</th></tr>";
   for (const auto& t : health) {
     const json meta = t.contains("meta") ? t["meta"] : json::object();
     auto mv = [&](std::initializer_list<const char*> p) {
@@ -64,6 +64,14 @@ std::string health_html(const Inputs& in, const std::vector<json>& health, bool 
     if (t.contains("interval_us"))
       interval = cell(t["interval_us"]["p50"]) + " / " + cell(t["interval_us"]["p99"]) + " / " +
                  cell(t["interval_us"]["max"]);
+    // Every interval of the trace checked against the CPU and power bounds
+    // (the sampler's invariants); absent in traces of older versions.
+    std::string invariants = "–";
+    if (const json* v = jget(meta, {"summary", "invariants", "violations"}); v && v->is_number()) {
+      const auto n = v->get<std::uint64_t>();
+      invariants = (n == 0 ? std::string("0") : fmt::format("<b class=warn>{}</b>", n)) + " / " +
+                   mv({"summary", "invariants", "intervals"});
+    }
     std::string state = t.value("truncated", false)
                             ? "<b class=warn>truncated: " + esc(t.value("truncation", "")) + "</b>"
                             : "complete";
@@ -75,8 +83,8 @@ std::string health_html(const Inputs& in, const std::vector<json>& health, bool 
          interval + "</td><td>" + mv({"summary", "dropped"}) + "</td><td>" +
          mv({"summary", "read_errors"}) + "</td><td>" + mv({"summary", "lateness_us", "p50"}) +
          " / " + mv({"summary", "lateness_us", "p99"}) + " / " +
-         mv({"summary", "lateness_us", "max"}) + "</td><td>" + mv({"summary", "interrupted"}) +
-         "</td><td>" + state + "</td></tr>";
+         mv({"summary", "lateness_us", "max"}) + "</td><td>" + invariants + "</td><td>" +
+         mv({"summary", "interrupted"}) + "</td><td>" + state + "</td></tr>";
   }
   return h + "</table>";
 }

@@ -89,6 +89,82 @@ TEST(ReadMath, ClockConversionUsesTheFreshestPair) {
   EXPECT_EQ(clocks_now(rows, 1'000).program_ns, 60'100u);  // now before the pair: clamped
 }
 
+// A pair taken late (the vCPU preempted between the rq clock update and the
+// clock read) has a larger offset; the estimate keeps the smallest one seen,
+// letting it grow only by the allowed drift.
+TEST(ReadMath, ClockEstimateIgnoresLatePairs) {
+  ClockEstimate est;
+  EXPECT_FALSE(est.valid());
+  RowSnapshot r;
+  r.calib_clock_ns = 1'000'000;
+  r.calib_task_ns = 900'000;  // 100 us of steal so far
+  r.calib_mono_ns = 5'000'000;  // offset 4'000'000
+  est.update(r);
+  ASSERT_TRUE(est.valid());
+  EXPECT_EQ(est.at(5'500'000).program_ns, 1'500'000u);
+  EXPECT_EQ(est.at(5'500'000).task_ns, 1'400'000u);
+  // 1 ms later a pair 126 us late: only the drift allowed in 1 ms (0.2 us)
+  // is taken of it.
+  r.calib_clock_ns = 2'000'000 - 126'000;
+  r.calib_task_ns = r.calib_clock_ns - 150'000;  // steal grew to 150 us: that is taken
+  r.calib_mono_ns = 6'000'000;
+  est.update(r);
+  EXPECT_EQ(est.at(6'000'000).program_ns, 2'000'000u - 200u);
+  EXPECT_EQ(est.at(6'000'000).task_ns, 1'850'000u - 200u);
+  // A pair on time with a slightly smaller offset: taken.
+  r.calib_clock_ns = 3'000'010;
+  r.calib_task_ns = 2'850'010;
+  r.calib_mono_ns = 7'000'000;
+  est.update(r);
+  EXPECT_EQ(est.at(7'000'000).program_ns, 3'000'010u);
+  // The same pair again changes nothing; a pair 10 s later may have drifted
+  // by up to 200 ppm (2 ms): a pair 1 ms "late" then is taken as drift.
+  est.update(r);
+  r.calib_mono_ns = 10'007'000'000;
+  r.calib_clock_ns = 10'003'000'010 - 1'000'000;
+  r.calib_task_ns = r.calib_clock_ns - 150'000;
+  est.update(r);
+  EXPECT_EQ(est.at(10'007'000'000).program_ns, 10'002'000'010u);
+}
+
+// Which rows are checked on their CPU before a read.
+TEST(ReadMath, RowVerifierChecksUntilConfirmedAndSuspectsForever) {
+  RowVerifier v;
+  RowSnapshot r;
+  r.initialized = r.busy = true;
+  r.cur_task = 0xA;
+  EXPECT_TRUE(v.wants(r)) << "an untracked task never found running";
+  r.cur_tracked = true;
+  EXPECT_FALSE(v.wants(r)) << "a tracked task: the row knows it";
+  r.cur_tracked = false;
+  r.busy = false;
+  EXPECT_FALSE(v.wants(r)) << "an idle CPU";
+  r.busy = true;
+  const std::uint64_t ms = 1'000'000;
+  v.learned(0xA, 0xA, 100 * ms);
+  EXPECT_TRUE(v.wants(r)) << "found running once";
+  v.learned(0xA, 0xA, 120 * ms);
+  EXPECT_TRUE(v.wants(r)) << "twice, but within 50 ms (the same activation)";
+  v.learned(0xA, 0xA, 160 * ms);
+  EXPECT_FALSE(v.wants(r)) << "found running at two separate checks: good";
+  // A task found not running while its row showed it is a suspect for good.
+  r.cur_task = 0xB;
+  v.learned(0xB, 0xC, 200 * ms);
+  v.learned(0xB, 0xB, 300 * ms);
+  v.learned(0xB, 0xB, 400 * ms);
+  EXPECT_TRUE(v.is_suspect(0xB));
+  EXPECT_TRUE(v.wants(r));
+  v.add_suspect(0xA);  // the program saw its switch-out missing
+  r.cur_task = 0xA;
+  EXPECT_TRUE(v.wants(r));
+  // The rate limit: a burst of kBurst, then kRatePerS per second.
+  int allowed = 0;
+  for (int i = 0; i < 100; ++i) allowed += v.take(1'000'000'000) ? 1 : 0;
+  EXPECT_EQ(allowed, static_cast<int>(RowVerifier::kBurst));
+  EXPECT_FALSE(v.take(1'000'000'000));
+  EXPECT_TRUE(v.take(1'000'000'000 + 10 * ms)) << "200/s: two tokens in 10 ms";
+}
+
 TEST(ReadMath, SeriesSums) {
   // Slots: 1 = vm dir, 2 = vm/vcpu0, 3 = vm/vcpu0/inner, 4 = pid.
   std::vector<std::uint64_t> slots{999, 10, 20, 5, 7};

@@ -34,9 +34,11 @@ namespace fs = std::filesystem;
 namespace {
 
 // Measured on the report as it was before the readers moved to the model
-// library (commit 577655c).
-constexpr std::uint64_t kGoldenFnv1a = 0x9f8f94ff06275631;
-constexpr std::size_t kGoldenBytes = 734880;
+// library (commit 577655c): 0x9f8f94ff06275631, 734880 bytes; the refactor
+// kept it. Re-measured when the run-health table gained its "invariant
+// violations / intervals" column (the only difference, checked with a diff):
+constexpr std::uint64_t kGoldenFnv1a = 0xa74cc7d8e9386ea7;
+constexpr std::size_t kGoldenBytes = 734981;
 
 std::uint64_t fnv1a64(const std::string& bytes) {
   std::uint64_t h = 0xcbf29ce484222325;

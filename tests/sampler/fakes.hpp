@@ -3,6 +3,8 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <vector>
 
 #include "cinergy/common/topology.hpp"
@@ -55,7 +57,13 @@ class FakeAccounting final : public bpf::CpuAccounting {
     b[1] = r * 300000;
     return 0;
   }
-  bool subject_alive(std::size_t i) const override { return i == 0 || noise_alive.load(); }
+  bool subject_alive(std::size_t i) const override {
+    // The writer polls this once per flush: a test can hold the writer here.
+    if (const int ms = block_alive_ms.exchange(0); ms > 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    return i == 0 || noise_alive.load();
+  }
+  mutable std::atomic<int> block_alive_ms{0};
   std::atomic<bool> noise_alive{true};
   std::atomic<std::uint64_t> reads{0};
   std::int64_t (*clock_ns)() = nullptr;  // the instant read() reports; null: CLOCK_MONOTONIC

@@ -193,6 +193,53 @@ TEST(SamplerLoop, SubjectsSeriesAndPercentiles) {
                                       "cpu_ns:noise", "busy_ns:cpu0", "busy_ns:cpu1"}));
 }
 
+// The writer held for 500 ms (in its first subject poll, after ~1 s) with a
+// 16-sample queue at 1 kHz: the loop never waits for it, and every sample it
+// could not queue is counted as dropped: hundreds, and exactly the ones
+// missing from the trace.
+TEST(SamplerLoop, AStalledWriterMakesCountedDrops) {
+  TempDir t;
+  test::FakeAccounting acc;
+  acc.block_alive_ms = 500;
+  SamplerConfig cfg = config(1000, 16);
+  cfg.trace_path = t.path() / "d.csv.gz";
+  auto s = Sampler::create(std::make_unique<test::FakeSource>(2), &acc, cfg);
+  ASSERT_TRUE(s);
+  ASSERT_TRUE((*s)->start());
+  wait_samples(**s, 1800);
+  auto sum = (*s)->stop();
+  EXPECT_EQ(acc.block_alive_ms.load(), 0) << "the writer polled (and was held)";
+  EXPECT_GE(sum.dropped, 50u) << "a 500 ms stall at 1 kHz with a 16-sample queue";
+  auto rows = csv(read_text(cfg.trace_path));
+  EXPECT_EQ(rows.size() - 1, sum.samples - sum.dropped);
+  EXPECT_EQ((*s)->latest()->dropped, sum.dropped);
+}
+
+// Samples are stamped with the instant the accounting says its values hold
+// for, not with the loop's wake-up time: here that instant advances exactly
+// 1 ms per read, so every interval of the trace is exactly 1 ms long.
+TEST(SamplerLoop, SamplesAreStampedWithTheAccountingsInstant) {
+  static std::atomic<std::int64_t> fake_now{0};
+  fake_now = monotonic_ns() + 10'000'000'000;  // ahead of the sampler's t0
+  TempDir t;
+  test::FakeAccounting acc;
+  acc.clock_ns = [] { return fake_now.fetch_add(1'000'000) + 1'000'000; };
+  SamplerConfig cfg = config(1000);
+  cfg.trace_path = t.path() / "i.csv.gz";
+  auto s = Sampler::create(std::make_unique<test::FakeSource>(2), &acc, cfg);
+  ASSERT_TRUE(s);
+  ASSERT_TRUE((*s)->start());
+  wait_samples(**s, 100);
+  auto sum = (*s)->stop();
+  auto rows = csv(read_text(cfg.trace_path));
+  ASSERT_GT(rows.size(), 50u);
+  for (std::size_t r = 2; r < rows.size(); ++r)
+    ASSERT_EQ(std::stoll(rows[r][0]) - std::stoll(rows[r - 1][0]), 1'000'000) << "row " << r;
+  // The fake's CPU values (0.5 and 0.9 CPU per 1 ms read) fit every interval.
+  EXPECT_EQ(sum.invariants.violations(), 0u);
+  EXPECT_EQ(sum.invariants.intervals, sum.samples - sum.dropped - 1);
+}
+
 TEST(SamplerLoop, FullQueueCountsDropsInsteadOfBlocking) {
   // A 16-sample queue at 20 kHz: the writer (which sleeps 5 ms when idle) cannot keep up.
   auto src = std::make_unique<test::FakeSource>(2);

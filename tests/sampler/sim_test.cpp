@@ -2,6 +2,7 @@
 
 #include "cinergy/sampler/energy_source.hpp"
 #include "cinergy/sampler/specpower.hpp"
+#include "fakes.hpp"
 #include "temp_dir.hpp"
 
 using namespace cinergy::sampler;
@@ -169,4 +170,36 @@ TEST(ProcStatUtilisation, FromFakeProcStat) {
   EXPECT_FALSE(open_proc_stat_utilisation(t.path() / "missing"));
   t.write("bad", "intr 1 2 3\n");
   EXPECT_FALSE(open_proc_stat_utilisation(t.path() / "bad"));
+}
+
+// The simulated meter driven by the sampling loop's own accounting read: no
+// second read per sample, utilisation over the online CPUs (the accounting
+// covers every possible CPU), energy up to exactly the sample's instant.
+TEST(SimMeter, FedByTheLoopsReadOverOnlineCpus) {
+  TempDir sys;
+  sys.write("online", "0\n");  // 1 CPU online of the fake's 2 possible
+  cinergy::test::FakeAccounting acc;
+  acc.clock_ns = [] { return std::int64_t{999'000'000}; };  // its one read, at open
+  auto u = open_accounting_utilisation(&acc, sys.path());
+  ASSERT_TRUE(u) << u.error().what();
+  const auto reads_at_open = acc.reads.load();
+  g_now_ns = 1'000'000'000;
+  auto s = open_sim(sim_options(1), std::move(*u));
+  ASSERT_TRUE(s);
+  std::vector<std::uint64_t> e(2), series(3), busy(2);
+  std::int64_t at = 0;
+  (*s)->read(e);
+  for (int i = 1; i <= 200; ++i) {
+    // The loop's read: busy grows 0.9 ms per ms across the fake's two CPUs.
+    busy = {static_cast<std::uint64_t>(i) * 600'000, static_cast<std::uint64_t>(i) * 300'000};
+    at = 1'000'000'000 + static_cast<std::int64_t>(i) * 1'000'000;
+    (*s)->on_accounting_read(busy, at);
+    g_now_ns = at + 777'000;  // the meter's own clock is not used when fed
+    (*s)->read(e);
+  }
+  EXPECT_EQ(acc.reads.load(), reads_at_open) << "the meter never read the accounting itself";
+  // 0.9 CPU of 1 online = 90 %: 190 W on the test curve (100 W idle, 200 W full).
+  const double joules = static_cast<double>(e[0]) / 1e6;
+  EXPECT_NEAR(joules / 0.2, 190.0, 2.0) << "energy over the 200 fed ms";
+  EXPECT_FALSE(open_accounting_utilisation(&acc, sys.path() / "missing"));
 }
