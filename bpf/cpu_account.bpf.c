@@ -295,8 +295,10 @@ static __always_inline void adopt_current(void) {
   struct cinergy_cpu_acct* a = bpf_map_lookup_elem(&cpu_acct, &cpu);
   if (!a) return;
   struct cinergy_cpu_row* r = &a->row;
-  if (r->cur_task == (__u64)cur || !r->initialized) return; /* the row knows who runs */
   __u32 gen = table_gen;
+  if (!r->initialized) return;
+  /* The row knows who runs, and under the current tables. */
+  if (r->cur_task == (__u64)cur && r->cur_gen == gen) return;
   if (cur->pid == 0) {
     /* The switch to idle was not seen: the CPU has been idle since some
      * moment after the row's last event. Its busy run ends now (the program
@@ -324,15 +326,38 @@ static __always_inline void adopt_current(void) {
   __u32 nx[CINERGY_NSLOT_KINDS];
   slots_of(cur, nx);
   __u32 tracked = (nx[0] | nx[1] | nx[2]) != 0;
+  __u32 same_task = r->cur_task == (__u64)cur;
+  if (same_task && nx[0] == r->cur_slot[0] && nx[1] == r->cur_slot[1] &&
+      nx[2] == r->cur_slot[2]) {
+    r->cur_gen = gen; /* the tables changed, not this task's slots */
+    return;
+  }
   if (!tracked && !r->cur_tracked) {
     r->cur_task = (__u64)cur;
     r->cur_gen = gen;
     return;
   }
+  /* The same task under new slots: it was moved into (or registered in) a
+   * tracked cgroup while it ran. Its slice counts for the new slots from the
+   * move (its runtime then, as cgroup_attach_task recorded it), or from now
+   * when it was registered, not moved; the part before stays with the old
+   * slots, added here since the row will not remember them. */
+  __u64 from_sum = 0;
+  if (same_task) {
+    __u64 sum_now = cur->se.sum_exec_runtime;
+    from_sum = sum_now;
+    struct cinergy_moved* m = bpf_task_storage_get(&moved, cur, 0, 0);
+    if (m) {
+      if (m->sum_at_move_ns <= sum_now) from_sum = m->sum_at_move_ns;
+      bpf_task_storage_delete(&moved, cur);
+    }
+  }
   __u64 seq = r->seq;
   *(volatile __u64*)&r->seq = seq + 1;
   barrier();
   r->adopted += 1;
+  if (same_task && r->cur_tracked && from_sum > r->cur_sum_ns)
+    add_slice(a, r->cur_slot, from_sum - r->cur_sum_ns);
   r->cur_slot[CINERGY_SLOT_CGROUP] = nx[CINERGY_SLOT_CGROUP];
   r->cur_slot[CINERGY_SLOT_TGID] = nx[CINERGY_SLOT_TGID];
   r->cur_slot[CINERGY_SLOT_TID] = nx[CINERGY_SLOT_TID];
@@ -347,6 +372,7 @@ static __always_inline void adopt_current(void) {
      * tasks keep no runtime-at-pick: from their last accounting point. */
     __u64 sum = cur->se.sum_exec_runtime;
     __u64 picked = cur->prio >= 100 ? cur->se.prev_sum_exec_runtime : sum;
+    if (same_task) picked = from_sum; /* counts from the move (or now), see above */
     __u64 charged = sum > picked ? sum - picked : 0;
     __u64 start = cur->se.exec_start;
     r->cur_sum_ns = picked;

@@ -11,6 +11,7 @@ void register_bench(CLI::App& app, int& exit_code) {
   bench->require_subcommand(1);
   register_bench_bpf(*bench, exit_code);
   register_bench_sampler(*bench, exit_code);
+  register_bench_accuracy(*bench, exit_code);
 }
 
 }  // namespace cinergy::cli

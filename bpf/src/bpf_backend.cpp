@@ -285,6 +285,7 @@ class BpfAccounting final : public CpuAccounting {
         std::atomic_signal_fence(std::memory_order_acquire);
         const volatile auto& vr = a->row;
         row.cur_task = vr.cur_task;
+        row.cur_gen = vr.cur_gen;
         row.switched_in_ns = vr.switched_in_ns;
         row.busy_since_ns = vr.busy_since_ns;
         row.busy_ns = vr.busy_ns;
@@ -351,9 +352,10 @@ class BpfAccounting final : public CpuAccounting {
       verifier_.add_suspect(
           std::atomic_ref<__u64>(skel_->bss->suspect_task[i]).load(std::memory_order_relaxed));
     const int self = ::sched_getcpu();  // the reader's CPU runs the reader: its row needs no check
+    const auto gen = std::atomic_ref<__u32>(skel_->bss->table_gen).load(std::memory_order_acquire);
     bool ran = false;
     for (std::size_t c = 0; c < ncpu_; ++c) {
-      if (static_cast<int>(c) == self || checked[c] || !verifier_.wants(rows_[c])) continue;
+      if (static_cast<int>(c) == self || checked[c] || !verifier_.wants(rows_[c], gen)) continue;
       if (!verifier_.take(now_ns)) {
         ++unchecked_rows_;
         continue;
@@ -368,7 +370,7 @@ class BpfAccounting final : public CpuAccounting {
       // What runs there now, as the adopt program left it in the row.
       const auto running = std::atomic_ref<__u64>(
           const_cast<__u64&>(cpu(c)->row.cur_task)).load(std::memory_order_acquire);
-      verifier_.learned(rows_[c].cur_task, running, now_ns);
+      if (!rows_[c].cur_tracked) verifier_.learned(rows_[c].cur_task, running, now_ns);
       checked[c] = 1;
     }
     return ran;

@@ -37,6 +37,7 @@ constexpr Placement place_key(std::span<const Entry> table, Key key, std::size_t
 // A consistent copy of one CPU's row (see cinergy_cpu_row).
 struct RowSnapshot {
   std::uint64_t cur_task = 0;  // kernel address of the task the row believes runs
+  std::uint32_t cur_gen = 0;   // table generation its slots were looked up under
   std::uint64_t switched_in_ns = 0;
   std::uint64_t busy_since_ns = 0;
   std::uint64_t busy_ns = 0;
@@ -117,7 +118,8 @@ inline ClockNow clocks_now(std::span<const RowSnapshot> rows, std::uint64_t now_
 // the program (cpu_account.h), a row showing such a task is stale, and a
 // tracked task may run there unseen. A check (the adopt program run on that
 // CPU: an IPI, ~16 us on a VM) puts the task that really runs in the row.
-// Checked: busy rows showing an untracked task that is a suspect (a task
+// Checked: busy rows looked up under older tables (below), and busy rows
+// showing an untracked task that is a suspect (a task
 // found not running while its row showed it, or whose switch-out the program
 // saw missing), or that was not yet found running twice. A task found
 // running at two checks at least kConfirmNs apart is "good" and not checked
@@ -132,8 +134,14 @@ class RowVerifier {
   static constexpr double kRatePerS = 200, kBurst = 32;
   static constexpr std::uint64_t kConfirmNs = 50'000'000;
 
-  [[nodiscard]] bool wants(const RowSnapshot& r) const {
-    if (!r.initialized || !r.busy || r.cur_tracked || r.cur_task == 0) return false;
+  // `table_gen`: the program's current table generation. A busy row whose
+  // slots were looked up under older tables is checked too, tracked or not:
+  // its task may have been moved into (or out of) a tracked cgroup while it
+  // ran, and would otherwise count under its old slots until it switches out.
+  [[nodiscard]] bool wants(const RowSnapshot& r, std::uint32_t table_gen) const {
+    if (!r.initialized || !r.busy || r.cur_task == 0) return false;
+    if (r.cur_gen != table_gen) return true;
+    if (r.cur_tracked) return false;
     return is_suspect(r.cur_task) || !contains(good_, r.cur_task);
   }
   // The check at `now_ns` of a row that showed `shown` found `running` on the CPU.

@@ -133,30 +133,35 @@ TEST(ReadMath, RowVerifierChecksUntilConfirmedAndSuspectsForever) {
   RowSnapshot r;
   r.initialized = r.busy = true;
   r.cur_task = 0xA;
-  EXPECT_TRUE(v.wants(r)) << "an untracked task never found running";
+  r.cur_gen = 7;
+  EXPECT_TRUE(v.wants(r, 7)) << "an untracked task never found running";
   r.cur_tracked = true;
-  EXPECT_FALSE(v.wants(r)) << "a tracked task: the row knows it";
+  EXPECT_FALSE(v.wants(r, 7)) << "a tracked task: the row knows it";
   r.cur_tracked = false;
   r.busy = false;
-  EXPECT_FALSE(v.wants(r)) << "an idle CPU";
+  EXPECT_FALSE(v.wants(r, 7)) << "an idle CPU";
   r.busy = true;
   const std::uint64_t ms = 1'000'000;
   v.learned(0xA, 0xA, 100 * ms);
-  EXPECT_TRUE(v.wants(r)) << "found running once";
+  EXPECT_TRUE(v.wants(r, 7)) << "found running once";
   v.learned(0xA, 0xA, 120 * ms);
-  EXPECT_TRUE(v.wants(r)) << "twice, but within 50 ms (the same activation)";
+  EXPECT_TRUE(v.wants(r, 7)) << "twice, but within 50 ms (the same activation)";
   v.learned(0xA, 0xA, 160 * ms);
-  EXPECT_FALSE(v.wants(r)) << "found running at two separate checks: good";
+  EXPECT_FALSE(v.wants(r, 7)) << "found running at two separate checks: good";
+  EXPECT_TRUE(v.wants(r, 8)) << "but its slots were looked up under older tables";
+  r.cur_tracked = true;
+  EXPECT_TRUE(v.wants(r, 8)) << "tracked or not: it may have been moved while it ran";
+  r.cur_tracked = false;
   // A task found not running while its row showed it is a suspect for good.
   r.cur_task = 0xB;
   v.learned(0xB, 0xC, 200 * ms);
   v.learned(0xB, 0xB, 300 * ms);
   v.learned(0xB, 0xB, 400 * ms);
   EXPECT_TRUE(v.is_suspect(0xB));
-  EXPECT_TRUE(v.wants(r));
+  EXPECT_TRUE(v.wants(r, 7));
   v.add_suspect(0xA);  // the program saw its switch-out missing
   r.cur_task = 0xA;
-  EXPECT_TRUE(v.wants(r));
+  EXPECT_TRUE(v.wants(r, 7));
   // The rate limit: a burst of kBurst, then kRatePerS per second.
   int allowed = 0;
   for (int i = 0; i < 100; ++i) allowed += v.take(1'000'000'000) ? 1 : 0;

@@ -91,6 +91,10 @@ TEST(RunE2E, QuickRunProducesEveryFileAndTheVmCpuMatchesCpuStat) {
 
   // Manifest.
   EXPECT_EQ(manifest["status"], "completed");
+  // Every interval of every trace within its bounds, measured with bpf; the
+  // report's run health says so.
+  expect_exact_traces(dir, manifest);
+  EXPECT_NE(slurp(dir / "report.html").find("invariant violations / intervals"), std::string::npos);
   EXPECT_EQ(manifest["interrupted"], false);
   EXPECT_EQ(manifest["simulated"], true);
   EXPECT_EQ(manifest["host"]["threads"], static_cast<int>(std::thread::hardware_concurrency()));

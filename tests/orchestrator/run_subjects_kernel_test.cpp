@@ -93,6 +93,7 @@ TEST(RunKernel, CommandSubjectIsMeasuredInItsOwnCgroupAndEnded) {
   EXPECT_GT((*gt)["vm_runtime"]["pid"].get<int>(), 0);  // the command's, not a qemu's
   EXPECT_FALSE((*gt)["vm_runtime"].contains("qemu_pid"));
   const double cpu_ns = check_subject_cpu(dir, watcher, cgroup);
+  expect_exact_traces(dir, manifest);
   // stress-ng -l 40 for 6 s: about 2.4 s of CPU if it got its share.
   EXPECT_GT(cpu_ns, 1e9);
 
@@ -142,6 +143,7 @@ TEST(RunKernel, CgroupSubjectIsMeasuredAndLeftAsItWas) {
   EXPECT_EQ(manifest["status"], "completed");
   EXPECT_EQ(manifest["vm"]["kind"], "cgroup");
   const double cpu_ns = check_subject_cpu(dir, watcher, cgroup);
+  expect_exact_traces(dir, manifest);
   EXPECT_GT(cpu_ns, 0.5e9);  // -l 30 for about 5 s
 
   // Left as it was: the cgroup and the user's workload are still there.

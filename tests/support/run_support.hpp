@@ -18,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -254,6 +255,32 @@ inline std::vector<std::string> leftovers(pid_t run_pid, const std::string& vm_n
     if (ours_noise || vm) found.push_back(name + ": " + args);
   }
   return found;
+}
+
+// Every trace of a run directory was measured with the BPF accounting and
+// has no interval beyond its bounds (the sampler's invariants, counted in
+// each sidecar's summary); the manifest says bpf too.
+inline void expect_exact_traces(const fs::path& dir, const nlohmann::json& manifest) {
+  EXPECT_EQ(manifest["cpu_accounting"]["backend"], "bpf") << manifest["cpu_accounting"].dump();
+  std::size_t traces = 0;
+  for (const auto& phase : manifest["phases"]) {
+    const std::string name = phase.value("phase", "?");
+    EXPECT_EQ(phase.value("cpu_backend", ""), "bpf") << name;
+    const auto meta_path = dir / (phase.value("trace", "") + ".meta.json");
+    std::ifstream in(meta_path);
+    ASSERT_TRUE(in) << meta_path;
+    const auto meta = nlohmann::json::parse(in);
+    EXPECT_EQ(meta["cpu_backend"], "bpf") << name;
+    const auto& inv = meta["summary"]["invariants"];
+    std::cout << "[measure] " << name << ": " << inv["violations"] << " invariant violation(s) in "
+              << inv["intervals"] << " intervals (worst cpu " << inv["worst_cpu_ratio"]
+              << ", series " << inv["worst_series_ratio"] << ", power " << inv["worst_power_ratio"]
+              << ")\n";
+    EXPECT_GT(inv["intervals"].get<std::uint64_t>(), 0u) << name;
+    EXPECT_EQ(inv["violations"], 0) << name << ": " << inv.dump();
+    ++traces;
+  }
+  EXPECT_GT(traces, 0u);
 }
 
 inline bool run_cgroups_left(const fs::path& root, pid_t run_pid) {
