@@ -6,7 +6,7 @@
 // the cgroup) that keep every CPU busy and preempt it, and the reader, at
 // any moment. The reference is independent of both backends: the spinning
 // thread itself records (CLOCK_MONOTONIC, CLOCK_THREAD_CPUTIME_ID) pairs
-// every ~20 us into shared memory. The reader samples the backend at 1 kHz
+// every ~5 us into shared memory. The reader samples the backend at 1 kHz
 // (CpuAccounting::read and its instant) and, for windows of 1, 10 and
 // 100 ms, compares the backend's CPU time over each window with the
 // thread's own (interpolated at the window's two instants): the error in %
@@ -52,7 +52,10 @@ struct AccuracyOptions {
 struct SelfSample {
   std::int64_t mono_ns, cpu_ns;
 };
-constexpr std::size_t kMaxSelfSamples = 4'000'000;  // 80 s at one per 20 us
+// One self-sample every kSelfEveryNs of running (the reference's resolution:
+// a window's reference is off by at most about that at each end).
+constexpr std::int64_t kSelfEveryNs = 5'000;
+constexpr std::size_t kMaxSelfSamples = 16'000'000;  // 80 s at one per 5 us (touched pages only)
 
 std::int64_t clock_of(clockid_t id) {
   timespec ts{};
@@ -61,8 +64,8 @@ std::int64_t clock_of(clockid_t id) {
 }
 
 // The thread's CPU time at `t` from its own samples (linear between the two
-// around t; they are ~20 us apart, so the interpolation error is at most
-// that much CPU per instant).
+// around t; they are ~5 us of running apart, so the interpolation error is at
+// most about that much CPU per instant, even across a preemption).
 double reference_at(const SelfSample* s, std::size_t n, std::int64_t t) {
   const SelfSample* it = std::lower_bound(
       s, s + n, t, [](const SelfSample& a, std::int64_t v) { return a.mono_ns < v; });
@@ -109,9 +112,9 @@ Result<BackendResult> measure(const std::string& backend, const AccuracyOptions&
     ~Cleanup() { (void)kill_and_remove_cgroup(dir, std::chrono::seconds(5)); }
   } cleanup{cg};
 
-  auto* shm = static_cast<SelfSample*>(::mmap(nullptr, kMaxSelfSamples * sizeof(SelfSample),
-                                               PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                                               -1, 0));
+  auto* shm =
+      static_cast<SelfSample*>(::mmap(nullptr, kMaxSelfSamples * sizeof(SelfSample),
+                                      PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
   if (shm == MAP_FAILED) return fail_errno("bench accuracy-cpu: cannot map shared memory");
   struct Unmap {
     void* p;
@@ -135,7 +138,7 @@ Result<BackendResult> measure(const std::string& backend, const AccuracyOptions&
     std::int64_t last = 0;
     while (n + 1 < kMaxSelfSamples) {
       const std::int64_t now = clock_of(CLOCK_MONOTONIC);
-      if (now - last < 20'000) continue;
+      if (now - last < kSelfEveryNs) continue;
       self[n] = {now, clock_of(CLOCK_THREAD_CPUTIME_ID)};
       count->store(++n, std::memory_order_release);
       last = now;
@@ -160,8 +163,8 @@ Result<BackendResult> measure(const std::string& backend, const AccuracyOptions&
   std::vector<std::pair<std::int64_t, std::uint64_t>> samples;
   samples.reserve(static_cast<std::size_t>(o.seconds * 1000) + 16);
   const std::int64_t start = clock_of(CLOCK_MONOTONIC);
-  for (std::int64_t k = 1; clock_of(CLOCK_MONOTONIC) - start < static_cast<std::int64_t>(o.seconds * 1e9);
-       ++k) {
+  for (std::int64_t k = 1;
+       clock_of(CLOCK_MONOTONIC) - start < static_cast<std::int64_t>(o.seconds * 1e9); ++k) {
     const std::int64_t deadline = start + k * 1'000'000;
     timespec ts{static_cast<time_t>(deadline / 1'000'000'000),
                 static_cast<long>(deadline % 1'000'000'000)};
@@ -179,13 +182,15 @@ Result<BackendResult> measure(const std::string& backend, const AccuracyOptions&
   r.backend = backend;
   r.samples = samples.size();
   const double span = static_cast<double>(samples.back().first - samples.front().first);
-  r.subject_cpu_pct = 100.0 * static_cast<double>(samples.back().second - samples.front().second) / span;
+  r.subject_cpu_pct =
+      100.0 * static_cast<double>(samples.back().second - samples.front().second) / span;
   for (int window_ms : {1, 10, 100}) {
     std::vector<double> errs;
     for (std::size_t i = 0; i + 1 < samples.size();) {
       // The first sample at least `window_ms` after sample i closes the window.
       std::size_t j = i + 1;
-      while (j < samples.size() && samples[j].first - samples[i].first < window_ms * 1'000'000 - 50'000)
+      while (j < samples.size() &&
+             samples[j].first - samples[i].first < window_ms * 1'000'000 - 50'000)
         ++j;
       if (j >= samples.size()) break;
       const double dt = static_cast<double>(samples[j].first - samples[i].first);
@@ -225,12 +230,11 @@ void register_bench_accuracy(CLI::App& bench, int& exit_code) {
     auto topo = read_topology();
     const int online = topo ? topo->threads() : 1;
     // Every CPU saturated: one full-load hog per online CPU, outside the cgroup.
-    auto hogs = spawn({"stress-ng", "-c", std::to_string(online), "--quiet"},
-                      [] {
-                        SpawnOptions s;
-                        s.die_with_parent = true;
-                        return s;
-                      }());
+    auto hogs = spawn({"stress-ng", "-c", std::to_string(online), "--quiet"}, [] {
+      SpawnOptions s;
+      s.die_with_parent = true;
+      return s;
+    }());
     if (!hogs) {
       exit_code = report_error("bench accuracy-cpu: " + hogs.error().what());
       return;
@@ -239,7 +243,7 @@ void register_bench_accuracy(CLI::App& bench, int& exit_code) {
     nlohmann::json out = {{"online_cpus", online}, {"hogs", online}, {"seconds", o->seconds}};
     std::string table = fmt::format(
         "accuracy-cpu: a thread spinning on CPU 0 beside {} full-load stress-ng hogs; per-window "
-        "error against its own CPU clock, % of one CPU\n"
+        "error against its own CPU clock (sampled every ~5 us), % of one CPU\n"
         "{:<8} {:>8} {:>10} {:>8} {:>9} {:>9} {:>9} {:>9}\n",
         online, "backend", "samples", "its CPU %", "window", "mean", "p50", "p99", "max");
     for (const auto& b : o->backends) {
