@@ -79,6 +79,15 @@ Result<ResolvedSubject> resolve_subject(const SubjectSpec& spec, const fs::path&
   return fail("unknown subject kind");
 }
 
+std::pair<std::size_t, std::size_t> series_range(const std::vector<SeriesInfo>& series,
+                                                 std::size_t subject_index) {
+  std::size_t first = 0;
+  while (first < series.size() && series[first].subject_index != subject_index) ++first;
+  std::size_t last = first;
+  while (last < series.size() && series[last].subject_index == subject_index) ++last;
+  return {first, last};
+}
+
 void append_series(const ResolvedSubject& s, std::size_t subject_index,
                    std::vector<SeriesInfo>& out) {
   out.push_back({s.label, subject_index, true, s.kind == SubjectKind::tid ? 1 : 0});
