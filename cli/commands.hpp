@@ -11,6 +11,7 @@ void register_record(CLI::App& app, int& exit_code);
 void register_model(CLI::App& app, int& exit_code);  // fit, predict, estimate, evaluate
 void register_run(CLI::App& app, int& exit_code);
 void register_report(CLI::App& app, int& exit_code);
+void register_serve(CLI::App& app, int& exit_code);
 void register_bench(CLI::App& app, int& exit_code);
 void register_bench_bpf(CLI::App& bench, int& exit_code);      // bench_bpf.cpp
 void register_bench_sampler(CLI::App& bench, int& exit_code);  // bench_sampler.cpp

@@ -58,8 +58,6 @@ TEST(VmParse, PidFile) {
   EXPECT_FALSE(parse_pid("-5\n", "f"));
 }
 
-// A fake host: /proc/<pid>/{stat,cgroup,cmdline,task}, a cgroup2 root, the
-// libvirt run dir.
 TEST(VmHost, CgroupOfPidOnFakeTree) {
   FakeHost host;
   host.libvirt_domain("vm1", 4242, "/machine/qemu-3-vm1.libvirt-qemu");

@@ -15,6 +15,7 @@
 
 #include "cinergy/common/cgroup.hpp"
 #include "cinergy/common/files.hpp"
+#include "cinergy/common/proc_stat.hpp"
 #include "cinergy/common/text.hpp"
 #include "vm_internal.hpp"
 
@@ -87,27 +88,9 @@ bool pid_alive(const HostPaths& paths, int pid) {
 }
 
 std::optional<double> process_start_unix_s(const HostPaths& paths, int pid) {
-  auto stat = read_file(paths.proc_root / std::to_string(pid) / "stat");
-  auto boot = read_file(paths.proc_root / "stat");
-  if (!stat || !boot) return std::nullopt;
-  const auto paren = stat->rfind(')');
-  if (paren == std::string::npos) return std::nullopt;
-  // Fields from the state (field 3) on; the start time is field 22.
-  const auto fields = split(trim(std::string_view(*stat).substr(paren + 1)), ' ');
-  if (fields.size() < 20) return std::nullopt;
-  double start_ticks = 0;
-  const auto f = fields[19];
-  if (std::from_chars(f.data(), f.data() + f.size(), start_ticks).ec != std::errc{})
-    return std::nullopt;
-  for (auto line : split(*boot, '\n')) {
-    if (!line.starts_with("btime ")) continue;
-    double btime = 0;
-    const auto v = trim(line.substr(6));
-    if (std::from_chars(v.data(), v.data() + v.size(), btime).ec != std::errc{}) break;
-    const long hz = ::sysconf(_SC_CLK_TCK);
-    return btime + start_ticks / static_cast<double>(hz > 0 ? hz : 100);
-  }
-  return std::nullopt;
+  const auto st = read_proc_stat(paths.proc_root / std::to_string(pid) / "stat");
+  if (!st) return std::nullopt;
+  return ticks_to_unix_s(paths.proc_root, st->start_ticks);
 }
 
 std::vector<int> find_qemu_by_name(const HostPaths& paths, std::string_view name) {

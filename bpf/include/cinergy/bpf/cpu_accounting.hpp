@@ -23,6 +23,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cinergy/common/error.hpp"
@@ -130,6 +131,13 @@ class CpuAccounting {
   // that ended keeps its last value.
   [[nodiscard]] virtual bool subject_alive(std::size_t subject_index) const = 0;
 };
+
+// The directory a cgroup target names under `cgroup2_root`, as add_subject
+// resolves it: an absolute path under the root, a path relative to it, or a
+// cgroup path as /proc/PID/cgroup prints it ("/machine/x"). Empty when the
+// target is invalid (empty, ".." components). Pure: no file system access.
+std::filesystem::path resolve_cgroup_target(const std::filesystem::path& cgroup2_root,
+                                            std::string_view target);
 
 // Opens the backend named in options.backend. "auto" never fails because BPF
 // is missing: it falls back to procfs and says why in fallback_reason().
