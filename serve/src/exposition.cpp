@@ -62,6 +62,12 @@ std::vector<MetricFamily> to_families(const Snapshot& s) {
                  "Power the host would draw if only this subject ran (host model at its share and "
                  "intensity), idle included, W",
                  [](const Figures& f) -> std::optional<double> { return f.isolated.watts; }));
+  out.push_back(per_figure(s, "cinergy_isolated_dynamic_power_watts",
+                           "Isolated power minus the model's idle power (at the same intensity): "
+                           "what the subject alone adds to an idle host, W",
+                           [](const Figures& f) -> std::optional<double> {
+                             return f.isolated.watts - f.isolated.idle_watts;
+                           }));
   const bool intervals = std::ranges::any_of(s.subjects, [](const SubjectSample& x) {
     return x.figures && x.figures->isolated.low_watts.has_value();
   });
@@ -180,6 +186,9 @@ std::vector<MetricFamily> to_families(const Snapshot& s) {
          {{"method", s.model_method},
           {"host_threads", std::to_string(s.model_host_threads)},
           {"fitted_on_simulated_power", s.model_simulated ? "1" : "0"}});
+  single("cinergy_model_idle_power_watts",
+         "The model's power of this host with nothing running (default intensity), W",
+         MetricType::Gauge, s.model_idle_w);
   single("cinergy_serve_info", "How this cinergy serve measures", MetricType::Gauge, 1,
          {{"source", s.source}, {"cpu_backend", s.cpu_backend}});
   single("cinergy_interval_seconds", "Interval of the per-subject figures, s", MetricType::Gauge,

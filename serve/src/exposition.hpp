@@ -57,6 +57,7 @@ struct Snapshot {
   std::uint64_t libvirt_reconnects = 0, libvirt_events = 0;
   std::string version, source, cpu_backend, model_method;
   int model_host_threads = 0;
+  double model_idle_w = 0;
   bool model_simulated = false;
   double interval_s = 1;
 };

@@ -35,7 +35,8 @@ bool PowerModel::fitted_on_simulated_power() const { return impl_->model.simulat
 bool PowerModel::gives_intervals() const { return false; }
 
 IsolatedEstimate PowerModel::isolated(double share_pct, double intensity_pct) const noexcept {
-  return {impl_->model.power_w(share_pct, intensity_pct), std::nullopt, std::nullopt};
+  const auto& m = impl_->model;
+  return {m.power_w(share_pct, intensity_pct), m.idle_w(intensity_pct), std::nullopt, std::nullopt};
 }
 
 double PowerModel::intensity_pct(std::span<const double> vcpu_loads_pct) {

@@ -17,7 +17,8 @@ namespace cinergy::serve::detail {
 
 // Isolated power of one subject over one interval.
 struct IsolatedEstimate {
-  double watts = 0;  // host power if only this subject ran, idle included
+  double watts = 0;       // host power if only this subject ran, idle included
+  double idle_watts = 0;  // the model's idle power at the same intensity: watts - idle = dynamic
   // The model's prediction interval, when it gives one (today's model does
   // not: both empty, and serve exposes no _low/_high series rather than
   // inventing numbers).

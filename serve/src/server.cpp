@@ -64,6 +64,7 @@ struct Server::Impl {
     s.cpu_backend = std::string(acc->backend());
     s.model_method = model.method();
     s.model_host_threads = model.host_threads();
+    s.model_idle_w = model.isolated(0, std::nan("")).idle_watts;
     s.model_simulated = model.fitted_on_simulated_power();
     s.interval_s = opt.interval_s;
     s.subjects_ended = tracker->ended();

@@ -48,6 +48,8 @@ TEST(ServeCompute, IsolatedIsTheModelAtTheSharesAndIntensity) {
   EXPECT_DOUBLE_EQ(f.intensity_pct, intensity);
   EXPECT_DOUBLE_EQ(intensity, (90.0 * 90 + 30 * 30) / 120.0);  // 75 %
   EXPECT_DOUBLE_EQ(f.isolated.watts, m.direct.power_w(130.0 / 8, intensity));
+  EXPECT_DOUBLE_EQ(f.isolated.idle_watts, m.direct.idle_w(intensity));
+  EXPECT_GT(f.isolated.watts, f.isolated.idle_watts);
   EXPECT_FALSE(f.isolated.low_watts || f.isolated.high_watts) << "today's model has no interval";
   ASSERT_TRUE(f.proportional_w && f.ratio);
   EXPECT_DOUBLE_EQ(*f.proportional_w, 200.0 * 2.6 / 6.0);
@@ -80,6 +82,7 @@ Snapshot two_subjects() {
   f.share_pct = 15;
   f.intensity_pct = 62.5;
   f.isolated.watts = 140;
+  f.isolated.idle_watts = 60;
   f.proportional_w = 70;
   f.ratio = 0.5;
   vm.figures = f;
@@ -93,6 +96,7 @@ Snapshot two_subjects() {
   s.simulated = true;
   s.samples = 1000;
   s.version = "0.1.0";
+  s.model_idle_w = 55;
   s.libvirt_enabled = true;
   s.libvirt_up = true;
   return s;
@@ -108,6 +112,7 @@ TEST(ServeExposition, ContractNamesLabelsAndTypes) {
       {"started", "1764578400.250"}};
   EXPECT_EQ(sample(text, "cinergy_isolated_power_watts", web), 140);
   EXPECT_EQ(sample(text, "cinergy_isolated_energy_joules_total", web), 1400);
+  EXPECT_EQ(sample(text, "cinergy_isolated_dynamic_power_watts", web), 80);
   EXPECT_EQ(sample(text, "cinergy_proportional_power_watts", web), 70);
   EXPECT_EQ(sample(text, "cinergy_ratio", web), 0.5);
   EXPECT_EQ(sample(text, "cinergy_host_share_percent", web), 15);
@@ -131,6 +136,7 @@ TEST(ServeExposition, ContractNamesLabelsAndTypes) {
   EXPECT_EQ(sample(text, "cinergy_build_info", {{"version", "0.1.0"}}), 1);
   EXPECT_EQ(sample(text, "cinergy_subjects", {{"kind", "vm"}}), 1);
   EXPECT_EQ(sample(text, "cinergy_libvirt_up"), 1);
+  EXPECT_EQ(sample(text, "cinergy_model_idle_power_watts"), 55);
   EXPECT_NE(text.find("# TYPE cinergy_isolated_energy_joules_total counter"), std::string::npos);
   EXPECT_NE(text.find("# TYPE cinergy_cpu_seconds_total counter"), std::string::npos);
   EXPECT_NE(text.find("# TYPE cinergy_isolated_power_watts gauge"), std::string::npos);
