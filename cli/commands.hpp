@@ -13,9 +13,10 @@ void register_run(CLI::App& app, int& exit_code);
 void register_report(CLI::App& app, int& exit_code);
 void register_serve(CLI::App& app, int& exit_code);
 void register_bench(CLI::App& app, int& exit_code);
-void register_bench_bpf(CLI::App& bench, int& exit_code);      // bench_bpf.cpp
-void register_bench_sampler(CLI::App& bench, int& exit_code);  // bench_sampler.cpp
+void register_bench_bpf(CLI::App& bench, int& exit_code);       // bench_bpf.cpp
+void register_bench_sampler(CLI::App& bench, int& exit_code);   // bench_sampler.cpp
 void register_bench_accuracy(CLI::App& bench, int& exit_code);  // bench_accuracy.cpp
+void register_bench_serve(CLI::App& bench, int& exit_code);     // bench_serve.cpp
 
 // Prints "cinergy: <message>" on stderr (one line) and returns 1.
 int report_error(const std::string& message);
