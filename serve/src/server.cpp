@@ -214,9 +214,7 @@ Result<std::unique_ptr<Server>> Server::create(ServeOptions o) {
   cfg.pin_cpu = o.pin_cpu;
   cfg.fifo_priority = o.fifo_priority;
   cfg.sysfs_cpu_root = o.source.sysfs_cpu_root;
-  // 5 s of samples: the writer thread may be starved on a loaded host.
-  cfg.queue_samples =
-      std::max<std::size_t>(cfg.queue_samples, static_cast<std::size_t>(o.rate_hz * 5));
+  cfg.queue_samples = sampler::queue_samples_for(o.rate_hz);
   auto smp = sampler::Sampler::create(std::move(*source), nullptr, cfg);
   if (!smp) return std::unexpected(smp.error());
   m.sampler = std::move(*smp);

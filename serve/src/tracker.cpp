@@ -39,6 +39,16 @@ bool is_vcpu(std::string_view thread) {
   return thread.starts_with("vcpu") && parse_int(thread.substr(4)).has_value();
 }
 
+// Series are told apart by their labels: two subjects of a kind may not
+// share a name.
+template <typename Target>
+Result<void> unique_name(const std::vector<Target>& targets, const std::string& name,
+                         const std::string& what, std::string_view form) {
+  if (std::ranges::none_of(targets, [&](const Target& o) { return o.name == name; })) return ok();
+  return fail(
+      fmt::format("{}: the name '{}' is used twice (give each one its own {})", what, name, form));
+}
+
 }  // namespace
 
 std::string started_label(double unix_s) { return fmt::format("{:.3f}", unix_s); }
@@ -54,11 +64,8 @@ Result<std::vector<CgroupTarget>> parse_cgroup_targets(const std::vector<std::st
     if (t.dir.empty()) return fail(fmt::format("--cgroup {}: not a cgroup path", arg));
     t.name = name.empty() ? t.dir.filename().string() : name;
     if (t.name.empty()) return fail(fmt::format("--cgroup {}: empty NAME", arg));
-    if (std::ranges::any_of(out, [&](const CgroupTarget& o) { return o.name == t.name; }))
-      return fail(
-          fmt::format("--cgroup {}: the name '{}' is used twice (give each one its own "
-                      "PATH=NAME)",
-                      arg, t.name));
+    if (auto r = unique_name(out, t.name, "--cgroup " + arg, "PATH=NAME"); !r)
+      return std::unexpected(r.error());
     out.push_back(std::move(t));
   }
   return out;
@@ -80,11 +87,8 @@ Result<std::vector<PidTarget>> parse_pid_targets(const std::vector<std::string>&
     t.name = name;
     if (t.name.empty())
       t.name = std::string(trim(read_file(proc_root / target / "comm").value_or(target)));
-    if (std::ranges::any_of(out, [&](const PidTarget& o) { return o.name == t.name; }))
-      return fail(
-          fmt::format("--pid {}: the name '{}' is used twice (give each one its own "
-                      "PID=NAME)",
-                      arg, t.name));
+    if (auto r = unique_name(out, t.name, "--pid " + arg, "PID=NAME"); !r)
+      return std::unexpected(r.error());
     out.push_back(std::move(t));
   }
   return out;

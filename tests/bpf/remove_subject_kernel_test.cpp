@@ -18,13 +18,10 @@ namespace fs = std::filesystem;
 using test::Child;
 using test::TestCgroup;
 
-#define REQUIRE_BPF_TIER()                                                         \
-  do {                                                                             \
-    CINERGY_REQUIRE_ROOT();                                                        \
-    if (test::cgroup2_root_or_empty().empty()) GTEST_SKIP() << "no cgroup2 mount"; \
-    if (!fs::exists("/sys/kernel/btf/vmlinux"))                                    \
-      GTEST_SKIP() << "no BTF at /sys/kernel/btf/vmlinux";                         \
-    CINERGY_REQUIRE_PROGRAM("stress-ng", "stress-ng");                             \
+#define REQUIRE_BPF_TIER()                             \
+  do {                                                 \
+    CINERGY_REQUIRE_BPF_TIER();                        \
+    CINERGY_REQUIRE_PROGRAM("stress-ng", "stress-ng"); \
   } while (0)
 
 std::unique_ptr<CpuAccounting> open_bpf() {

@@ -15,7 +15,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
-#include <regex>
 #include <set>
 #include <thread>
 
@@ -25,6 +24,7 @@
 #include "cinergy/serve/http_get.hpp"
 #include "metrics_text.hpp"
 #include "requirements.hpp"
+#include "serve_support.hpp"
 #include "temp_dir.hpp"
 #include "test_model.hpp"
 
@@ -78,10 +78,8 @@ double seconds_from_env(const char* name, double fallback) {
 }
 
 TEST(ServeKernel, FiftyCgroupsChurningEverySecond) {
-  CINERGY_REQUIRE_ROOT();
+  CINERGY_REQUIRE_BPF_TIER();
   const auto root = test::cgroup2_root_or_empty();
-  if (root.empty()) GTEST_SKIP() << "no cgroup2 mount";
-  if (!fs::exists("/sys/kernel/btf/vmlinux")) GTEST_SKIP() << "no BTF at /sys/kernel/btf/vmlinux";
   CINERGY_REQUIRE_PROGRAM("stress-ng", "stress-ng");
   const double duration_s = seconds_from_env("CINERGY_SERVE_CHURN_S", 180);
 
@@ -123,15 +121,10 @@ TEST(ServeKernel, FiftyCgroupsChurningEverySecond) {
     }
   } reaper{*pid};
 
-  std::smatch m;
   std::string text;
-  const std::regex serving("serving http://127\\.0\\.0\\.1:([0-9]+)/metrics");
-  for (int i = 0; i < 400 && !std::regex_search(text, m, serving); ++i) {
-    std::this_thread::sleep_for(50ms);
-    text = read_file(log).value_or("");
-  }
-  ASSERT_TRUE(std::regex_search(text, m, serving)) << text;
-  const std::string url = "http://127.0.0.1:" + m[1].str() + "/metrics";
+  const auto port = test::wait_serving_port(log, 20s, text);
+  ASSERT_TRUE(port) << text;
+  const std::string url = "http://127.0.0.1:" + std::to_string(*port) + "/metrics";
   const auto progs = bpf_progs_of(*pid);
   EXPECT_FALSE(progs.empty()) << "serve runs the BPF accounting as root";
 

@@ -1,21 +1,18 @@
 // `cinergy serve` as a user runs it: bad input is one line and exit 1
 // before anything starts; SIGTERM and SIGINT stop it within a second, exit 0.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <array>
 #include <chrono>
 #include <cstdio>
-#include <regex>
 #include <thread>
 
 #include "cinergy/common/files.hpp"
 #include "cinergy/common/process.hpp"
 #include "cinergy/serve/http_get.hpp"
+#include "serve_support.hpp"
 #include "temp_dir.hpp"
 #include "test_model.hpp"
 
@@ -84,18 +81,11 @@ TEST_F(ServeCli, BadInputIsOneLineAndExit1) {
 }
 
 TEST_F(ServeCli, APortInUseIsOneLine) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  ::inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
-  ASSERT_EQ(::listen(fd, 1), 0);
-  socklen_t len = sizeof sa;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-  const std::string addr = "127.0.0.1:" + std::to_string(ntohs(sa.sin_port));
+  test::TakenPort busy;
+  ASSERT_GT(busy.port(), 0);
+  const std::string addr = "127.0.0.1:" + std::to_string(busy.port());
   expect_one_line_error(run("serve --source sim --connect none --listen " + addr + model_),
                         "--listen " + addr + ": address already in use");
-  ::close(fd);
 }
 
 // Started as a daemon, scraped once, then signalled: it must be gone within
@@ -110,15 +100,10 @@ void stops_cleanly_on(int sig, const std::string& model_args) {
              "--cpu-backend", "procfs", "--interval", "0.2", "--model", model_args},
             so);
   ASSERT_TRUE(pid) << pid.error().what();
-  std::smatch m;
   std::string text;
-  const std::regex serving("serving http://127\\.0\\.0\\.1:([0-9]+)/metrics");
-  for (int i = 0; i < 200 && !std::regex_search(text, m, serving); ++i) {
-    std::this_thread::sleep_for(50ms);
-    text = read_file(log).value_or("");
-  }
-  ASSERT_TRUE(std::regex_search(text, m, serving)) << text;
-  auto r = serve::http_get("http://127.0.0.1:" + m[1].str() + "/metrics", 2s);
+  const auto port = test::wait_serving_port(log, 10s, text);
+  ASSERT_TRUE(port) << text;
+  auto r = serve::http_get("http://127.0.0.1:" + std::to_string(*port) + "/metrics", 2s);
   ASSERT_TRUE(r) << r.error().what();
   EXPECT_NE(r->body.find("cinergy_power_simulated 1"), std::string::npos);
   const auto t0 = std::chrono::steady_clock::now();

@@ -1,11 +1,9 @@
 // --listen parsing and the bind check before anything starts.
 #include "listen.hpp"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
+
+#include "serve_support.hpp"
 
 namespace cinergy::serve::detail {
 namespace {
@@ -38,22 +36,15 @@ TEST(ServeListen, RefusesWhatItCannotServeNamingTheValue) {
 }
 
 TEST(ServeListen, APortInUseIsOneClearLine) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  ::inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
-  ASSERT_EQ(::listen(fd, 1), 0);
-  socklen_t len = sizeof sa;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-  const ListenAddress taken{"127.0.0.1", ntohs(sa.sin_port)};
+  test::TakenPort busy;
+  ASSERT_GT(busy.port(), 0);
+  const ListenAddress taken{"127.0.0.1", busy.port()};
   auto r = check_can_listen(taken);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().what(), "--listen " + taken.text() +
                                   ": address already in use (another cinergy serve or exporter? "
                                   "pick a free port with --listen)");
-  ::close(fd);
+  busy.release();
   EXPECT_TRUE(check_can_listen(taken)) << "free again";
   EXPECT_TRUE(check_can_listen({"127.0.0.1", 0}));
 }

@@ -9,12 +9,9 @@
 // stopping the VM makes its series stale and starting it again makes new
 // ones (same uuid, another start time); a libvirt daemon restart is
 // followed by a reconnection while the VM stays measured.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <libvirt/libvirt.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -24,7 +21,6 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <regex>
 #include <thread>
 
 #include "../../orchestrator/vm/src/libvirt_client.hpp"
@@ -37,6 +33,7 @@
 #include "cinergy/vm/vm.hpp"
 #include "metrics_text.hpp"
 #include "requirements.hpp"
+#include "serve_support.hpp"
 #include "temp_dir.hpp"
 #include "test_model.hpp"
 
@@ -65,17 +62,8 @@ double unix_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  ::inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-  socklen_t len = sizeof sa;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-  ::close(fd);
-  return ntohs(sa.sin_port);
-}
+// A port free now (taken by the kernel, released at once) for Prometheus.
+int free_port() { return test::TakenPort().port(); }
 
 template <typename Pred>
 bool wait_until(Pred pred, std::chrono::milliseconds timeout,
@@ -344,14 +332,10 @@ TEST_F(ServePrometheus, VmSeriesThroughARealPrometheus) {
             so);
   ASSERT_TRUE(pid) << pid.error().what();
   serve.pid = *pid;
-  std::smatch m;
   std::string text;
-  const std::regex serving("serving http://127\\.0\\.0\\.1:([0-9]+)/metrics");
-  ASSERT_TRUE(wait_until(
-      [&] { return std::regex_search(text = read_file(serve.log).value_or(""), m, serving); }, 30s,
-      50ms))
-      << text;
-  const int serve_port = std::stoi(m[1].str());
+  const auto port = test::wait_serving_port(serve.log, 30s, text);
+  ASSERT_TRUE(port) << text;
+  const int serve_port = *port;
   const std::string metrics_url = "http://127.0.0.1:" + std::to_string(serve_port) + "/metrics";
   fs::create_directories(work_.path() / "prom");
   Prometheus prom(work_.path() / "prom", serve_port);

@@ -28,6 +28,7 @@
 // failed (TraceWriter::closed_figures).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -67,6 +68,14 @@ struct SamplerConfig {
   // Where the online CPUs are listed (the invariants' and host busy % denominator).
   std::filesystem::path sysfs_cpu_root = "/sys/devices/system/cpu";
 };
+
+// The queue a long recording wants at `rate_hz`: at least 5 s of samples
+// (the writer thread may be starved that long on a loaded host), never less
+// than the default.
+inline std::size_t queue_samples_for(double rate_hz) {
+  return std::max<std::size_t>(SamplerConfig{}.queue_samples,
+                               static_cast<std::size_t>(rate_hz * 5));
+}
 
 // One cumulative reading, as seen by consumers of Sampler::latest().
 struct Snapshot {
