@@ -28,7 +28,8 @@ TEST(SlotTable, PlacementInADirectMappedTable) {
   };
   constexpr std::uint32_t kDead = 0xFFFFFFFFu;
   for (const auto& c : cases)
-    EXPECT_EQ((place_key<Entry, std::uint32_t>(std::span<const Entry>(t), c.key, 7, kDead)), c.want)
+    EXPECT_EQ((place_key<Entry, std::uint32_t>(std::span<const Entry>(t), c.key, 7, kDead)),
+              c.want)
         << c.key;
   // A removed key's entry is free again for a new key, but not empty: keys
   // that collided with it (in the overflow map) must stay reachable.
@@ -96,7 +97,7 @@ TEST(ReadMath, ClockEstimateIgnoresLatePairs) {
   EXPECT_FALSE(est.valid());
   RowSnapshot r;
   r.calib_clock_ns = 1'000'000;
-  r.calib_task_ns = 900'000;    // 100 us of steal so far
+  r.calib_task_ns = 900'000;  // 100 us of steal so far
   r.calib_mono_ns = 5'000'000;  // offset 4'000'000
   est.update(r);
   ASSERT_TRUE(est.valid());
