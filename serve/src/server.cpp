@@ -54,7 +54,7 @@ struct Server::Impl {
 
   explicit Impl(PowerModel m) : model(std::move(m)) {}
 
-  detail::Snapshot snapshot() const {
+  detail::Snapshot snapshot(const std::optional<sampler::Snapshot>& energy) const {
     detail::Snapshot s;
     tracker->fill(s);
     s.host_threads = host_threads;
@@ -68,10 +68,10 @@ struct Server::Impl {
     s.model_simulated = model.fitted_on_simulated_power();
     s.interval_s = opt.interval_s;
     s.subjects_ended = tracker->ended();
-    if (auto e = sampler->latest()) {
-      s.samples = e->samples;
-      s.dropped = e->dropped;
-      s.read_errors = e->read_errors;
+    if (energy) {
+      s.samples = energy->samples;
+      s.dropped = energy->dropped;
+      s.read_errors = energy->read_errors;
     }
     if (watcher) {
       const auto w = watcher->state();
@@ -125,7 +125,7 @@ struct Server::Impl {
     tracker->sync(watcher ? &domains.domains : nullptr);
     const auto energy = sampler->latest();
     tracker->step(energy ? &*energy : nullptr);
-    expo->publish(detail::to_families(snapshot()));
+    expo->publish(detail::to_families(snapshot(energy)));
   }
 };
 

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <string_view>
+#include <unordered_set>
 
 #include "cinergy/common/files.hpp"
 #include "cinergy/common/proc_stat.hpp"
@@ -185,22 +187,23 @@ void Tracker::sync(const std::vector<vm::RunningDomain>* domains) {
                       true});
   }
 
+  // Linear in the subjects (a host may run hundreds of VMs).
+  std::unordered_set<std::string> wanted_keys, measured_keys;
+  for (const auto& w : wanted) wanted_keys.insert(w.key);
   for (std::size_t i = subjects_.size(); i-- > 0;) {
     const auto& s = subjects_[i];
-    const bool listed =
-        std::ranges::any_of(wanted, [&](const Wanted& w) { return w.key == s.key; });
+    const bool listed = wanted_keys.contains(s.key);
     if (!listed || !acc_.subject_alive(s.index)) remove(i, listed ? "ended" : "stopped");
   }
+  for (const auto& s : subjects_) measured_keys.insert(s.key);
+  std::erase_if(failed_, [&](const std::string& key) { return !wanted_keys.contains(key); });
   for (auto& w : wanted) {
-    if (std::ranges::find(subjects_, w.key, &Subject::key) != subjects_.end()) continue;
+    if (measured_keys.contains(w.key)) continue;
     Subject s;
-    s.key = std::move(w.key);
+    s.key = w.key;
     s.labels = std::move(w.labels);
     add(std::move(s), w.spec, w.log_info);
   }
-  std::erase_if(failed_, [&](const std::string& key) {
-    return std::ranges::none_of(wanted, [&](const Wanted& w) { return w.key == key; });
-  });
   if (series_changed_) map_series();
 }
 
