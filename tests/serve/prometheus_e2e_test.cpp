@@ -26,6 +26,7 @@
 #include "../../orchestrator/vm/src/libvirt_client.hpp"
 #include "../../orchestrator/vm/src/vm_impl.hpp"
 #include "../../orchestrator/vm/src/vm_internal.hpp"
+#include "../vm/e2e_support.hpp"
 #include "cinergy/common/files.hpp"
 #include "cinergy/common/process.hpp"
 #include "cinergy/serve/http_get.hpp"
@@ -50,13 +51,9 @@ constexpr const char* kUri = "qemu:///system";
 const std::string kCinergy = std::string(CINERGY_BINARY_DIR) + "/cinergy";
 
 std::string g_skip, g_fail;
-std::unique_ptr<vm::LibvirtDaemonGuard> g_daemon;
-std::unique_ptr<test::TempDir> g_daemon_state;
+test::LibvirtForTests g_libvirt;
 
-fs::path cache_dir() {
-  const char* env = std::getenv("CINERGY_TESTVM_CACHE");
-  return env && *env ? fs::path(env) : fs::path(vd::kTestVmDefaultCache);
-}
+fs::path cache_dir() { return test::testvm_cache_dir(); }
 
 double unix_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -252,29 +249,12 @@ class ServePrometheus : public ::testing::Test {
       g_skip = "no BTF at /sys/kernel/btf/vmlinux";
       return;
     }
-    const auto log = fs::temp_directory_path() /
-                     ("cinergy-serve-build-testvm-" + std::to_string(::getpid()) + ".log");
-    auto built = run_wait({(vd::scripts_dir() / "build-testvm.sh").string(), cache_dir().string()},
-                          600s, log);
-    if (!built || *built != 0)
-      g_fail = "scripts/build-testvm.sh failed: " + read_file(log).value_or("(no output)");
-    std::error_code ec;
-    fs::remove(log, ec);
+    g_fail = test::build_testvm();
     if (!g_fail.empty()) return;
-    if (!vm::libvirt_daemon_answers(kUri)) {
-      g_daemon_state = std::make_unique<test::TempDir>();
-      auto up = vm::ensure_libvirt(g_daemon_state->path());
-      if (!up)
-        g_fail = "no libvirt daemon answers on qemu:///system and libvirt-up.sh failed: " +
-                 up.error().what();
-      else
-        g_daemon = std::move(*up);
-    }
+    g_libvirt.start();
+    g_fail = g_libvirt.error;
   }
-  static void TearDownTestSuite() {
-    g_daemon.reset();
-    g_daemon_state.reset();
-  }
+  static void TearDownTestSuite() { g_libvirt.stop(); }
 
  protected:
   void SetUp() override {
@@ -286,8 +266,8 @@ class ServePrometheus : public ::testing::Test {
   // daemon may be restarted here.
   static std::optional<fs::path> own_daemon_state() {
     fs::path state;
-    if (g_daemon_state)
-      state = g_daemon_state->path();
+    if (g_libvirt.state)
+      state = g_libvirt.state->path();
     else if (const char* env = std::getenv("CINERGY_LIBVIRT_STATE"); env && *env)
       state = env;
     if (state.empty()) return std::nullopt;
