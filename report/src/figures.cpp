@@ -88,9 +88,11 @@ std::map<std::int64_t, double> by_second(const model::Table& t, std::string_view
 
 json model_figures(const Inputs& in) {
   json out = json::array();
-  for (int step : {25, 50, 100}) {
-    const auto it = in.csv.find(fmt::format("training-{}", step));
+  for (const std::string& phase : in.phases) {
+    if (!phase.starts_with("training-")) continue;
+    const auto it = in.csv.find(phase);
     if (it == in.csv.end()) continue;
+    const int step = std::stoi(phase.substr(9));
     XyChart c;
     c.id = fmt::format("model-{}", step);
     c.title = fmt::format("Step {}: host power model over the training windows", step);

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -189,6 +190,36 @@ TEST(WriteReport, ModelFileTheLibraryCannotReadIsUnreadableNotGuessed) {
     }
     EXPECT_EQ(paper_curves, 1) << c.what << ": the paper's step-50 curve";
   }
+}
+
+// A run of other staircase steps (`cinergy run --steps 20,50,80`): every
+// step is read, drawn as a time series and a model chart with its fitted
+// curve, and no default step is listed missing.
+TEST(WriteReport, AnySetOfStepsIsDrawn) {
+  TempDir dir;
+  FixtureOptions o;
+  o.steps = {20, 50, 80};
+  o.level_s = 2;
+  ASSERT_EQ(cinergy::test::write_fixture(dir.path(), o), "");
+  ASSERT_TRUE(fs::exists(dir.path() / "trace-training-20.csv.xz"));
+  auto r = write_report(dir.path(), dir.path() / "report.html");
+  ASSERT_TRUE(r.has_value()) << r.error().what();
+  EXPECT_TRUE(r->missing.empty()) << r->missing.front();
+  const std::string html = slurp(dir.path() / "report.html");
+  auto data = script_json(html, "cinergy-data");
+  std::vector<std::string> phases;
+  for (const auto& t : data["traces"]) phases.push_back(t["phase"]);
+  EXPECT_EQ(phases, (std::vector<std::string>{"training-20", "training-50", "training-80",
+                                              "groundtruth", "cloudlike"}));
+  std::map<std::string, std::size_t> model_series;
+  for (const auto& c : data["xy"])
+    if (c["id"].get<std::string>().starts_with("model-"))
+      model_series[c["id"]] = c["series"].size();
+  EXPECT_EQ(model_series.size(), 3u);
+  EXPECT_GE(model_series["model-20"], 2u) << "training points + the cinergy curve";
+  EXPECT_EQ(model_series["model-50"], 3u) << "training points + both methods' curves";
+  EXPECT_GE(model_series["model-80"], 2u);
+  EXPECT_EQ(html.find("training-25"), std::string::npos);
 }
 
 TEST(WriteReport, MissingTracesStillWritesAndSaysSo) {
