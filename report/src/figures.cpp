@@ -152,9 +152,9 @@ std::optional<json> ratio_figure(const Inputs& in) {
   for (const auto& [method, t] : in.isolated) {
     auto rc = t.column("ratio"), tc = t.column("timestamp");
     if (!rc) continue;
-    std::optional<std::size_t> hc;
-    for (auto name : {"host_util_pct", "host_cpu_pct", "host_load_pct", "cpu%_package-global"})
-      if (!hc) hc = t.column(name);
+    // host_util_pct: the host load model::write_estimate_csv writes per
+    // window; files without it take the cloud-like window's of that second.
+    const std::optional<std::size_t> hc = t.column("host_util_pct");
     Points p;
     for (std::size_t r = 0; r < t.rows.size(); ++r) {
       double x = hc ? t.number(r, *hc) : kNaN;
