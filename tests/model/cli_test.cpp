@@ -160,6 +160,9 @@ TEST_F(CliTest, EvaluateJsonHasThePaperMetricsAndBins) {
   ASSERT_EQ(text.rc, 0);
   EXPECT_THAT(text.out, HasSubstr("R2 "));
   EXPECT_THAT(text.out, HasSubstr("binned: RMSE"));
+  auto paper = run("evaluate " + data().string() + " --host-threads 8 --method paper");
+  ASSERT_EQ(paper.rc, 0);
+  EXPECT_THAT(paper.out, StartsWith("method paper (the notebook's arithmetic, float32): n "));
 }
 
 TEST_F(CliTest, BadInputIsOneLineAndNonZero) {
