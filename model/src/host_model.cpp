@@ -166,7 +166,10 @@ const StepCurve* HostModel::curve(int step_pct) const {
 double HostModel::power_w(double x, double intensity_pct) const {
   if (curves.empty()) return kNaN;
   // A paper model always has its step-50 curve (fit_model, model_from_json).
-  if (method == Method::paper) return curve(50)->power_w(x, false);
+  if (method == Method::paper) {
+    const StepCurve* c = curve(50);
+    return c != nullptr ? c->power_w(x, false) : kNaN;
+  }
   if (!std::isfinite(intensity_pct)) intensity_pct = 50.0;
   if (intensity_pct <= curves.front().step_pct) return curves.front().power_w(x, true);
   if (intensity_pct >= curves.back().step_pct) return curves.back().power_w(x, true);

@@ -255,6 +255,36 @@ TEST(ModelJson, RoundTripsAndRejectsGarbage) {
   EXPECT_FALSE(load_model(dir.path() / "none.json"));
 }
 
+// Format 1 (before the notebook's arithmetic): a paper model held one scaled
+// step-50 curve; such files of older runs still read and evaluate as then.
+TEST(ModelJson, ReadsFormat1PaperModelsAndChecksTheSteps) {
+  const std::string curve50 =
+      R"({"step_pct": 50, "coef": [40.0, 20.0], "x_center": 50, "x_scale": 50,
+          "x_range_pct": [0, 100]})";
+  auto v1 = model_from_json(nlohmann::json::parse(R"({"format": "cinergy-model-1",
+      "method": "paper", "host_threads": 4, "vm_vcpus": 2, "fit_range_pct": [0, 100],
+      "curves": [)" + curve50 + "]}"),
+                            "v1.json");
+  ASSERT_TRUE(v1) << v1.error().message;
+  EXPECT_EQ(v1->curves[0].fit.poly.form, Polynomial::Form::scaled);
+  EXPECT_DOUBLE_EQ(v1->power_w(75, 50), 40 + 20 * 0.5);
+  auto two = model_from_json(nlohmann::json::parse(R"({"format": "cinergy-model-1",
+      "method": "paper", "host_threads": 4, "vm_vcpus": 2, "fit_range_pct": [0, 100],
+      "curves": [)" + curve50 + "," +
+                                                   R"({"step_pct": 25, "coef": [1.0],
+          "x_center": 0, "x_scale": 1, "x_range_pct": [0, 100]}]})"),
+                             "two.json");
+  ASSERT_FALSE(two);
+  EXPECT_THAT(two.error().message, HasSubstr("format-1 paper model holds exactly"));
+  auto no50 = model_from_json(nlohmann::json::parse(R"({"format": "cinergy-model-2",
+      "method": "paper", "host_threads": 4, "vm_vcpus": 2, "fit_range_pct": [0, 150],
+      "curves": [{"step_pct": 25, "coef": [0.0, 1.0], "intercept": 3.0, "arithmetic": "float32",
+                  "x_center": 0, "x_scale": 1, "x_range_pct": [0, 100]}]})"),
+                              "no50.json");
+  ASSERT_FALSE(no50);
+  EXPECT_THAT(no50.error().message, HasSubstr("needs its step-50 curve"));
+}
+
 TEST(Evaluate, NoMatchGivesNullsWithReasonsNotNaN) {
   const auto m = two_curve_model();
   auto gt = parse_long_csv(
