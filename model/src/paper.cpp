@@ -102,7 +102,7 @@ T eps() {
   return std::numeric_limits<T>::epsilon();
 }
 
-// ?gelsd through one template: the same call scipy.linalg.lstsq makes.
+// ?gelsd for float and double: the same call scipy.linalg.lstsq makes.
 int gelsd(int m, int n, float* a, float* b, int ldb, float* s, float rcond, int* rank, float* work,
           int lwork, int* iwork) {
   const int nrhs = 1, lda = std::max(1, m);
@@ -130,8 +130,9 @@ struct DegreeFit {
   int rank = 0;
 };
 
-// PolynomialFeatures(degree).fit_transform(x) then LinearRegression().fit,
-// its training predictions and mean_squared_error(squared=False), all in T.
+// PolynomialFeatures(degree).fit_transform(x) then LinearRegression().fit
+// and its training predictions, all in T (x's dtype; y cast to it), and
+// mean_squared_error(squared=False) against y in its own dtype (y_own).
 template <typename T>
 Result<DegreeFit> fit_degree(const std::vector<T>& x, const std::vector<T>& y,
                              const std::vector<Num>& y_own, int degree, const std::string& what) {
