@@ -8,6 +8,8 @@
 #include <limits>
 #include <unordered_set>
 
+#include "cinergy/model/paper.hpp"
+
 namespace cinergy::model {
 namespace {
 
@@ -91,6 +93,10 @@ double sse(const Matrix& r, const Eigen::VectorXd& c) {
 }  // namespace
 
 double Polynomial::operator()(double x) const {
+  if (sklearn()) {
+    const bool f32 = form == Form::sklearn_f32;
+    return paper::predict(coef, intercept, f32, paper::as(x, f32)).v;
+  }
   const double u = (x - x_center) / x_scale;
   double acc = 0;
   for (auto it = coef.rbegin(); it != coef.rend(); ++it) acc = acc * u + *it;
@@ -98,6 +104,11 @@ double Polynomial::operator()(double x) const {
 }
 
 double Polynomial::derivative(double x) const {
+  if (sklearn()) {  // d/dx of sum_k coef[k] x^k, in double (no one needs it bit for bit)
+    double acc = 0;
+    for (int k = degree(); k >= 1; --k) acc = acc * x + k * coef[static_cast<std::size_t>(k)];
+    return acc;
+  }
   const double u = (x - x_center) / x_scale;
   double acc = 0;
   for (int k = degree(); k >= 1; --k) acc = acc * u + k * coef[static_cast<std::size_t>(k)];

@@ -9,53 +9,12 @@
 
 #include "cinergy/report/series.hpp"
 #include "sections.hpp"
+#include "xy_chart.hpp"
 
 namespace cinergy::report::detail {
 namespace {
 
 using nlohmann::json;
-
-// Aligned (x, y1..yn) table for a uPlot scatter/line chart: every point gets
-// its own row, other series null there; lines span the gaps.
-struct XyChart {
-  std::string id, title, x_label, y_label, note;
-  struct S {
-    std::string label;
-    bool line;
-    Points pts;
-  };
-  std::vector<S> series;
-  [[nodiscard]] bool empty() const {
-    for (const auto& s : series)
-      if (!s.pts.empty()) return false;
-    return true;
-  }
-  [[nodiscard]] json to_json() const {
-    struct Row {
-      double x;
-      std::size_t s;
-      double y;
-    };
-    std::vector<Row> rows;
-    for (std::size_t i = 0; i < series.size(); ++i)
-      for (const auto& [x, y] : series[i].pts)
-        if (std::isfinite(x) && std::isfinite(y)) rows.push_back({x, i, y});
-    std::stable_sort(rows.begin(), rows.end(),
-                     [](const Row& a, const Row& b) { return a.x < b.x; });
-    json xs = json::array();
-    std::vector<json> ys(series.size(), json::array());
-    for (const auto& r : rows) {
-      xs.push_back(r.x);
-      for (std::size_t i = 0; i < series.size(); ++i)
-        ys[i].push_back(i == r.s ? json(std::round(r.y * 1000) / 1000) : json(nullptr));
-    }
-    json ser = json::array();
-    for (std::size_t i = 0; i < series.size(); ++i)
-      ser.push_back({{"label", series[i].label}, {"line", series[i].line}, {"y", ys[i]}});
-    return {{"id", id},     {"title", title}, {"x_label", x_label}, {"y_label", y_label},
-            {"note", note}, {"x", xs},        {"series", ser}};
-  }
-};
 
 // (x, y) of the rows where both columns hold a finite value, in timestamp
 // order; none when either column is absent.

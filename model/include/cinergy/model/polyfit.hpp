@@ -22,13 +22,23 @@
 
 namespace cinergy::model {
 
-// p(x) = sum_k coef[k] * u^k, u = (x - x_center) / x_scale.
+// p(x) = sum_k coef[k] * u^k, u = (x - x_center) / x_scale (Form::scaled,
+// the Cinergy method's fits: double, Horner).
+//
+// The paper's fits hold scikit-learn's form instead (paper.hpp): raw powers,
+// p(x) = sum_k coef[k] * x^k + intercept, evaluated as
+// LinearRegression.predict does, in float32 (Form::sklearn_f32, x rounded
+// to float32 first) or float64; x_center is 0 and x_scale 1 there.
 struct Polynomial {
+  enum class Form { scaled, sklearn_f32, sklearn_f64 };
   std::vector<double> coef;
   double x_center = 0.0;
   double x_scale = 1.0;
+  Form form = Form::scaled;
+  double intercept = 0.0;  // the sklearn forms' intercept_ (0 for Form::scaled)
 
   [[nodiscard]] int degree() const { return static_cast<int>(coef.size()) - 1; }
+  [[nodiscard]] bool sklearn() const { return form != Form::scaled; }
   [[nodiscard]] double operator()(double x) const;
   [[nodiscard]] double derivative(double x) const;  // dp/dx (per x unit, not per u)
   // Non-decreasing on [lo, hi], checked on a dense grid with a tolerance of
@@ -61,6 +71,7 @@ struct PolyFit {
   double r2 = 0, rmse = 0, mae = 0;       // in-sample, of the chosen degree
   bool non_decreasing = true;             // over [x_lo, x_hi]
   int unconstrained_degree = 0;           // best degree before the monotone rule
+  int rank = 0;                           // the paper: the rank LAPACK found at `degree`
   std::string note;                       // what the monotone rule did, if anything
 };
 
