@@ -45,13 +45,15 @@ int run_compare(const Options& o) {
       h.host_threads = o.host_threads[o.host_threads.size() == 1 ? 0 : i];
     co.hosts.push_back(std::move(h));
   }
-  auto summary = report::write_compare(co, o.out);
-  if (!summary) return report_error(summary.error().what());
+  auto result = report::write_compare(co, o.out);
+  if (!result) return report_error(result.error().what());
+  for (const auto& why : result->skipped)
+    std::fprintf(stderr, "warning: skipped %s\n", why.c_str());
   if (o.json) {
-    std::printf("%s\n", summary->dump(2).c_str());
+    std::printf("%s\n", result->hosts.dump(2).c_str());
     return 0;
   }
-  for (const auto& h : *summary) {
+  for (const auto& h : result->hosts) {
     std::printf("%s (%d threads, %d vCPUs%s):\n", h["name"].get<std::string>().c_str(),
                 h["host_threads"].get<int>(), h["vm_vcpus"].get<int>(),
                 h["simulated_power"].get<bool>() ? ", SIMULATED POWER" : "");

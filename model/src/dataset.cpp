@@ -245,7 +245,7 @@ Result<DataSet> load_dataset(const std::filesystem::path& dir) {
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec))
     return fail(
-        fmt::format("{}: not a directory (expected a folder of <prefix>-training-50.csv, "
+        fmt::format("{}: not a directory (expected a folder of <prefix>-training-<step>.csv, "
                     "-groundtruth.csv, -cloudlike.csv)",
                     dir.string()));
   // A run directory's manifest gives host.threads and the CSV prefix (other

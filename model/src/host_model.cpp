@@ -260,6 +260,8 @@ Result<HostModel> fit_model(const DataSet& data, const ModelOptions& options) {
       m.notes.push_back(fit.error().message);
       continue;
     }
+    if (!fit->folds_from.empty())
+      m.notes.push_back(fmt::format("step {}: {}", step, fit->folds_from));
     if (!fit->note.empty()) m.notes.push_back(fmt::format("step {}: {}", step, fit->note));
     m.curves.push_back(StepCurve{step, table.source.filename().string(), std::move(*fit)});
   }
@@ -317,6 +319,7 @@ nlohmann::json to_json(const HostModel& m) {
     cj["non_decreasing"] = f.non_decreasing;
     cj["unconstrained_degree"] = f.unconstrained_degree;
     if (!f.note.empty()) cj["note"] = f.note;
+    if (!f.folds_from.empty()) cj["folds_from"] = f.folds_from;
     j["curves"].push_back(std::move(cj));
   }
   j["notes"] = m.notes;

@@ -71,7 +71,8 @@ std::string table_html(const std::vector<Host>& hosts) {
   return h + "</table>";
 }
 
-std::string page(const std::vector<Host>& hosts, const json& data) {
+std::string page(const std::vector<Host>& hosts, const std::vector<std::string>& skipped,
+                 const json& data) {
   bool simulated = false;
   for (const auto& h : hosts) simulated = simulated || h.data.simulated_power;
   const std::string title =
@@ -92,7 +93,13 @@ std::string page(const std::vector<Host>& hosts, const json& data) {
       "cloud-like window against the ground-truth window with the nearest VM share (the "
       "notebook's matching, for both methods); binned: mean estimate against mean ground truth "
       "per tenth of the ground truth's VM share range.</p>" +
-      table_html(hosts) + "</section>\n";
+      table_html(hosts);
+  if (!skipped.empty()) {
+    html += "<div class=missing id=skipped><b>Left out (cannot be analysed):</b><ul>";
+    for (const auto& why : skipped) html += "<li>" + detail::esc(why) + "</li>";
+    html += "</ul></div>";
+  }
+  html += "</section>\n";
   struct Sec {
     const char* figure;
     const char* heading;
@@ -115,39 +122,78 @@ std::string page(const std::vector<Host>& hosts, const json& data) {
   return html;
 }
 
+// The directory as an absolute, normal path without a trailing slash.
+fs::path normal_dir(const fs::path& dir) {
+  fs::path p = fs::absolute(dir).lexically_normal();
+  if (p.filename().empty()) p = p.parent_path();
+  return p;
+}
+
+// Hosts of one name get their directory's basename beside it, or the whole
+// path when two basenames agree as well.
+void tell_apart(std::vector<Host>& hosts) {
+  std::map<std::string, std::vector<Host*>> by_name;
+  for (auto& h : hosts) by_name[h.name].push_back(&h);
+  for (auto& [name, same] : by_name) {
+    if (same.size() < 2) continue;
+    std::map<std::string, int> bases;
+    for (const Host* h : same) ++bases[normal_dir(h->dir).filename().string()];
+    for (Host* h : same) {
+      const fs::path d = normal_dir(h->dir);
+      const std::string b = d.filename().string();
+      h->name += " (" + (bases[b] > 1 ? d.string() : b) + ")";
+    }
+  }
+}
+
 }  // namespace
 
-Result<json> write_compare(const CompareOptions& o, const fs::path& out_html) {
+Result<CompareResult> write_compare(const CompareOptions& o, const fs::path& out_html) {
   if (o.hosts.empty()) return fail("compare: no directory given");
+  CompareResult result;
   std::vector<Host> hosts;
-  std::map<std::string, int> seen;
   for (const auto& ch : o.hosts) {
     Host h;
     h.dir = ch.dir;
-    auto data = model::load_dataset(ch.dir);
-    if (!data) return std::unexpected(data.error());
-    h.data = std::move(*data);
-    for (auto [method, out] : {std::pair{model::Method::paper, &h.paper},
-                               std::pair{model::Method::cinergy, &h.cinergy}}) {
-      auto a = model::analyze_dataset(h.data, {method, ch.host_threads, o.vm_vcpus});
-      if (!a)
-        return fail_errno(
-            a.error().errno_value,
-            fmt::format("{} method: {}", model::method_name(method), a.error().message));
-      *out = std::move(*a);
+    auto analysed = [&]() -> Result<void> {
+      auto data = model::load_dataset(ch.dir);
+      if (!data) return std::unexpected(data.error());
+      h.data = std::move(*data);
+      for (auto [method, out] : {std::pair{model::Method::paper, &h.paper},
+                                 std::pair{model::Method::cinergy, &h.cinergy}}) {
+        auto a = model::analyze_dataset(h.data, {method, ch.host_threads, o.vm_vcpus});
+        if (!a)
+          return fail_errno(
+              a.error().errno_value,
+              fmt::format("{} method: {}", model::method_name(method), a.error().message));
+        *out = std::move(*a);
+      }
+      return {};
+    }();
+    if (!analysed) {
+      // The model library's messages name the directory or its file.
+      std::string why = analysed.error().what();
+      if (why.find(ch.dir.string()) == std::string::npos) why = ch.dir.string() + ": " + why;
+      result.skipped.push_back(std::move(why));
+      continue;
     }
-    // The manifest's host name, else the files' prefix; a repeated name numbered.
+    // The manifest's host name, else the files' prefix.
     h.name = h.data.prefix;
     if (auto m = detail::read_json(ch.dir / "manifest.json"))
       if (const json* n = detail::jget(*m, {"host", "name"}); n && n->is_string())
         h.name = n->get<std::string>();
-    if (const int k = ++seen[h.name]; k > 1) h.name += fmt::format(" ({})", k);
     hosts.push_back(std::move(h));
   }
+  if (hosts.empty()) {
+    std::string all;
+    for (const auto& why : result.skipped) all += (all.empty() ? "" : "; ") + why;
+    return fail(fmt::format("compare: no usable directory ({})", all));
+  }
+  tell_apart(hosts);
 
   std::vector<detail::HostFigures> figures;
   json xy = json::array();
-  json summary = json::array();
+  json& summary = result.hosts;
   for (std::size_t i = 0; i < hosts.size(); ++i) {
     const Host& h = hosts[i];
     detail::HostFigures f;
@@ -182,11 +228,11 @@ Result<json> write_compare(const CompareOptions& o, const fs::path& out_html) {
                      {"traces", json::array()},
                      {"xy", std::move(xy)},
                      {"missing", json::array()}};
-  const std::string html = page(hosts, data);
+  const std::string html = page(hosts, result.skipped, data);
   if (auto w = detail::write_page(out_html, html); !w) return std::unexpected(w.error());
   spdlog::info("compare: wrote {} ({} hosts, {} bytes)", out_html.string(), hosts.size(),
                html.size());
-  return summary;
+  return result;
 }
 
 }  // namespace cinergy::report

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "cinergy/common/line_reader.hpp"
+#include "cinergy/common/process.hpp"
 #include "cinergy/vm/host_vms.hpp"
 #include "requirements.hpp"
 #include "run_support.hpp"
@@ -197,6 +198,23 @@ TEST(RunE2E, QuickRunProducesEveryFileAndTheVmCpuMatchesCpuStat) {
     if (!ev["rmse_w"].is_null()) {
       EXPECT_TRUE(std::isfinite(ev["rmse_w"].get<double>()));
     }
+  }
+
+  // The baseline is the notebook's: the paper method's matched windows and
+  // metrics equal those of tests/model/paper_reference.py (pandas and
+  // scikit-learn) on this very run directory, and there are matches.
+  {
+    const auto ev = json::parse(slurp(dir / "evaluation-paper.json"));
+    EXPECT_GT(ev["n"].get<int>(), 0) << ev.dump();
+    auto ref = cinergy::run_capture(
+        {"/usr/bin/python3", std::string(CINERGY_SOURCE_DIR) + "/tests/model/paper_reference.py",
+         "check-dir", dir.string(), "--cinergy", kCinergy.string()},
+        std::chrono::seconds(120));
+    ASSERT_TRUE(ref) << ref.error().what();
+    std::cout << "paper reference: " << ref->output;
+    EXPECT_EQ(ref->exit_code, 0) << ref->output;
+    std::cout << "paper method on the quick run: " << ev["n"] << " matched, RMSE " << ev["rmse_w"]
+              << " W, MAPE " << ev["mape_pct"] << " %\n";
   }
 
   // The run's own report in headless Chromium from file:// (issue 6): no

@@ -63,12 +63,15 @@ TEST(WriteCompare, TwoHostsWithTheEvaluateNumbersAndEveryFigure) {
   TwoHosts h;
   const auto before_a = listing(h.a), before_b = listing(h.b);
   const fs::path out = h.dir.path() / "compare.html";
-  auto s = cinergy::report::write_compare({{{h.a, std::nullopt}, {h.b, std::nullopt}}, {}}, out);
-  ASSERT_TRUE(s) << s.error().what();
+  auto r = cinergy::report::write_compare({{{h.a, std::nullopt}, {h.b, std::nullopt}}, {}}, out);
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_TRUE(r->skipped.empty());
+  const nlohmann::json* s = &r->hosts;
   ASSERT_EQ(s->size(), 2u);
-  EXPECT_EQ((*s)[0]["name"], "fixture-host");
-  EXPECT_EQ((*s)[1]["name"], "fixture-host (2)");  // the same host name, numbered
-  EXPECT_EQ((*s)[0]["host_threads"], 4);           // from the manifest
+  // The same host name, told apart by the directories.
+  EXPECT_EQ((*s)[0]["name"], "fixture-host (a)");
+  EXPECT_EQ((*s)[1]["name"], "fixture-host (b)");
+  EXPECT_EQ((*s)[0]["host_threads"], 4);  // from the manifest
   EXPECT_EQ((*s)[0]["vm_vcpus"], 2);
   // The numbers are `cinergy evaluate`'s (model::analyze), for both methods.
   for (std::size_t i = 0; i < 2; ++i)
@@ -88,7 +91,7 @@ TEST(WriteCompare, TwoHostsWithTheEvaluateNumbersAndEveryFigure) {
 
   const std::string html = slurp(out);
   EXPECT_THAT(html, HasSubstr("<table class=grid id=compare-table>"));
-  EXPECT_THAT(html, HasSubstr("fixture-host (2)"));
+  EXPECT_THAT(html, HasSubstr("fixture-host (b)"));
   EXPECT_THAT(html, HasSubstr("id=sim-banner")) << "the fixture's power is simulated";
   const auto data = script_json(html, "cinergy-data");
   std::set<std::string> ids;
@@ -112,8 +115,27 @@ TEST(WriteCompare, ErrorsNameTheDirectoryOrFile) {
   auto missing = cinergy::report::write_compare({{{dir.path() / "nope", std::nullopt}}, {}},
                                                 dir.path() / "c.html");
   ASSERT_FALSE(missing);
+  EXPECT_THAT(missing.error().what(), HasSubstr("no usable directory"));
   EXPECT_THAT(missing.error().what(), HasSubstr("nope: not a directory"));
   TwoHosts h;
+  // Beside a usable one, an unusable directory is skipped, named, and listed.
+  fs::create_directories(dir.path() / "empty");
+  auto some = cinergy::report::write_compare(
+      {{{h.a, std::nullopt}, {dir.path() / "empty", std::nullopt}}, {}}, dir.path() / "c.html");
+  ASSERT_TRUE(some) << some.error().what();
+  EXPECT_EQ(some->hosts.size(), 1u);
+  ASSERT_EQ(some->skipped.size(), 1u);
+  EXPECT_THAT(some->skipped[0], HasSubstr((dir.path() / "empty").string()));
+  EXPECT_THAT(slurp(dir.path() / "c.html"), HasSubstr("<div class=missing id=skipped>"));
+  // Same host name and same basename: the whole paths tell them apart.
+  fs::create_directories(dir.path() / "x");
+  fs::copy(h.a, dir.path() / "x" / "a", fs::copy_options::recursive);
+  auto twins = cinergy::report::write_compare(
+      {{{h.a, std::nullopt}, {dir.path() / "x" / "a", std::nullopt}}, {}}, dir.path() / "c.html");
+  ASSERT_TRUE(twins) << twins.error().what();
+  EXPECT_EQ(twins->hosts[0]["name"], "fixture-host (" + fs::absolute(h.a).string() + ")");
+  EXPECT_EQ(twins->hosts[1]["name"],
+            "fixture-host (" + fs::absolute(dir.path() / "x" / "a").string() + ")");
   auto unwritable =
       cinergy::report::write_compare({{{h.a, std::nullopt}}, {}}, dir.path() / "no-dir" / "c.html");
   ASSERT_FALSE(unwritable);
@@ -153,7 +175,7 @@ TEST(CompareCli, JsonSummaryAndOneLineErrors) {
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   ASSERT_EQ(j.size(), 2u);
-  EXPECT_EQ(j[1]["name"], "fixture-host (2)");
+  EXPECT_EQ(j[1]["name"], "fixture-host (b)");
   EXPECT_TRUE(fs::exists(out));
 
   r = run_cli("compare " + h.a.string() + " -o " + out, h.dir);
@@ -173,6 +195,17 @@ TEST(CompareCli, JsonSummaryAndOneLineErrors) {
   EXPECT_NE(r.code, 0);
   EXPECT_EQ(r.err.rfind("cinergy: ", 0), 0u) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  // An unusable directory beside a usable one: a one-line warning, exit 0.
+  r = run_cli("compare " + h.a.string() + " " + (h.dir.path() / "nope").string() + " -o " + out,
+              h.dir);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("\nwarning: skipped " + (h.dir.path() / "nope").string() +
+                              ": not a directory"));
+  std::size_t warnings = 0;
+  for (std::size_t at = r.err.find("warning:"); at != std::string::npos;
+       at = r.err.find("warning:", at + 1))
+    ++warnings;
+  EXPECT_EQ(warnings, 1u) << r.err;
   r = run_cli("compare -o " + out, h.dir);
   EXPECT_NE(r.code, 0) << "PATH is required";
 }

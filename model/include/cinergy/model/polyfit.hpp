@@ -73,13 +73,21 @@ struct PolyFit {
   int unconstrained_degree = 0;           // best degree before the monotone rule
   int rank = 0;                           // the paper: the rank LAPACK found at `degree`
   std::string note;                       // what the monotone rule did, if anything
+  // Non-empty when the CV folds were not the data's own levels (a `target`
+  // that never changes): how they were built instead.
+  std::string folds_from;
 };
 
 // Fits y(x). `group` (same length as x, or empty) labels load levels: folds
 // hold out whole levels (fold = group % folds), so the CV error measures
-// interpolation between levels, not just noise; without groups, blocks of 10
-// consecutive points form a group. `what` names the data in error messages.
-// Errors: size mismatch, non-finite values, fewer than 3 distinct levels.
+// interpolation between levels, not just noise; without groups, 10 bins of
+// load with equal numbers of points are the levels. `what` names the data in
+// error messages.
+// Groups that give fewer than 3 levels while x takes 3 or more values (a
+// constant `target`) are replaced by 10 bins of load with equal numbers of
+// points (PolyFit::folds_from says so). Fewer than 3 levels of either kind:
+// the least-squares line or the mean power, with a note, no degree search.
+// Errors: size mismatch, non-finite values, no point at all.
 Result<PolyFit> fit_polynomial(std::span<const double> x, std::span<const double> y,
                                std::span<const int> group, const FitOptions& options,
                                std::string_view what);

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "cinergy/common/error.hpp"
@@ -25,12 +26,21 @@ struct CompareOptions {
   std::optional<int> vm_vcpus;     // default: each ground truth's CPUn columns
 };
 
-// Writes the page (to <out>.tmp, then renamed) and returns its summary: per
-// host {name, dir, host_threads, vm_vcpus, simulated_power, paper, cinergy},
-// the last two being `cinergy evaluate --json`'s objects. Errors: no host, a
-// directory the model library cannot analyse (its message, which names the
-// file), an unwritable output.
-Result<nlohmann::json> write_compare(const CompareOptions& options,
-                                     const std::filesystem::path& out_html);
+struct CompareResult {
+  // Per host shown: {name, dir, host_threads, vm_vcpus, simulated_power,
+  // paper_step50, paper, cinergy}, the last two `cinergy evaluate --json`'s
+  // objects. Hosts of the same name are told apart by their directory:
+  // "name (dir basename)", or the whole path when the basenames agree too.
+  nlohmann::json hosts = nlohmann::json::array();
+  // "<dir>: <why>" of each directory left out: the model library could not
+  // analyse it (its message names the file). Listed on the page too.
+  std::vector<std::string> skipped;
+};
+
+// Writes the page (to <out>.tmp, then renamed). A directory that cannot be
+// analysed is skipped (CompareResult::skipped); errors: no directory given,
+// none usable (each one's reason), an unwritable output.
+Result<CompareResult> write_compare(const CompareOptions& options,
+                                    const std::filesystem::path& out_html);
 
 }  // namespace cinergy::report
