@@ -30,6 +30,7 @@ struct RunFlags {
   std::string source = "auto";
   std::string sim_host;
   std::string cpu_backend = "auto";
+  std::string noise_sched;
   std::string out;
   bool live = false;
   bool no_analysis = false;
@@ -85,6 +86,11 @@ Result<orch::RunOptions> build_options(const RunFlags& f, const CLI::App& cmd,
   }
   if (given("--window")) o.window_s = f.window_s;
   if (given("--windows-per-level")) o.windows_per_level = f.windows_per_level;
+  if (given("--noise-sched")) {
+    auto s = orch::parse_noise_sched(f.noise_sched, "--noise-sched");
+    if (!s) return std::unexpected(s.error());
+    o.cloudlike_noise_sched = *s;
+  }
   o.rate_hz = f.rate_hz;
   o.source.source = f.source;
   o.source.sim_host = f.sim_host;
@@ -164,8 +170,30 @@ void say(const std::string& line) {
 // (model*.json, isolated*.csv, evaluation*.json) and the HTML report, each
 // recorded under the manifest's "analysis" (an error there is reported and
 // recorded; the measurements stand).
+// One line per method, what `cinergy run` ends with: the isolated estimates
+// of C against the ground truth B (the notebook's matching), and the binned
+// comparison; simulated power said on the line.
+std::string accuracy_line(const std::string& method, const nlohmann::json& ev, bool simulated) {
+  const auto num = [&](const char* key, const char* unit) {
+    const auto it = ev.find(key);
+    return it != ev.end() && it->is_number() ? fmt::format("{:.2f}{}", it->get<double>(), unit)
+                                             : std::string("n/a");
+  };
+  std::string line = fmt::format(
+      "accuracy, {} method: {} of {} cloud-like windows matched to the ground truth, RMSE {}, "
+      "MAPE {}; binned RMSE {}, MAPE {}",
+      method, ev.value("n", 0), ev.value("n_cloudlike", 0), num("rmse_w", " W"),
+      num("mape_pct", " %"), num("binned_rmse_w", " W"), num("binned_mape_pct", " %"));
+  if (ev.value("n", 0) == 0)
+    if (const auto r = ev.find("null_reasons"); r != ev.end() && r->contains("rmse_w"))
+      line += " (" + (*r)["rmse_w"].get<std::string>() + ")";
+  if (simulated) line += " (SIMULATED power)";
+  return line;
+}
+
 void analyze_run(const orch::RunResult& run) {
   nlohmann::json analysis;
+  std::vector<std::string> lines;
   for (auto method : {model::Method::cinergy, model::Method::paper}) {
     const std::string name(model::method_name(method));
     model::AnalyzeOptions ao;
@@ -177,9 +205,11 @@ void analyze_run(const orch::RunResult& run) {
     say(fmt::format("analysis ({} method)...", name));
     if (auto r = model::analyze(ao)) {
       analysis[name] = {{"ok", true}, {"evaluation", *r}};
+      lines.push_back(accuracy_line(name, *r, r->value("simulated_power", false)));
     } else {
       spdlog::error("analysis ({}): {}", name, r.error().what());
       analysis[name] = {{"ok", false}, {"error", r.error().what()}};
+      lines.push_back(fmt::format("accuracy, {} method: no figures ({})", name, r.error().what()));
     }
   }
   const auto html = run.run_dir / "report.html";
@@ -194,6 +224,19 @@ void analyze_run(const orch::RunResult& run) {
   manifest["analysis"] = analysis;
   if (auto w = orch::write_manifest(run.run_dir, manifest); !w)
     spdlog::error("{}", w.error().what());
+  for (const auto& l : lines) say(l);
+  // Work outside the run is in the measured power of A (the model's points)
+  // and B (the ground truth) but in no CPU figure: the figures above carry it.
+  std::string noisy;
+  if (const auto ph = run.manifest.find("phases"); ph != run.manifest.end() && ph->is_array())
+    for (const auto& p : *ph)
+      if (const auto o = p.find("other_cpu_pct"); o != p.end() && o->is_object() &&
+                                                  o->value("mean", 0.0) > orch::kOtherCpuWarnPct)
+        noisy += fmt::format("{}{} {:.1f} %", noisy.empty() ? "" : ", ", p.value("phase", "?"),
+                             o->value("mean", 0.0));
+  if (!noisy.empty())
+    say("accuracy: the host was not quiet (work outside this run, mean share of the host: " +
+        noisy + "): the figures above include its power");
 }
 
 }  // namespace
@@ -221,6 +264,9 @@ void register_run(CLI::App& app, int& exit_code) {
                   "Simulated meter: SPECpower result id of the host curve");
   cmd->add_option("--cpu-backend", f.cpu_backend, "CPU accounting: auto|bpf|procfs")
       ->capture_default_str();
+  cmd->add_option("--noise-sched", f.noise_sched,
+                  "Scenario C's noise workers: normal (compete with the VM, paper) or idle "
+                  "(SCHED_IDLE: take only what the VM leaves, quick)");
   cmd->add_option("--out", f.out, "Run directory (default runs/<host>-<UTC timestamp>)");
   cmd->add_flag("--live", f.live, "Print host power and each subject's CPU every window");
   cmd->add_flag("--no-analysis", f.no_analysis, "Skip the model analysis and the report");

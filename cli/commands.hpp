@@ -12,6 +12,7 @@ void register_model(CLI::App& app, int& exit_code);  // fit, predict, estimate, 
 void register_run(CLI::App& app, int& exit_code);
 void register_report(CLI::App& app, int& exit_code);
 void register_serve(CLI::App& app, int& exit_code);
+void register_compare(CLI::App& app, int& exit_code);  // cmd_compare.cpp
 void register_bench(CLI::App& app, int& exit_code);
 void register_bench_bpf(CLI::App& bench, int& exit_code);       // bench_bpf.cpp
 void register_bench_sampler(CLI::App& bench, int& exit_code);   // bench_sampler.cpp

@@ -35,13 +35,17 @@ pkgs=(
   # cinergy serve: /metrics (prometheus-cpp core + pull, with civetweb) and the
   # HTTP client of its bench and tests
   prometheus-cpp-dev libcurl4-openssl-dev
+  # the paper method's least squares: LAPACK's ?gelsd, the routine scipy calls
+  liblapack-dev
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   # workload generator, used by scenario A/C and the kernel tests
   stress-ng
   # tests: python3 reads traces, and pandas.read_csv(trace) is the one-line
-  # load the trace format promises (tests/sampler/trace_test.cpp)
-  python3 python3-pandas
+  # load the trace format promises (tests/sampler/trace_test.cpp); the paper
+  # method's reference is pandas + scikit-learn (tests/model/paper_reference.py;
+  # python3-sklearn brings numpy and scipy)
+  python3 python3-pandas python3-sklearn
 )
 # npm installs the report's charting library at build time (report/web). A
 # host that already has npm (e.g. from nodesource's nodejs) keeps its own.

@@ -66,8 +66,7 @@ std::vector<std::string> Table::vcpu_columns() const {
 std::vector<std::size_t> Table::complete_rows(const std::vector<std::string>& needed) const {
   std::vector<const std::vector<double>*> cols;
   if (needed.empty()) {
-    for (std::size_t c = 0; c < columns.size(); ++c)
-      if (names[c] != "phase") cols.push_back(&columns[c]);
+    for (const auto& c : columns) cols.push_back(&c);
   } else {
     for (const auto& n : needed) {
       const auto* c = column(n);
@@ -182,8 +181,9 @@ Result<Table> parse_long_csv(std::string_view text, const std::filesystem::path&
     double value = 0;
     if (!parse_double(measure, value)) {
       if (domain == "phase") {
+        // Present (0), so that dropna() only drops a window without a phase.
         if (t.phase.empty()) t.phase = std::string(trim(measure));
-        value = kNaN;
+        value = 0.0;
       } else {
         return fail(fmt::format("{}:{}: non-numeric measure '{}' for domain '{}'", src, line_no,
                                 std::string(trim(measure).substr(0, 40)), std::string(domain)));
@@ -245,7 +245,7 @@ Result<DataSet> load_dataset(const std::filesystem::path& dir) {
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec))
     return fail(
-        fmt::format("{}: not a directory (expected a folder of <prefix>-training-50.csv, "
+        fmt::format("{}: not a directory (expected a folder of <prefix>-training-<step>.csv, "
                     "-groundtruth.csv, -cloudlike.csv)",
                     dir.string()));
   // A run directory's manifest gives host.threads and the CSV prefix (other

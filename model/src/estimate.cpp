@@ -6,13 +6,88 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <optional>
+
+#include "cinergy/model/paper.hpp"
 
 namespace cinergy::model {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr double kMatchTolerancePct = 0.001;  // the paper's nearest-match window
+// The notebook rejects a nearest ground-truth share more than this above.
+constexpr double kMatchTolerancePct = 0.001;
 constexpr int kBins = 10;
+constexpr const char* kMatching =
+    "nearest ground-truth VM share, rejected only when it lies more than 0.001 points above "
+    "(the notebook's find_nearest)";
+
+using paper::Num;
+
+double finite_or_nan(double v) { return std::isfinite(v) ? v : kNaN; }
+
+// The notebook's match: the ground-truth row whose share is nearest to a
+// value (numpy's argmin of |gt - value|: the first of equal distances in
+// ground-truth order), rejected only when it lies more than 0.001 points
+// above the value. Distances are taken in the ground truth's dtype (numpy
+// casts the scalar to the array's dtype), the final difference in the
+// promoted one and compared in float64 (a numpy scalar against a Python
+// float). Shares are grouped in runs of equal value, sorted, each run with
+// its first row: a query looks at the runs on either side of the value,
+// and further only while a rounded distance ties.
+class Matcher {
+ public:
+  explicit Matcher(const std::vector<Num>& shares) : shares_(shares) {
+    std::vector<std::size_t> order(shares.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::ranges::stable_sort(order, {}, [&](std::size_t i) { return shares[i].v; });
+    for (std::size_t i : order) {
+      if (runs_.empty() || runs_.back().share != shares[i].v)
+        runs_.push_back({shares[i].v, i});
+      else
+        runs_.back().first = std::min(runs_.back().first, i);
+    }
+    f32_ = !shares.empty() && shares.front().f32;
+  }
+
+  [[nodiscard]] std::optional<std::size_t> match(Num value) const {
+    if (runs_.empty()) return std::nullopt;
+    const Num v = paper::as(value.v, f32_);
+    auto dist = [&](const Run& r) {
+      const Num d = Num{r.share, f32_} - v;
+      return std::abs(d.v);
+    };
+    const auto pos = static_cast<std::size_t>(
+        std::ranges::lower_bound(runs_, v.v, {}, &Run::share) - runs_.begin());
+    std::optional<std::size_t> best;
+    double best_d = 0;
+    auto consider = [&](const Run& r, double d) {
+      if (!best || d < best_d || (d == best_d && r.first < *best)) {
+        best = r.first;
+        best_d = d;
+      }
+    };
+    if (pos > 0) {
+      const double d0 = dist(runs_[pos - 1]);
+      for (std::size_t k = pos; k-- > 0 && dist(runs_[k]) == d0;) consider(runs_[k], d0);
+    }
+    if (pos < runs_.size()) {
+      const double d0 = dist(runs_[pos]);
+      for (std::size_t k = pos; k < runs_.size() && dist(runs_[k]) == d0; ++k)
+        consider(runs_[k], d0);
+    }
+    if ((shares_[*best] - value).v > kMatchTolerancePct) return std::nullopt;
+    return best;
+  }
+
+ private:
+  struct Run {
+    double share;
+    std::size_t first;  // the earliest ground-truth row with this share
+  };
+  const std::vector<Num>& shares_;
+  std::vector<Run> runs_;
+  bool f32_ = false;
+};
 
 double at(const std::vector<double>* col, std::size_t r) {
   return col == nullptr ? kNaN : (*col)[r];
@@ -24,6 +99,56 @@ void put(std::string& out, double v) {
     const int n = std::snprintf(buf, sizeof buf, "%.4f", v);
     out.append(buf, static_cast<std::size_t>(n));
   }
+}
+
+// The notebook's estimate, in pandas' dtypes: share = vm / host_threads,
+// isolated = predict(share) on the step-50 curve, bottom-up = share /
+// cpu%_package-global * package-global-watt, ratio = bottom-up / isolated.
+Result<std::vector<EstimateRow>> estimate_paper(const HostModel& model, const StepCurve& c,
+                                                const Table& t,
+                                                const std::vector<std::size_t>& rows) {
+  const auto& poly = c.fit.poly;
+  const bool fit_f32 = poly.form == Polynomial::Form::sklearn_f32;
+  const auto* vm = t.column("vm");
+  const auto* host_w = t.column("package-global-watt");
+  const auto* host_u = t.column("cpu%_package-global");
+  auto dtype = [](const std::vector<double>* col) {
+    return col == nullptr || paper::downcasts_to_float32(*col);
+  };
+  const bool vm_f32 = dtype(vm), w_f32 = dtype(host_w), u_f32 = dtype(host_u);
+  std::vector<const std::vector<double>*> vcpus;
+  for (const auto& name : t.vcpu_columns()) vcpus.push_back(t.column(name));
+  std::vector<double> loads(vcpus.size());
+  std::vector<EstimateRow> out;
+  out.reserve(rows.size());
+  for (std::size_t r : rows) {
+    EstimateRow e;
+    e.timestamp_s = t.timestamp_s[r];
+    const Num vmv = paper::as((*vm)[r], vm_f32);
+    // A Python int divisor takes the array's dtype.
+    const Num share = vmv / paper::as(model.host_threads, vm_f32);
+    const Num iso = paper::predict(poly.coef, poly.intercept, fit_f32, share);
+    const Num idle = paper::predict(poly.coef, poly.intercept, fit_f32, paper::as(0.0, share.f32));
+    e.vm_pct = vmv.v;
+    e.share_pct = share.v;
+    e.share_f32 = share.f32;
+    e.isolated_w = finite_or_nan(iso.v);
+    e.isolated_f32 = iso.f32;
+    e.dynamic_w = finite_or_nan((iso - idle).v);
+    for (std::size_t k = 0; k < vcpus.size(); ++k) loads[k] = (*vcpus[k])[r];
+    e.intensity_pct = vcpu_intensity_pct(loads);
+    e.host_w = at(host_w, r);
+    e.host_util_pct = at(host_u, r);
+    if (host_w != nullptr && host_u != nullptr) {
+      const Num bu = share / paper::as(e.host_util_pct, u_f32) * paper::as(e.host_w, w_f32);
+      e.bottomup_w = finite_or_nan(bu.v);
+      e.ratio = finite_or_nan((bu / iso).v);
+    } else {
+      e.bottomup_w = e.ratio = kNaN;
+    }
+    out.push_back(e);
+  }
+  return out;
 }
 
 }  // namespace
@@ -54,6 +179,9 @@ Result<std::vector<EstimateRow>> estimate(const HostModel& model, const Table& t
   std::vector<std::size_t> rows;
   if (model.method == Method::paper) {
     rows = t.complete_rows({});
+    if (rows.empty()) return fail(fmt::format("{}: no usable rows after dropping NaN", src));
+    if (const StepCurve* c = model.curve(50); c != nullptr && c->fit.poly.sklearn())
+      return estimate_paper(model, *c, t, rows);
   } else {
     rows.reserve(t.rows());
     for (std::size_t r = 0; r < t.rows(); ++r)
@@ -113,17 +241,22 @@ Result<nlohmann::json> evaluate(const HostModel& model, const std::vector<Estima
   const auto* watt = gt.column("package-global-watt");
   if (vm == nullptr || watt == nullptr)
     return fail(fmt::format("{}: needs 'vm' and 'package-global-watt' rows", src));
-  const auto rows = model.method == Method::paper ? gt.complete_rows({})
-                                                  : gt.complete_rows({"vm", "package-global-watt"});
+  const bool paper_method = model.method == Method::paper;
+  const auto rows =
+      paper_method ? gt.complete_rows({}) : gt.complete_rows({"vm", "package-global-watt"});
   if (rows.empty()) return fail(fmt::format("{}: no usable rows after dropping NaN", src));
 
-  struct Truth {
-    double share, watt;
-  };
-  std::vector<Truth> truth;
-  truth.reserve(rows.size());
-  for (std::size_t r : rows) truth.push_back({(*vm)[r] / model.host_threads, (*watt)[r]});
-  std::ranges::sort(truth, {}, &Truth::share);
+  // The ground truth in its row order (the matching's tie order), each value
+  // in pandas' dtype for the paper (float64 for Cinergy).
+  const bool vm_f32 = paper_method && paper::downcasts_to_float32(*vm);
+  const bool w_f32 = paper_method && paper::downcasts_to_float32(*watt);
+  std::vector<Num> gt_share, gt_watt;
+  gt_share.reserve(rows.size());
+  gt_watt.reserve(rows.size());
+  for (std::size_t r : rows) {
+    gt_share.push_back(paper::as((*vm)[r], vm_f32) / paper::as(model.host_threads, vm_f32));
+    gt_watt.push_back(paper::as((*watt)[r], w_f32));
+  }
 
   nlohmann::json j;
   nlohmann::json reasons = nlohmann::json::object();
@@ -132,59 +265,65 @@ Result<nlohmann::json> evaluate(const HostModel& model, const std::vector<Estima
   j["host_threads"] = model.host_threads;
   j["vm_vcpus"] = model.vm_vcpus;
   j["n_cloudlike"] = cloud.size();
-  j["n_groundtruth"] = truth.size();
+  j["n_groundtruth"] = gt_share.size();
+  j["matching"] = kMatching;
+  if (paper_method) {
+    const StepCurve* c50 = model.curve(50);
+    j["arithmetic"] = c50 != nullptr && c50->fit.poly.form == Polynomial::Form::sklearn_f32
+                          ? "float32"
+                          : "float64";
+  }
 
-  // Paper-style: nearest ground-truth share within 0.001 points.
-  double ss_res = 0, abs_sum = 0, ape_sum = 0, sum_t = 0, sum_t2 = 0;
-  std::size_t n = 0, n_ape = 0;
+  // The notebook's matching, then its metrics over the matched rows.
+  const Matcher matcher(gt_share);
+  std::vector<Num> truth, pred;
   for (const auto& e : cloud) {
     if (!std::isfinite(e.isolated_w)) continue;
-    auto it = std::ranges::lower_bound(truth, e.share_pct, {}, &Truth::share);
-    const Truth* best = nullptr;
-    if (it != truth.end()) best = &*it;
-    if (it != truth.begin()) {
-      const Truth* prev = &*(it - 1);
-      if (best == nullptr || e.share_pct - prev->share <= best->share - e.share_pct) best = prev;
-    }
-    if (best == nullptr || std::abs(best->share - e.share_pct) > kMatchTolerancePct) continue;
-    const double err = e.isolated_w - best->watt;
-    ss_res += err * err;
-    abs_sum += std::abs(err);
-    if (best->watt != 0) {
-      ape_sum += std::abs(err / best->watt);
-      ++n_ape;
-    }
-    sum_t += best->watt;
-    sum_t2 += best->watt * best->watt;
-    ++n;
+    const auto idx = matcher.match(Num{e.share_pct, paper_method && e.share_f32});
+    if (!idx) continue;
+    truth.push_back(gt_watt[*idx]);
+    pred.push_back(Num{e.isolated_w, paper_method && e.isolated_f32});
   }
+  const std::size_t n = truth.size();
   j["n"] = n;
   if (n == 0) {
     for (const char* k : {"r2", "rmse_w", "mae_w", "mape_pct"}) {
       j[k] = nullptr;
-      reasons[k] = "no cloud-like row has a ground-truth row within 0.001 points of its VM share";
+      reasons[k] =
+          "no cloud-like row has a ground-truth row at or below its VM share, or within 0.001 "
+          "points above it";
     }
   } else {
-    const double nd = static_cast<double>(n);
-    const double ss_tot = sum_t2 - sum_t * sum_t / nd;
-    if (n >= 2 && ss_tot > 1e-12 * std::max(1.0, sum_t2)) {
-      j["r2"] = json_number(1.0 - ss_res / ss_tot);
+    const auto met = paper::metrics(truth, pred);
+    if (std::isfinite(met.r2)) {
+      j["r2"] = met.r2;
     } else {
       j["r2"] = nullptr;
-      reasons["r2"] = "the matched ground-truth power does not vary";
+      reasons["r2"] =
+          n < 2 ? "fewer than two matched windows" : "the matched ground-truth power does not vary";
     }
-    j["rmse_w"] = json_number(std::sqrt(ss_res / nd));
-    j["mae_w"] = json_number(abs_sum / nd);
-    if (n_ape > 0) {
-      j["mape_pct"] = json_number(100.0 * ape_sum / static_cast<double>(n_ape));
+    j["rmse_w"] = json_number(met.rmse);
+    j["mae_w"] = json_number(met.mae);
+    if (std::isfinite(met.mape)) {
+      j["mape_pct"] = 100.0 * met.mape;
     } else {
       j["mape_pct"] = nullptr;
-      reasons["mape_pct"] = "every matched ground-truth power is 0 W";
+      reasons["mape_pct"] = "a matched ground-truth power is 0 W";
     }
   }
 
+  struct Truth {
+    double share, watt;
+  };
+  std::vector<Truth> truth_sorted;
+  truth_sorted.reserve(gt_share.size());
+  for (std::size_t i = 0; i < gt_share.size(); ++i)
+    truth_sorted.push_back({gt_share[i].v, gt_watt[i].v});
+  std::ranges::sort(truth_sorted, {}, &Truth::share);
+  const auto& truth_bins = truth_sorted;
+
   // Binned: mean prediction vs mean ground truth per VM-share bin.
-  const double lo = truth.front().share, hi = truth.back().share;
+  const double lo = truth_bins.front().share, hi = truth_bins.back().share;
   auto bins = nlohmann::json::array();
   double bss = 0, bape = 0;
   std::size_t nb = 0;
@@ -195,7 +334,7 @@ Result<nlohmann::json> evaluate(const HostModel& model, const std::vector<Estima
     auto bin_of = [&](double s) {
       return std::clamp(static_cast<int>((s - lo) / width), 0, kBins - 1);
     };
-    for (const auto& t : truth) {
+    for (const auto& t : truth_bins) {
       const int b = bin_of(t.share);
       ts[static_cast<std::size_t>(b)] += t.watt;
       ++tn[static_cast<std::size_t>(b)];

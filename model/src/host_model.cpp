@@ -6,6 +6,9 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
+#include <unordered_set>
+
+#include "cinergy/model/paper.hpp"
 
 namespace cinergy::model {
 namespace {
@@ -16,6 +19,11 @@ constexpr const char* kPower = "package-global-watt";
 
 // The paper fits on host load <= vm_vcpus * 100 / host_threads * 3.
 constexpr double kPaperRegionFactor = 3.0;
+constexpr double kInf = std::numeric_limits<double>::infinity();
+// Format 2 added the paper's scikit-learn curves (all steps, float32);
+// format 1 files (a single scaled step-50 paper curve) are still read.
+constexpr const char* kFormat = "cinergy-model-2";
+constexpr const char* kFormatV1 = "cinergy-model-1";
 // Cinergy fits on the VM's own region with a margin of 2 (see docs/model.md).
 constexpr double kCinergyRegionFactor = 2.0;
 
@@ -38,7 +46,89 @@ nlohmann::json json_vec(const std::vector<double>& v) {
   return a;
 }
 
+// Distinct x at the format's 0.01 precision (reported, not used by the paper).
+std::size_t distinct_levels(const std::vector<double>& x) {
+  std::unordered_set<long long> seen;
+  for (double v : x) seen.insert(std::llround(v * 100.0));
+  return seen.size();
+}
+
+// Every training step present, each as the notebook fits it; the estimate
+// uses step 50 (a failure there is an error, elsewhere a note).
+Result<void> fit_paper_curves(const DataSet& data, HostModel& m) {
+  const double exclude =
+      m.vm_vcpus > 0 ? m.vm_vcpus * 100.0 / m.host_threads * kPaperRegionFactor : kInf;
+  m.fit_hi_pct = m.vm_vcpus > 0 ? exclude : 100.0;
+  if (m.vm_vcpus == 0) m.notes.push_back("VM vCPUs unknown: fitted on the whole load range");
+  for (const auto& [step, table] : data.training) {
+    auto c = fit_paper_step(table, step, exclude);
+    if (!c) {
+      if (step == 50) return std::unexpected(c.error());
+      m.notes.push_back(fmt::format("step {} not fitted: {}", step, c.error().message));
+      continue;
+    }
+    m.curves.push_back(std::move(*c));
+  }
+  return ok();
+}
+
 }  // namespace
+
+Result<StepCurve> fit_paper_step(const Table& table, int step_pct, double exclude_beyond) {
+  const std::string src = table.source.string();
+  const auto* xs = table.column(kUtil);
+  const auto* ys = table.column(kPower);
+  if (xs == nullptr || ys == nullptr)
+    return fail(fmt::format("{}: no {} or {} rows", src, kUtil, kPower));
+  // pandas' dtype of each whole column, then dropna() over every column and
+  // the comparison with exclude_beyond in x's dtype (numpy casts the Python
+  // float to a float32 array's dtype).
+  const bool x_f32 = paper::downcasts_to_float32(*xs);
+  const bool y_f32 = paper::downcasts_to_float32(*ys);
+  const auto rows = table.complete_rows({});
+  const paper::Num limit = paper::as(exclude_beyond, x_f32);
+  std::vector<double> x, y;
+  for (std::size_t r : rows) {
+    const paper::Num xv = paper::as((*xs)[r], x_f32);
+    if (!(xv.v <= limit.v)) continue;
+    x.push_back(xv.v);
+    y.push_back(paper::as((*ys)[r], y_f32).v);
+  }
+  if (x.empty())
+    return fail(rows.empty()
+                    ? fmt::format("{}: no usable rows after dropping NaN", src)
+                    : fmt::format("{}: no rows with host load <= {:.3f} % (the fit region)", src,
+                                  exclude_beyond));
+  auto pf = paper::fit(x, y, x_f32, y_f32, src);
+  if (!pf) return std::unexpected(pf.error());
+  StepCurve c;
+  c.step_pct = step_pct;
+  c.source = table.source.filename().string();
+  PolyFit& f = c.fit;
+  f.poly.coef = pf->coef;
+  f.poly.intercept = pf->intercept;
+  f.poly.form = pf->f32 ? Polynomial::Form::sklearn_f32 : Polynomial::Form::sklearn_f64;
+  f.degree = pf->degree;
+  f.unconstrained_degree = pf->degree;
+  f.rank = pf->rank;
+  f.x_lo = pf->x_lo;
+  f.x_hi = pf->x_hi;
+  f.n = pf->n;
+  f.levels = distinct_levels(x);
+  f.train_rmse_by_degree = pf->rmse_by_degree;
+  f.rmse = pf->rmse_by_degree[static_cast<std::size_t>(pf->degree - 1)];
+  // In-sample R2 and MAE the way scikit-learn would give them (reported only).
+  std::vector<paper::Num> truth, pred;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    truth.push_back(paper::as(y[i], y_f32));
+    pred.push_back(paper::predict(pf->coef, pf->intercept, pf->f32, paper::as(x[i], x_f32)));
+  }
+  const auto met = paper::metrics(truth, pred);
+  f.r2 = met.r2;
+  f.mae = met.mae;
+  f.non_decreasing = f.poly.non_decreasing(f.x_lo, f.x_hi);
+  return c;
+}
 
 nlohmann::json json_number(double v) {
   return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
@@ -75,8 +165,11 @@ const StepCurve* HostModel::curve(int step_pct) const {
 
 double HostModel::power_w(double x, double intensity_pct) const {
   if (curves.empty()) return kNaN;
-  // A paper model holds exactly its step-50 curve (fit_model, model_from_json).
-  if (method == Method::paper) return curves.front().power_w(x, false);
+  // A paper model always has its step-50 curve (fit_model, model_from_json).
+  if (method == Method::paper) {
+    const StepCurve* c = curve(50);
+    return c != nullptr ? c->power_w(x, false) : kNaN;
+  }
   if (!std::isfinite(intensity_pct)) intensity_pct = 50.0;
   if (intensity_pct <= curves.front().step_pct) return curves.front().power_w(x, true);
   if (intensity_pct >= curves.back().step_pct) return curves.back().power_w(x, true);
@@ -106,27 +199,24 @@ Result<HostModel> fit_model(const DataSet& data, const ModelOptions& options) {
   } else if (auto v2 = vcpus_from(data.cloudlike)) {
     m.vm_vcpus = *v2;
   }
-  const bool paper = options.method == Method::paper;
-  const double factor = paper ? kPaperRegionFactor : kCinergyRegionFactor;
-  m.fit_hi_pct =
-      m.vm_vcpus > 0 ? std::min(100.0, m.vm_vcpus * 100.0 / m.host_threads * factor) : 100.0;
-  if (m.vm_vcpus == 0) m.notes.push_back("VM vCPUs unknown: fitted on the whole load range");
-
   if (data.training.empty())
     return fail(
         fmt::format("{}: no {}-training-<step>.csv to fit", data.dir.string(), data.prefix));
-  if (paper && !data.training.contains(50))
-    return fail(fmt::format("{}: the paper method needs the step-50 curve",
-                            (data.dir / (data.prefix + "-training-50.csv")).string()));
+  if (options.method == Method::paper) {
+    if (!data.training.contains(50))
+      return fail(fmt::format("{}: the paper method needs the step-50 curve",
+                              (data.dir / (data.prefix + "-training-50.csv")).string()));
+    if (auto r = fit_paper_curves(data, m); !r) return std::unexpected(r.error());
+    return m;
+  }
+  m.fit_hi_pct = m.vm_vcpus > 0
+                     ? std::min(100.0, m.vm_vcpus * 100.0 / m.host_threads * kCinergyRegionFactor)
+                     : 100.0;
+  if (m.vm_vcpus == 0) m.notes.push_back("VM vCPUs unknown: fitted on the whole load range");
 
   FitOptions fo;
-  if (paper) {
-    fo.selection = DegreeSelection::training_rmse;
-    fo.require_non_decreasing = false;
-  }
   std::optional<Error> first_error;
   for (const auto& [step, table] : data.training) {
-    if (paper && step != 50) continue;
     const std::string src = table.source.string();
     const auto* xs = table.column(kUtil);
     const auto* ys = table.column(kPower);
@@ -136,8 +226,7 @@ Result<HostModel> fit_model(const DataSet& data, const ModelOptions& options) {
       m.notes.push_back(e.message);
       continue;
     }
-    const auto rows = paper ? table.complete_rows({})
-                            : table.complete_rows({std::string(kUtil), std::string(kPower)});
+    const auto rows = table.complete_rows({std::string(kUtil), std::string(kPower)});
     // Load levels (for CV folds): runs of equal `target` in time order.
     const auto* target = table.column("target");
     std::vector<double> x, y;
@@ -171,6 +260,8 @@ Result<HostModel> fit_model(const DataSet& data, const ModelOptions& options) {
       m.notes.push_back(fit.error().message);
       continue;
     }
+    if (!fit->folds_from.empty())
+      m.notes.push_back(fmt::format("step {}: {}", step, fit->folds_from));
     if (!fit->note.empty()) m.notes.push_back(fmt::format("step {}: {}", step, fit->note));
     m.curves.push_back(StepCurve{step, table.source.filename().string(), std::move(*fit)});
   }
@@ -181,7 +272,7 @@ Result<HostModel> fit_model(const DataSet& data, const ModelOptions& options) {
 
 nlohmann::json to_json(const HostModel& m) {
   nlohmann::json j;
-  j["format"] = "cinergy-model-1";
+  j["format"] = kFormat;
   j["method"] = method_name(m.method);
   j["prefix"] = m.prefix;
   j["simulated_power"] = m.simulated_power;
@@ -199,7 +290,18 @@ nlohmann::json to_json(const HostModel& m) {
     cj["step_pct"] = c.step_pct;
     cj["source"] = c.source;
     cj["degree"] = f.degree;
-    cj["basis"] = "p(x) = sum_k coef[k] * u^k, u = (x - x_center) / x_scale";
+    if (f.poly.sklearn()) {
+      const bool f32 = f.poly.form == Polynomial::Form::sklearn_f32;
+      cj["basis"] = fmt::format(
+          "p(x) = sum_k coef[k] * x^k + intercept, evaluated as scikit-learn's "
+          "LinearRegression.predict in {}",
+          f32 ? "float32" : "float64");
+      cj["arithmetic"] = f32 ? "float32" : "float64";
+      cj["intercept"] = json_number(f.poly.intercept);
+      cj["rank"] = f.rank;
+    } else {
+      cj["basis"] = "p(x) = sum_k coef[k] * u^k, u = (x - x_center) / x_scale";
+    }
     cj["coef"] = json_vec(f.poly.coef);
     cj["x_center"] = f.poly.x_center;
     cj["x_scale"] = f.poly.x_scale;
@@ -217,6 +319,7 @@ nlohmann::json to_json(const HostModel& m) {
     cj["non_decreasing"] = f.non_decreasing;
     cj["unconstrained_degree"] = f.unconstrained_degree;
     if (!f.note.empty()) cj["note"] = f.note;
+    if (!f.folds_from.empty()) cj["folds_from"] = f.folds_from;
     j["curves"].push_back(std::move(cj));
   }
   j["notes"] = m.notes;
@@ -226,8 +329,10 @@ nlohmann::json to_json(const HostModel& m) {
 Result<HostModel> model_from_json(const nlohmann::json& j, std::string_view source) {
   const std::string src(source);
   try {
-    if (!j.is_object() || j.value("format", "") != "cinergy-model-1")
-      return fail(fmt::format("{}: not a cinergy model (format cinergy-model-1)", src));
+    const std::string format = j.is_object() ? j.value("format", "") : "";
+    if (format != kFormat && format != kFormatV1)
+      return fail(
+          fmt::format("{}: not a cinergy model (format {} or {})", src, kFormat, kFormatV1));
     HostModel m;
     auto method = parse_method(j.at("method").get<std::string>());
     if (!method) return fail(fmt::format("{}: {}", src, method.error().message));
@@ -252,6 +357,20 @@ Result<HostModel> model_from_json(const nlohmann::json& j, std::string_view sour
       f.n = cj.value("n", std::size_t{0});
       f.levels = cj.value("levels", std::size_t{0});
       f.non_decreasing = cj.value("non_decreasing", true);
+      // Format 2's paper curves are scikit-learn's form (format 1 had none).
+      if (const auto a = cj.find("arithmetic"); a != cj.end() && format == kFormat) {
+        const std::string arith = a->get<std::string>();
+        if (arith != "float32" && arith != "float64")
+          return fail(
+              fmt::format("{}: curve step {}: unknown arithmetic '{}'", src, c.step_pct, arith));
+        f.poly.form =
+            arith == "float32" ? Polynomial::Form::sklearn_f32 : Polynomial::Form::sklearn_f64;
+        f.poly.intercept = cj.at("intercept").get<double>();
+        f.rank = cj.value("rank", 0);
+        if (f.poly.x_center != 0 || f.poly.x_scale != 1)
+          return fail(fmt::format("{}: curve step {}: raw powers need x_center 0 and x_scale 1",
+                                  src, c.step_pct));
+      }
       if (f.poly.coef.empty() ||
           !std::ranges::all_of(f.poly.coef, [](double v) { return std::isfinite(v); }) ||
           !(f.poly.x_scale > 0))
@@ -260,8 +379,11 @@ Result<HostModel> model_from_json(const nlohmann::json& j, std::string_view sour
     }
     if (m.curves.empty()) return fail(fmt::format("{}: no curves", src));
     std::ranges::sort(m.curves, {}, &StepCurve::step_pct);
-    if (m.method == Method::paper && (m.curves.size() != 1 || m.curves.front().step_pct != 50))
-      return fail(fmt::format("{}: a paper model holds exactly the step-50 curve", src));
+    // The estimate uses step 50; format 1 held nothing else.
+    if (m.method == Method::paper && m.curve(50) == nullptr)
+      return fail(fmt::format("{}: a paper model needs its step-50 curve", src));
+    if (m.method == Method::paper && format == kFormatV1 && m.curves.size() != 1)
+      return fail(fmt::format("{}: a format-1 paper model holds exactly the step-50 curve", src));
     if (auto n = j.find("notes"); n != j.end() && n->is_array())
       for (const auto& s : *n)
         if (s.is_string()) m.notes.push_back(s.get<std::string>());
@@ -299,15 +421,23 @@ std::string describe(const HostModel& m) {
     s += fmt::format("step {:>3} ({}): degree {}, n {}, levels {}, x in [{:.2f}, {:.2f}] %\n",
                      c.step_pct, c.source, f.degree, f.n, f.levels, f.x_lo, f.x_hi);
     s += fmt::format("  P(x) W = ");
+    const bool raw = f.poly.sklearn();
+    const char* var = raw ? "x" : "u";
     for (std::size_t k = 0; k < f.poly.coef.size(); ++k) {
-      const double v = f.poly.coef[k];
+      // The sklearn forms' bias coefficient joins the intercept in the text.
+      const double v = raw && k == 0 ? f.poly.intercept + f.poly.coef[0] : f.poly.coef[k];
       if (k == 0)
         s += fmt::format("{:.4g}", v);
       else
-        s += fmt::format(" {} {:.4g}*u{}", v < 0 ? '-' : '+', std::abs(v),
+        s += fmt::format(" {} {:.4g}*{}{}", v < 0 ? '-' : '+', std::abs(v), var,
                          k == 1 ? "" : fmt::format("^{}", k));
     }
-    s += fmt::format(",  u = (x - {:.4g}) / {:.4g}\n", f.poly.x_center, f.poly.x_scale);
+    if (raw)
+      s +=
+          fmt::format("  ({}, rank {})\n",
+                      f.poly.form == Polynomial::Form::sklearn_f32 ? "float32" : "float64", f.rank);
+    else
+      s += fmt::format(",  u = (x - {:.4g}) / {:.4g}\n", f.poly.x_center, f.poly.x_scale);
     s += fmt::format("  idle {:.2f} W  R2 {:.4f}  RMSE {:.3f} W  MAE {:.3f} W", f.poly(0.0), f.r2,
                      f.rmse, f.mae);
     if (f.cv_rmse) s += fmt::format("  CV RMSE {:.3f} W", *f.cv_rmse);

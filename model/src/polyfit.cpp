@@ -8,8 +8,12 @@
 #include <limits>
 #include <unordered_set>
 
+#include "cinergy/model/paper.hpp"
+
 namespace cinergy::model {
 namespace {
+
+constexpr int kLoadBins = 10;  // bins of load when the data labels no levels
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr int kChunkRows = 256;
@@ -88,9 +92,81 @@ double sse(const Matrix& r, const Eigen::VectorXd& c) {
   return (r * z).squaredNorm();
 }
 
+// Bins of load for cross-validation when the data labels no levels: points
+// sorted by x, cut into `bins` runs of (about) equal size, equal x values
+// kept in one bin. Returns each point's bin, numbered 0, 1, 2, ... in
+// ascending x (consecutive, so that bin % folds spreads the bins evenly).
+std::vector<int> load_bin_groups(std::span<const double> x, int bins) {
+  const std::size_t n = x.size();
+  std::vector<std::size_t> order(n);
+  for (std::size_t i = 0; i < n; ++i) order[i] = i;
+  std::ranges::stable_sort(order, {}, [&](std::size_t i) { return x[i]; });
+  std::vector<int> out(n, 0);
+  int slot = 0, id = 0;  // slot: the equal-size cut reached; id: the bin's number
+  for (std::size_t k = 0; k < n; ++k) {
+    const int want = static_cast<int>(k * static_cast<std::size_t>(bins) / n);
+    if (k > 0 && want > slot && x[order[k]] != x[order[k - 1]]) {
+      slot = want;
+      ++id;
+    }
+    out[order[k]] = id;
+  }
+  return out;
+}
+
+// Fewer than 3 load levels: no degree can be told from noise by holding
+// levels out. The curve is then the least-squares line (2 or more distinct
+// loads) or the mean power (1 load), and the note says so; a line that
+// falls is kept and reported (non_decreasing false), like any fit the data
+// contradicts. Never fails: n >= 1.
+PolyFit fit_few_levels(std::span<const double> x, std::span<const double> y, std::size_t distinct_x,
+                       double lo, PolyFit out) {
+  const std::size_t n = x.size();
+  double mx = 0, my = 0;
+  for (std::size_t i = 0; i < n; ++i) mx += x[i], my += y[i];
+  mx /= static_cast<double>(n);
+  my /= static_cast<double>(n);
+  double sxx = 0, sxy = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    sxx += (x[i] - mx) * (x[i] - mx);
+    sxy += (x[i] - mx) * (y[i] - my);
+  }
+  const double slope = distinct_x >= 2 && sxx > 0 ? sxy / sxx : 0.0;
+  const bool falls = slope < 0;
+  out.poly = Polynomial{};
+  out.poly.x_center = mx;
+  out.poly.x_scale = 1.0;
+  out.poly.coef = slope != 0 ? std::vector<double>{my, slope} : std::vector<double>{my};
+  out.degree = out.poly.degree();
+  out.unconstrained_degree = distinct_x >= 2 ? 1 : 0;
+  out.non_decreasing = !falls;
+  std::string why = distinct_x >= 2 ? fmt::format("{} distinct loads", distinct_x)
+                                    : fmt::format("one load ({:.2f} %)", lo);
+  if (distinct_x >= 3) why = fmt::format("{} load levels", out.levels);
+  out.note =
+      fmt::format("{}: too few to choose a degree by cross-validation; {} (no degree search){}",
+                  why, out.degree == 1 ? "the least-squares line" : "the mean power",
+                  falls ? "; it falls with load: the data contradicts a power curve" : "");
+  double ss_res = 0, ss_tot = 0, abs_sum = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double e = y[i] - out.poly(x[i]);
+    ss_res += e * e;
+    abs_sum += std::abs(e);
+    ss_tot += (y[i] - my) * (y[i] - my);
+  }
+  out.rmse = std::sqrt(ss_res / static_cast<double>(n));
+  out.mae = abs_sum / static_cast<double>(n);
+  out.r2 = ss_tot > 0 ? 1.0 - ss_res / ss_tot : kNaN;
+  return out;
+}
+
 }  // namespace
 
 double Polynomial::operator()(double x) const {
+  if (sklearn()) {
+    const bool f32 = form == Form::sklearn_f32;
+    return paper::predict(coef, intercept, f32, paper::as(x, f32)).v;
+  }
   const double u = (x - x_center) / x_scale;
   double acc = 0;
   for (auto it = coef.rbegin(); it != coef.rend(); ++it) acc = acc * u + *it;
@@ -98,6 +174,11 @@ double Polynomial::operator()(double x) const {
 }
 
 double Polynomial::derivative(double x) const {
+  if (sklearn()) {  // d/dx of sum_k coef[k] x^k, in double (no one needs it bit for bit)
+    double acc = 0;
+    for (int k = degree(); k >= 1; --k) acc = acc * x + k * coef[static_cast<std::size_t>(k)];
+    return acc;
+  }
   const double u = (x - x_center) / x_scale;
   double acc = 0;
   for (int k = degree(); k >= 1; --k) acc = acc * u + k * coef[static_cast<std::size_t>(k)];
@@ -137,32 +218,47 @@ Result<PolyFit> fit_polynomial(std::span<const double> x, std::span<const double
     lo = std::min(lo, x[i]);
     hi = std::max(hi, x[i]);
   }
+  if (n == 0) return fail(fmt::format("{}: no points to fit", name));
   // Distinct levels: groups if given, else x rounded to 0.01 (the format's precision).
   std::unordered_set<long long> distinct_x, distinct_g;
   for (std::size_t i = 0; i < n; ++i) {
     distinct_x.insert(std::llround(x[i] * 100.0));
     if (!group.empty()) distinct_g.insert(group[i]);
   }
-  const std::size_t levels =
-      group.empty() ? distinct_x.size() : std::min(distinct_x.size(), distinct_g.size());
-  if (levels < 3)
-    return fail(fmt::format("{}: too few distinct load levels for a fit ({} in {} points, need 3)",
-                            name, levels, n));
-
   PolyFit out;
   out.n = n;
-  out.levels = levels;
   out.x_lo = lo;
   out.x_hi = hi;
   const bool cv = options.selection == DegreeSelection::cross_validation;
+  // Groups that cannot hold out levels (fewer than 3 while the loads take
+  // more values: a `target` that never changes, data of another tool) give
+  // way to bins of load built from the data.
+  // Without groups, the same bins (no note: the caller labelled nothing).
+  std::vector<int> load_bins;
+  if (cv && (group.empty() || (distinct_g.size() < 3 && distinct_x.size() >= 3))) {
+    const bool labelled = !group.empty();
+    const std::size_t given = distinct_g.size();
+    load_bins = load_bin_groups(x, kLoadBins);
+    group = load_bins;
+    distinct_g.clear();
+    distinct_g.insert(load_bins.begin(), load_bins.end());
+    if (labelled)
+      out.folds_from = fmt::format(
+          "the data's load levels (target) give {} group(s): cross-validation folds from {} "
+          "bins of load with equal numbers of points",
+          given, distinct_g.size());
+  }
+  const std::size_t levels =
+      group.empty() ? distinct_x.size() : std::min(distinct_x.size(), distinct_g.size());
+  out.levels = levels;
   int folds = std::clamp(options.folds, 2, 20);
   if (cv) folds = std::min<int>(folds, static_cast<int>(levels));
   // A degree needs more levels than coefficients; with CV, in every training set.
-  const std::size_t usable_levels = cv ? levels - (levels + folds - 1) / folds : levels;
+  const std::size_t usable_levels =
+      cv && levels >= 3 ? levels - (levels + folds - 1) / folds : levels;
   const int max_degree = std::min<int>(options.max_degree, static_cast<int>(usable_levels) - 1);
-  if (max_degree < options.min_degree)
-    return fail(fmt::format("{}: too few distinct load levels for a fit ({} in {} points)", name,
-                            levels, n));
+  if (levels < 3 || max_degree < options.min_degree)
+    return fit_few_levels(x, y, distinct_x.size(), lo, std::move(out));
 
   Polynomial basis;
   basis.x_center = 0.5 * (lo + hi);
@@ -177,10 +273,7 @@ Result<PolyFit> fit_polynomial(std::span<const double> x, std::span<const double
   for (std::size_t i = 0; i < n; ++i) {
     const double u = (x[i] - basis.x_center) / basis.x_scale;
     int f = 0;
-    if (cv) {
-      const long long g = group.empty() ? static_cast<long long>(i / 10) : group[i];
-      f = static_cast<int>(((g % folds) + folds) % folds);
-    }
+    if (cv) f = ((group[i] % folds) + folds) % folds;
     acc[static_cast<std::size_t>(f)].add(u, y[i]);
     ++fold_n[static_cast<std::size_t>(f)];
   }

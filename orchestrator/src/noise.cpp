@@ -119,12 +119,14 @@ Result<std::unique_ptr<NoiseGroup>> NoiseGroup::create(const fs::path& cgroup2_r
 
 NoiseGroup::~NoiseGroup() { (void)remove(); }
 
-Result<pid_t> NoiseGroup::add_worker(int load_pct, const std::vector<int>& cpus) {
+Result<pid_t> NoiseGroup::add_worker(int load_pct, const std::vector<int>& cpus,
+                                     bool sched_idle) {
   if (removed_) return fail("noise cgroup " + dir_.string() + " was already removed");
   if (load_pct < 1 || load_pct > 100)
     return fail(fmt::format("stress-ng load {} % out of [1, 100]", load_pct));
   SpawnRequest request;
   request.argv = {"stress-ng", "-c", "1", "-l", std::to_string(load_pct)};
+  if (sched_idle) request.argv.insert(request.argv.end(), {"--sched", "idle"});
   request.cgroup_procs = dir_ / "cgroup.procs";
   request.cpus = cpus;
   request.log_file = log_file_;

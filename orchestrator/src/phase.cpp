@@ -86,6 +86,17 @@ void Phase::finish(bool interrupted) {
     record_["sampler"] = summary.to_json();
     record_["windows"] = windows_written_;
     record_["interrupted"] = interrupted;
+    if (windows_written_ > 0) {
+      const double mean = other_cpu_sum_ / windows_written_;
+      record_["other_cpu_pct"] = {{"mean", mean}, {"max", other_cpu_max_}};
+      // Work of no subject is in the measured power but in no CPU figure:
+      // the model's points (A) or the ground truth (B) then carry it.
+      if (mean > kOtherCpuWarnPct)
+        c_.progress.say(fmt::format(
+            "[{}] WARNING: the host was not quiet: work outside this run used {:.1f} % of the "
+            "host on average (at most {:.1f} %); its power is in this scenario's figures",
+            plan_.name, mean, other_cpu_max_));
+    }
   }
   if (subject_ != nullptr) subject_->stop();
   // A phase that never sampled has no record: nothing of it was measured.
@@ -131,6 +142,8 @@ bool Phase::window(const Level* level, int w, int windows) {
   events_->write(snap->t_ns, "window_end", level ? level->index : 0, w, target,
                  static_cast<int>(c_.noise.workers()));
   ++windows_written_;
+  other_cpu_sum_ += values.other_cpu_pct;
+  other_cpu_max_ = std::max(other_cpu_max_, values.other_cpu_pct);
   c_.progress.window(plan_.name, level, static_cast<int>(plan_.levels.size()), w, windows, values);
   prev_ = snap;
   return true;
@@ -160,7 +173,10 @@ Result<bool> Phase::staircase() {
     c_.where.level = level.index;
     c_.where.window = -1;
     while (static_cast<int>(c_.noise.workers()) < level.workers) {
-      auto pid = c_.noise.add_worker(plan_.step, level.cpus);
+      auto pid = c_.noise.add_worker(
+          plan_.step, level.cpus,
+          plan_.scenario == 'C' &&
+              c_.options.cloudlike_noise_sched == RunOptions::NoiseSched::idle);
       if (!pid) return std::unexpected(pid.error());
     }
     events_->write(monotonic_ns() - sampler_->t0_monotonic_ns(), "level_start", level.index, -1,

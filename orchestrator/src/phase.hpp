@@ -85,6 +85,8 @@ class Phase {
   int windows_elapsed_ =
       0;  // window deadlines passed (k: the next ends at start_ + (k+1) x window)
   int windows_written_ = 0;
+  // WindowValues::other_cpu_pct over the windows written: sum and maximum.
+  double other_cpu_sum_ = 0, other_cpu_max_ = 0;
   bool sampling_ = false;
   bool finished_ = false;
 };

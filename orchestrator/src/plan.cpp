@@ -14,6 +14,7 @@ Result<void> apply_profile(RunOptions& o, const std::string& profile) {
     o.vm.testvm_profile_pct = {20, 95, 60, 3};
     o.vm.testvm_step_seconds = 30;
     o.vm.testvm_cycles = 1;
+    o.cloudlike_noise_sched = RunOptions::NoiseSched::normal;
   } else if (profile == "quick") {
     // 2-core host with the test VM: A 17 levels x 2 s, B ~25 s, C ~25 s.
     o.steps = {25, 50, 100};
@@ -22,11 +23,23 @@ Result<void> apply_profile(RunOptions& o, const std::string& profile) {
     o.vm.testvm_profile_pct = {20, 95, 60, 3};
     o.vm.testvm_step_seconds = 5;
     o.vm.testvm_cycles = 1;
+    // 2 cores, 2 vCPUs: normal noise would starve the VM in C.
+    o.cloudlike_noise_sched = RunOptions::NoiseSched::idle;
   } else {
     return fail(fmt::format("--profile '{}': expected paper or quick", profile));
   }
   o.profile = profile;
   return ok();
+}
+
+Result<RunOptions::NoiseSched> parse_noise_sched(std::string_view text, std::string_view flag) {
+  if (text == "normal") return RunOptions::NoiseSched::normal;
+  if (text == "idle") return RunOptions::NoiseSched::idle;
+  return fail(fmt::format("{}: '{}' is not one of normal, idle", flag, text));
+}
+
+std::string_view to_string(RunOptions::NoiseSched sched) {
+  return sched == RunOptions::NoiseSched::idle ? "idle" : "normal";
 }
 
 std::vector<PhasePlan> plan_phases(const RunOptions& o, const Topology& topology) {
@@ -87,6 +100,7 @@ nlohmann::json settings_json(const RunOptions& o) {
           {"window_s", o.window_s},
           {"windows_per_level", o.windows_per_level},
           {"profile", o.profile},
+          {"cloudlike_noise_sched", to_string(o.cloudlike_noise_sched)},
           {"rate_hz", o.rate_hz},
           {"source", o.source.source},
           {"sim_host", o.source.sim_host},

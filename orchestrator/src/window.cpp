@@ -95,16 +95,22 @@ WindowValues aggregate_window(const WindowLayout& layout, const sampler::Snapsho
 
   // The VM: its subtree total as "vm", each vcpuN child as "CPU<N>" (by N).
   std::map<int, double> vcpus;
+  double subjects_ns = 0;
   for (std::size_t i = 0; i < layout.series_names.size(); ++i) {
     const auto& name = layout.series_names[i];
     const auto d = delta(start.series_cpu_ns, end.series_cpu_ns, i);
     if (!d) continue;
     const double pct = 100.0 * *d / dt_ns;
-    if (name.find('/') == std::string::npos) w.subject_cpu_pct.emplace_back(name, pct);
+    if (name.find('/') == std::string::npos) {
+      w.subject_cpu_pct.emplace_back(name, pct);
+      subjects_ns += *d;
+    }
     if (name == layout.vm_label) w.rows.emplace_back("vm", pct);
     if (auto n = vcpu_index(name, layout.vm_label)) vcpus[*n] = pct;
   }
   for (const auto& [n, pct] : vcpus) w.rows.emplace_back(fmt::format("CPU{}", n), pct);
+  if (cpus_all > 0)
+    w.other_cpu_pct = std::max(0.0, 100.0 * (busy_all - subjects_ns) / (dt_ns * cpus_all));
   return w;
 }
 

@@ -9,53 +9,12 @@
 
 #include "cinergy/report/series.hpp"
 #include "sections.hpp"
+#include "xy_chart.hpp"
 
 namespace cinergy::report::detail {
 namespace {
 
 using nlohmann::json;
-
-// Aligned (x, y1..yn) table for a uPlot scatter/line chart: every point gets
-// its own row, other series null there; lines span the gaps.
-struct XyChart {
-  std::string id, title, x_label, y_label, note;
-  struct S {
-    std::string label;
-    bool line;
-    Points pts;
-  };
-  std::vector<S> series;
-  [[nodiscard]] bool empty() const {
-    for (const auto& s : series)
-      if (!s.pts.empty()) return false;
-    return true;
-  }
-  [[nodiscard]] json to_json() const {
-    struct Row {
-      double x;
-      std::size_t s;
-      double y;
-    };
-    std::vector<Row> rows;
-    for (std::size_t i = 0; i < series.size(); ++i)
-      for (const auto& [x, y] : series[i].pts)
-        if (std::isfinite(x) && std::isfinite(y)) rows.push_back({x, i, y});
-    std::stable_sort(rows.begin(), rows.end(),
-                     [](const Row& a, const Row& b) { return a.x < b.x; });
-    json xs = json::array();
-    std::vector<json> ys(series.size(), json::array());
-    for (const auto& r : rows) {
-      xs.push_back(r.x);
-      for (std::size_t i = 0; i < series.size(); ++i)
-        ys[i].push_back(i == r.s ? json(std::round(r.y * 1000) / 1000) : json(nullptr));
-    }
-    json ser = json::array();
-    for (std::size_t i = 0; i < series.size(); ++i)
-      ser.push_back({{"label", series[i].label}, {"line", series[i].line}, {"y", ys[i]}});
-    return {{"id", id},     {"title", title}, {"x_label", x_label}, {"y_label", y_label},
-            {"note", note}, {"x", xs},        {"series", ser}};
-  }
-};
 
 // (x, y) of the rows where both columns hold a finite value, in timestamp
 // order; none when either column is absent.
@@ -88,9 +47,11 @@ std::map<std::int64_t, double> by_second(const model::Table& t, std::string_view
 
 json model_figures(const Inputs& in) {
   json out = json::array();
-  for (int step : {25, 50, 100}) {
-    const auto it = in.csv.find(fmt::format("training-{}", step));
+  for (const std::string& phase : in.phases) {
+    if (!phase.starts_with("training-")) continue;
+    const auto it = in.csv.find(phase);
     if (it == in.csv.end()) continue;
+    const int step = std::stoi(phase.substr(9));
     XyChart c;
     c.id = fmt::format("model-{}", step);
     c.title = fmt::format("Step {}: host power model over the training windows", step);
@@ -150,9 +111,9 @@ std::optional<json> ratio_figure(const Inputs& in) {
   for (const auto& [method, t] : in.isolated) {
     auto rc = t.column("ratio"), tc = t.column("timestamp");
     if (!rc) continue;
-    std::optional<std::size_t> hc;
-    for (auto name : {"host_util_pct", "host_cpu_pct", "host_load_pct", "cpu%_package-global"})
-      if (!hc) hc = t.column(name);
+    // host_util_pct: the host load model::write_estimate_csv writes per
+    // window; files without it take the cloud-like window's of that second.
+    const std::optional<std::size_t> hc = t.column("host_util_pct");
     Points p;
     for (std::size_t r = 0; r < t.rows.size(); ++r) {
       double x = hc ? t.number(r, *hc) : kNaN;

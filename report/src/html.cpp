@@ -2,9 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <cmath>
+#include <fstream>
 
 #include "assets.hpp"
+#include "paper_figures.hpp"
 
 namespace cinergy::report::detail {
 
@@ -68,13 +71,11 @@ std::string cell(const json& v) {
   return esc(v.dump());
 }
 
-std::string page_html(const Page& p) {
+std::string html_head(const std::string& title) {
   std::string html;
-  html.reserve(1 << 20);
   html += "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>\n";
   html += "<meta name=viewport content=\"width=device-width, initial-scale=1\">\n";
-  html += "<title>Cinergy report: " + esc(p.host) + (p.simulated ? " (SIMULATED power)" : "") +
-          "</title>\n";
+  html += "<title>" + esc(title) + "</title>\n";
   html +=
       "<!--\nCharts drawn with uPlot 1.6.32 (https://github.com/leeoniya/uPlot), embedded "
       "below under its licence:\n\n";
@@ -89,6 +90,42 @@ std::string page_html(const Page& p) {
   html +=
       "<script>window.cinergyErrors=[];addEventListener('error',function(e){"
       "cinergyErrors.push(String(e.message||e))});</script>\n</head><body>\n";
+  return html;
+}
+
+std::string html_scripts(const json& data, const std::vector<std::string>& level_blobs) {
+  std::string html;
+  html += "<script type=application/json id=cinergy-data>" + script_json(data) + "</script>\n";
+  for (std::size_t i = 0; i < level_blobs.size(); ++i)
+    html += fmt::format("<script type=application/json id=cinergy-levels-{}>", i) + level_blobs[i] +
+            "</script>\n";
+  html += "<script>\n";
+  html += assets::uplot_js;
+  html += "\n</script>\n<script>\n";
+  html += assets::report_js;
+  html += "\n</script>\n</body></html>\n";
+  return html;
+}
+
+Result<void> write_page(const std::filesystem::path& out_html, const std::string& html) {
+  const std::filesystem::path tmp = out_html.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return fail_errno(errno ? errno : EIO, "report: cannot write " + tmp.string());
+    out.write(html.data(), static_cast<std::streamsize>(html.size()));
+    out.flush();
+    if (!out) return fail_errno(errno ? errno : EIO, "report: cannot write " + tmp.string());
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, out_html, ec);
+  if (ec) return fail_errno(ec.value(), "report: cannot write " + out_html.string());
+  return ok();
+}
+
+std::string page_html(const Page& p) {
+  std::string html;
+  html.reserve(1 << 20);
+  html += html_head("Cinergy report: " + p.host + (p.simulated ? " (SIMULATED power)" : ""));
   if (p.simulated)
     html +=
         "<div class=\"banner sim\" id=sim-banner>SIMULATED POWER: the energy in this run comes "
@@ -121,16 +158,15 @@ std::string page_html(const Page& p) {
       "id=ratio-charts></div></section>\n";
   html += "<section id=metrics-sec><h2>5. Evaluation metrics and model formulas</h2>" +
           p.metrics_html + "</section>\n";
-  html += "<script type=application/json id=cinergy-data>" + script_json(p.data) + "</script>\n";
-  for (std::size_t i = 0; i < p.level_blobs.size(); ++i)
-    html += fmt::format("<script type=application/json id=cinergy-levels-{}>", i) +
-            p.level_blobs[i] + "</script>\n";
-  html += "<script>\n";
-  html += assets::uplot_js;
-  html += "\n</script>\n<script>\n";
-  html += assets::report_js;
-  html += "\n</script>\n</body></html>\n";
-
+  html +=
+      "<section id=paper-sec><h2>6. The paper's figures</h2><p class=help>The published "
+      "notebook's figures, drawn from this directory's model files, estimates and CSVs (the "
+      "paper method's numbers are the notebook's own, float32 and all; the Cinergy method's "
+      "beside them). <code>cinergy compare DIR...</code> draws them for several hosts side by "
+      "side.</p>";
+  for (const char* f : kPaperFigures) html += fmt::format("<div id=pf-{}></div>", f);
+  html += "</section>\n";
+  html += html_scripts(p.data, p.level_blobs);
   return html;
 }
 

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "cinergy/common/error.hpp"
+
 namespace cinergy::report::detail {
 
 // Text for HTML content and attribute values (< > & " escaped).
@@ -35,5 +37,15 @@ struct Page {
 
 // The whole HTML document, sections in their fixed order.
 std::string page_html(const Page& page);
+
+// The parts every page shares (the report, the compare page): up to <body>
+// (title, uPlot's licence, the styles, the error hook), and from the data
+// scripts (id cinergy-data, then cinergy-levels-<i>) to the end (uPlot, the
+// glue script report.js).
+std::string html_head(const std::string& title);
+std::string html_scripts(const nlohmann::json& data, const std::vector<std::string>& level_blobs);
+
+// Writes a page to <out>.tmp and renames it: a reader never sees half a page.
+Result<void> write_page(const std::filesystem::path& out_html, const std::string& html);
 
 }  // namespace cinergy::report::detail

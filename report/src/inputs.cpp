@@ -1,9 +1,12 @@
 #include "inputs.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <fstream>
 #include <limits>
+#include <set>
 #include <sstream>
 
 #include "cinergy/common/csv.hpp"
@@ -87,6 +90,37 @@ std::optional<std::filesystem::path> find_original_csv(const std::filesystem::pa
   return found.front();
 }
 
+std::vector<std::string> run_phases(const std::filesystem::path& dir,
+                                    const nlohmann::json* manifest) {
+  std::set<int> steps;
+  if (manifest)
+    if (const nlohmann::json* st = jget(*manifest, {"settings", "steps"}); st && st->is_array())
+      for (const auto& v : *st)
+        if (v.is_number_integer() && v.get<int>() >= 1 && v.get<int>() <= 100)
+          steps.insert(v.get<int>());
+  // A file named for a step: "...training-<N>" followed by '.' (".csv",
+  // ".csv.xz", ".meta.json"), N in 1..100 without a leading zero.
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    for (std::size_t at = name.find("training-"); at != std::string::npos;
+         at = name.find("training-", at + 1)) {
+      const std::size_t b = at + 9;
+      std::size_t end = b;
+      while (end < name.size() && end - b < 4 && name[end] >= '0' && name[end] <= '9') ++end;
+      if (end == b || end >= name.size() || name[end] != '.' || name[b] == '0') continue;
+      const int n = std::stoi(name.substr(b, end - b));
+      if (n >= 1 && n <= 100) steps.insert(n);
+    }
+  }
+  if (steps.empty()) steps = {25, 50, 100};
+  std::vector<std::string> out;
+  for (int s : steps) out.push_back(fmt::format("training-{}", s));
+  out.emplace_back("groundtruth");
+  out.emplace_back("cloudlike");
+  return out;
+}
+
 namespace {
 
 std::string method_suffix(const std::string& method) { return method == "paper" ? "-paper" : ""; }
@@ -109,10 +143,11 @@ Inputs gather(const std::filesystem::path& dir) {
   } else {
     in.missing.push_back("manifest.json");
   }
-  for (const char* phase : kPhases) {
+  in.phases = run_phases(dir, in.manifest ? &*in.manifest : nullptr);
+  for (const std::string& phase : in.phases) {
     auto p = find_original_csv(dir, phase);
     if (!p) {
-      in.missing.push_back(std::string("<host>-") + phase + ".csv");
+      in.missing.push_back("<host>-" + phase + ".csv");
       continue;
     }
     // The model library's reader, the one the analysis used: a file it

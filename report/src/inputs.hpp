@@ -40,9 +40,14 @@ const nlohmann::json* jget(const nlohmann::json& j, std::initializer_list<const 
 std::optional<std::filesystem::path> find_original_csv(const std::filesystem::path& dir,
                                                        std::string_view phase);
 
-// The scenarios a run has, in the order the report shows them.
-inline constexpr const char* kPhases[] = {"training-25", "training-50", "training-100",
-                                          "groundtruth", "cloudlike"};
+// The scenarios of a run, in the order the report shows them: its staircase
+// steps as "training-<step>", ascending, then "groundtruth" and "cloudlike".
+// The steps are the union of the manifest's settings.steps and every
+// training-<1..100> a file of `dir` is named for (original CSV, trace,
+// events); a directory that names none gets the default staircase 25, 50,
+// 100 (whose files are then listed missing).
+std::vector<std::string> run_phases(const std::filesystem::path& dir,
+                                    const nlohmann::json* manifest);
 
 // Everything write_report() draws from, read once. Sections read it; the
 // sections that find more missing or unreadable files (traces, sidecars,
@@ -52,6 +57,7 @@ struct Inputs {
   std::vector<std::string> missing;   // files the directory lacks, as named to the reader
   std::vector<std::string> problems;  // "<file>: <error>" of files present but unreadable
   std::optional<nlohmann::json> manifest;
+  std::vector<std::string> phases;                   // run_phases(): page order
   std::optional<int> threads;                        // the manifest's host.threads
   std::map<std::string, model::Table> csv;           // original format, by phase
   std::map<std::string, ModelView> model;            // by method: "cinergy", "paper"

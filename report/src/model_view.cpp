@@ -4,28 +4,31 @@
 
 #include <cmath>
 
-#include "cinergy/model/host_model.hpp"
-
 namespace cinergy::report::detail {
 namespace {
 
 std::string fmt_num(double v) { return fmt::format("{:.4g}", v); }
 
-// The library's polynomial as text: ascending coefficients in
-// u = (x - center) / scale, x the host load in %.
-std::string formula_text(const std::vector<double>& coef, double center, double scale) {
+// The library's polynomial as text: ascending coefficients in u = (x -
+// center) / scale, x the host load in %; the paper's scikit-learn form in
+// raw powers of x, its intercept joined to the bias column's coefficient.
+std::string formula_text(const model::Polynomial& p) {
+  const bool raw = p.sklearn();
   std::string s = "P(x) =";
-  for (std::size_t i = 0; i < coef.size(); ++i) {
-    const double v = coef[i];
+  for (std::size_t i = 0; i < p.coef.size(); ++i) {
+    const double v = raw && i == 0 ? p.intercept + p.coef[0] : p.coef[i];
     s += (i == 0 ? (v < 0 ? " −" : " ") : (v < 0 ? " − " : " + "));
     s += fmt_num(std::fabs(v));
-    if (i >= 1) s += "·u";
+    if (i >= 1) s += raw ? "·x" : "·u";
     if (i >= 2) s += fmt::format("^{}", i);
   }
-  if (center == 0 && scale == 1)
+  if (raw)
+    return s + fmt::format("  (x: host load %; scikit-learn's predict in {})",
+                           p.form == model::Polynomial::Form::sklearn_f32 ? "float32" : "float64");
+  if (p.x_center == 0 && p.x_scale == 1)
     s += ", u = x";
   else
-    s += fmt::format(", u = (x − {})/{}", fmt_num(center), fmt_num(scale));
+    s += fmt::format(", u = (x − {})/{}", fmt_num(p.x_center), fmt_num(p.x_scale));
   return s + "  (x: host load %)";
 }
 
@@ -61,7 +64,7 @@ Result<ModelView> read_model_view(nlohmann::json file, const std::string& source
       const double y = c.power_w(x, !paper);
       if (std::isfinite(y)) s.curve.emplace_back(x, y);
     }
-    s.formula = formula_text(c.fit.poly.coef, c.fit.poly.x_center, c.fit.poly.x_scale);
+    s.formula = formula_text(c.fit.poly);
     s.curve_source = paper ? "sampled with the model library on the fit range"
                            : "sampled with the model library (linear beyond the fit range)";
     s.fields = nlohmann::json::object();
@@ -76,6 +79,7 @@ Result<ModelView> read_model_view(nlohmann::json file, const std::string& source
     view.steps.push_back(std::move(s));
   }
   view.file = std::move(file);
+  view.model = std::move(*m);
   return view;
 }
 

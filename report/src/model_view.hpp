@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cinergy/common/error.hpp"
+#include "cinergy/model/host_model.hpp"
 
 namespace cinergy::report::detail {
 
@@ -28,6 +29,7 @@ struct StepModel {
 struct ModelView {
   nlohmann::json file;           // the file as read: its scalar fields and notes are shown
   std::vector<StepModel> steps;  // ascending step, at least one (the library refuses none)
+  model::HostModel model;        // as the library read it (the paper's figures evaluate it)
 };
 
 // `source` names the file in the library's errors (the report passes its path).

@@ -6,12 +6,11 @@
 
 #include <spdlog/spdlog.h>
 
-#include <cerrno>
 #include <chrono>
-#include <fstream>
 
 #include "html.hpp"
 #include "inputs.hpp"
+#include "paper_figures.hpp"
 #include "sections.hpp"
 
 namespace cinergy::report {
@@ -40,20 +39,26 @@ std::string host_name(const detail::Inputs& in) {
   return "unknown host";
 }
 
-// Written to <out>.tmp and renamed: a reader never sees half a report.
-Result<void> write_file(const fs::path& out_html, const std::string& html) {
-  const fs::path tmp = out_html.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return fail_errno(errno ? errno : EIO, "report: cannot write " + tmp.string());
-    out.write(html.data(), static_cast<std::streamsize>(html.size()));
-    out.flush();
-    if (!out) return fail_errno(errno ? errno : EIO, "report: cannot write " + tmp.string());
-  }
-  std::error_code ec;
-  fs::rename(tmp, out_html, ec);
-  if (ec) return fail_errno(ec.value(), "report: cannot write " + out_html.string());
-  return ok();
+// The paper's figures of this directory, from its files: each method's model
+// and estimates, the ground truth and the step-50 training CSV.
+std::vector<json> paper_figures_of(const detail::Inputs& in) {
+  detail::HostFigures h;
+  h.name = host_name(in);
+  if (auto it = in.model.find("paper"); it != in.model.end()) h.paper = &it->second.model;
+  if (auto it = in.model.find("cinergy"); it != in.model.end()) h.cinergy = &it->second.model;
+  for (const auto* m : {h.paper, h.cinergy})
+    if (m != nullptr) {
+      if (h.threads == 0) h.threads = m->host_threads;
+      if (h.vm_vcpus == 0) h.vm_vcpus = m->vm_vcpus;
+    }
+  if (in.threads) h.threads = *in.threads;
+  if (auto it = in.isolated.find("paper"); it != in.isolated.end())
+    h.paper_rows = detail::rows_from_isolated_csv(it->second);
+  if (auto it = in.isolated.find("cinergy"); it != in.isolated.end())
+    h.cinergy_rows = detail::rows_from_isolated_csv(it->second);
+  if (auto it = in.csv.find("groundtruth"); it != in.csv.end()) h.groundtruth = &it->second;
+  if (auto it = in.csv.find("training-50"); it != in.csv.end()) h.training50 = &it->second;
+  return detail::paper_figures(h, "pf-", false);
 }
 
 }  // namespace
@@ -73,6 +78,7 @@ Result<ReportResult> write_report(const fs::path& data_dir, const fs::path& out_
   if (auto c = detail::isolated_figure(in)) xy.push_back(std::move(*c));
   if (auto c = detail::ratio_figure(in)) xy.push_back(std::move(*c));
   if (xy.empty()) in.missing.push_back("data for the model/isolated/ratio figures");
+  for (auto& spec : paper_figures_of(in)) xy.push_back(std::move(spec));
 
   // Everything that may add to in.missing has run: the page lists it.
   detail::Page page;
@@ -90,7 +96,7 @@ Result<ReportResult> write_report(const fs::path& data_dir, const fs::path& out_
   page.level_blobs = std::move(series.level_blobs);
   const std::string html = detail::page_html(page);
 
-  if (auto w = write_file(out_html, html); !w) return std::unexpected(w.error());
+  if (auto w = detail::write_page(out_html, html); !w) return std::unexpected(w.error());
   const double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   spdlog::info("report: wrote {} ({} bytes, {} numbers embedded, {:.0f} ms)", out_html.string(),

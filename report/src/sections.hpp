@@ -28,11 +28,11 @@ inline constexpr std::size_t kOverviewBuckets = 4000;
 
 // Figure 1: one chart per phase that has a trace (trace-<phase>.csv.xz, or
 // .csv.gz of older runs) or, failing that, its original-format CSV (the 2 s
-// windows, raw level only), in kPhases order.
+// windows, raw level only), in run_phases() order.
 struct TimeSeries {
   nlohmann::json charts = nlohmann::json::array();  // series, levels meta, markers; "blob" = index
   std::vector<std::string> level_blobs;             // each chart's levels (JSON, written raw)
-  std::vector<nlohmann::json> health;               // per trace built, kPhases order
+  std::vector<nlohmann::json> health;               // per trace built, run_phases() order
   std::size_t values = 0;  // numbers embedded: <= kValueBudget beyond the overviews
   bool simulated = false;  // a sidecar or a trace row says the power is simulated
 };

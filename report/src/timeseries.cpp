@@ -186,7 +186,7 @@ TimeSeries build_time_series(Inputs& in) {
   TimeSeries out;
   std::map<std::string, fs::path> trace_files;
   std::vector<std::string> trace_phases;
-  for (const char* phase : kPhases)
+  for (const std::string& phase : in.phases)
     if (auto f = find_trace(in.dir, phase)) {
       trace_phases.emplace_back(phase);
       trace_files[phase] = *f;
@@ -238,7 +238,7 @@ TimeSeries build_time_series(Inputs& in) {
 
   // Charts in page order; a phase without a (readable) trace falls back to
   // its original CSV.
-  for (const char* phase : kPhases) {
+  for (const std::string& phase : in.phases) {
     std::optional<std::pair<json, std::string>> chart;
     if (auto it = built_traces.find(phase); it != built_traces.end()) {
       chart = std::move(it->second);

@@ -439,7 +439,8 @@ Result<TraceOutput> build_trace(const TraceInput& in) {
   std::optional<Layout> layout;
   bool header_read = false, any_simulated = false;
   TraceSpan seen;
-  std::optional<LevelPass> early;  // the work, when planned from the sidecar
+  std::optional<LevelPass> early;   // the work, when planned from the sidecar
+  std::vector<std::string_view> f;  // one row's fields, reused (no allocation per row)
   auto first = cinergy::read_lines(in.trace, [&](std::string_view line) {
     if (!header_read) {
       header_read = true;
@@ -448,7 +449,7 @@ Result<TraceOutput> build_trace(const TraceInput& in) {
       return;
     }
     if (!layout) return;
-    const auto f = cinergy::split_csv(line);
+    cinergy::split_csv(line, f);
     count_row(*layout, f, seen, any_simulated);
     // Past the promised rows the plan is wrong anyway: stop feeding it (its
     // raw level was sized for the promised rows, not for what the file holds).
@@ -476,7 +477,8 @@ Result<TraceOutput> build_trace(const TraceInput& in) {
       header_skipped = true;
       return;
     }
-    pass.add(cinergy::split_csv(line));
+    cinergy::split_csv(line, f);
+    pass.add(f);
   });
   if (!second) return std::unexpected(second.error());
   return pass.finish(any_simulated, *second, 2);

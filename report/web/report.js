@@ -172,17 +172,76 @@
                      raw: function () { return levels[current].raw; }});
   }
 
-  // ---- 2-4. scatter / curve charts ----
+  // Box plots (spec.boxes: x centre, width w, whiskers lo/hi, quartiles
+  // q1/med/q3), drawn under the series; the scales are widened to hold them.
+  function boxHooks(spec, opts, state) {
+    var b = spec.boxes;
+    function widen(lo, hi, a, z) {
+      if (lo == null || !isFinite(lo)) lo = a;
+      if (hi == null || !isFinite(hi)) hi = z;
+      lo = Math.min(lo, a); hi = Math.max(hi, z);
+      var pad = (hi - lo) * 0.05 || 1;
+      return [lo - pad, hi + pad];
+    }
+    var x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+    b.forEach(function (k) {
+      x0 = Math.min(x0, k.x - k.w / 2); x1 = Math.max(x1, k.x + k.w / 2);
+      y0 = Math.min(y0, k.lo); y1 = Math.max(y1, k.hi);
+    });
+    opts.scales.x.range = function (u, lo, hi) { return widen(lo, hi, x0, x1); };
+    opts.scales.y = {range: function (u, lo, hi) { return widen(lo, hi, y0, y1); }};
+    opts.hooks = {drawClear: [function (u) {
+      var ctx = u.ctx;
+      state.drawn = 0;
+      ctx.save();
+      ctx.beginPath();
+      ctx.rect(u.bbox.left, u.bbox.top, u.bbox.width, u.bbox.height);
+      ctx.clip();
+      ctx.strokeStyle = '#444';
+      ctx.fillStyle = 'rgba(140,140,140,0.28)';
+      ctx.lineWidth = 1.5;
+      b.forEach(function (k) {
+        var l = u.valToPos(k.x - k.w / 2, 'x', true), r = u.valToPos(k.x + k.w / 2, 'x', true);
+        var m = (l + r) / 2;
+        var ylo = u.valToPos(k.lo, 'y', true), yq1 = u.valToPos(k.q1, 'y', true);
+        var ymd = u.valToPos(k.med, 'y', true), yq3 = u.valToPos(k.q3, 'y', true);
+        var yhi = u.valToPos(k.hi, 'y', true);
+        ctx.fillRect(l, yq3, r - l, yq1 - yq3);
+        ctx.strokeRect(l, yq3, r - l, yq1 - yq3);
+        ctx.beginPath();
+        ctx.moveTo(l, ymd); ctx.lineTo(r, ymd);
+        ctx.moveTo(m, yq1); ctx.lineTo(m, ylo);
+        ctx.moveTo(m, yq3); ctx.lineTo(m, yhi);
+        ctx.moveTo(m - (r - l) / 4, ylo); ctx.lineTo(m + (r - l) / 4, ylo);
+        ctx.moveTo(m - (r - l) / 4, yhi); ctx.lineTo(m + (r - l) / 4, yhi);
+        ctx.stroke();
+        if (isFinite(l) && isFinite(r) && r > l && isFinite(yq1) && isFinite(yq3)) state.drawn++;
+      });
+      ctx.restore();
+    }]};
+  }
+
+  // ---- 2-4 and the paper's figures: scatter / curve charts ----
   function xyChart(spec, container) {
+    var cell = document.createElement('div');
+    cell.className = spec.small ? 'cell small' : 'cell';
+    container.appendChild(cell);
+    if (spec.placeholder) {
+      var h = document.createElement('p');
+      h.className = 'missing';
+      h.textContent = spec.title + ': ' + spec.note;
+      cell.appendChild(h);
+      return;
+    }
     var el = document.createElement('div');
     el.className = 'chart';
     el.id = 'xy-' + spec.id;
-    container.appendChild(el);
+    cell.appendChild(el);
     if (spec.note) {
       var p = document.createElement('p');
       p.className = 'note';
       p.textContent = spec.note;
-      container.appendChild(p);
+      cell.appendChild(p);
     }
     var series = [{label: spec.x_label, value: function (u, v) { return fmt(v, 2); }}];
     var d = [spec.x];
@@ -198,16 +257,20 @@
       series.push(o);
       d.push(s.y);
     });
-    var u = new uPlot({
+    var opts = {
       title: spec.title,
-      width: width(container), height: 320,
+      width: spec.small ? Math.min(640, width(container)) : width(container),
+      height: spec.small ? 300 : 320,
       mode: 1,
       scales: {x: {time: false}},
       series: series,
       axes: [{label: spec.x_label}, {label: spec.y_label}],
       cursor: {drag: {x: true, y: true, uni: 20}}
-    }, d, el);
-    charts.push({id: el.id, plot: u});
+    };
+    var boxes = {drawn: 0};
+    if (spec.boxes && spec.boxes.length) boxHooks(spec, opts, boxes);
+    var u = new uPlot(opts, d, el);
+    charts.push({id: el.id, plot: u, boxes: spec.boxes ? spec.boxes.length : 0, state: boxes});
   }
 
   function section(id, text) {
@@ -216,19 +279,25 @@
     return c;
   }
 
+  // The report has time series and figures 2-4; the compare page has
+  // neither, only charts that name their container.
   var ts = document.getElementById('ts-charts');
-  if (!data.traces.length) section('ts-charts', 'No trace and no original-format CSV: no time series.');
-  data.traces.forEach(function (t) { timeSeriesGroup(t, ts); });
+  if (ts) {
+    if (!data.traces.length) section('ts-charts', 'No trace and no original-format CSV: no time series.');
+    data.traces.forEach(function (t) { timeSeriesGroup(t, ts); });
+  }
   var byId = {model: 'model-charts', isolated: 'isolated-charts', ratio: 'ratio-charts'};
   var seen = {};
   data.xy.forEach(function (spec) {
     var key = spec.id.indexOf('model') === 0 ? 'model' : spec.id;
     seen[key] = true;
-    xyChart(spec, document.getElementById(byId[key]));
+    xyChart(spec, document.getElementById(spec.container || byId[key]));
   });
-  if (!seen.model) section('model-charts', 'No training CSVs: no model figure.');
-  if (!seen.isolated) section('isolated-charts', 'No ground truth or isolated estimate: no figure.');
-  if (!seen.ratio) section('ratio-charts', 'No isolated.csv with a ratio column: no figure.');
+  if (document.getElementById('model-charts')) {
+    if (!seen.model) section('model-charts', 'No training CSVs: no model figure.');
+    if (!seen.isolated) section('isolated-charts', 'No ground truth or isolated estimate: no figure.');
+    if (!seen.ratio) section('ratio-charts', 'No isolated.csv with a ratio column: no figure.');
+  }
 
   // ---- self-check for the browser test: did every chart draw a series? ----
   // Axes and grid are grey; series colours are saturated. A chart "drew"
@@ -255,10 +324,15 @@
     var out = {charts: [], errors: window.cinergyErrors.slice()};
     charts.forEach(function (c) {
       var cv = c.plot.ctx.canvas;
-      out.charts.push({id: c.id, pixels: saturated(c.plot, out.errors), w: cv.width, h: cv.height});
+      var o = {id: c.id, pixels: saturated(c.plot, out.errors), w: cv.width, h: cv.height};
+      // A box plot drew every box inside the plot area (on the last draw).
+      if (c.boxes) { o.boxes = c.boxes; o.boxes_drawn = c.state.drawn; }
+      out.charts.push(o);
     });
     out.ok = out.errors.length === 0 && out.charts.length > 0 &&
-             out.charts.every(function (c) { return c.pixels > 20; });
+             out.charts.every(function (c) {
+               return c.pixels > 20 && (!c.boxes || c.boxes_drawn >= c.boxes);
+             });
     // With #zoomcheck: zoom every time series into 1/500 of its span, let
     // uPlot redraw, and check that a finer level was loaded and drew.
     if (location.hash !== '#zoomcheck') return publish(out);

@@ -3,6 +3,7 @@
 // while the run goes on, the original-format CSVs, finite evaluation
 // metrics; and a SIGTERM in the middle of scenario C (VM + stress-ng).
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -21,6 +22,7 @@
 #include <thread>
 
 #include "cinergy/common/line_reader.hpp"
+#include "cinergy/common/process.hpp"
 #include "cinergy/vm/host_vms.hpp"
 #include "requirements.hpp"
 #include "run_support.hpp"
@@ -197,6 +199,45 @@ TEST(RunE2E, QuickRunProducesEveryFileAndTheVmCpuMatchesCpuStat) {
     if (!ev["rmse_w"].is_null()) {
       EXPECT_TRUE(std::isfinite(ev["rmse_w"].get<double>()));
     }
+  }
+
+  // The run ends with one accuracy line per method, with the evaluation's
+  // figures, marked simulated; the Cinergy method's evaluation has matches.
+  for (const char* m : {"cinergy", "paper"}) {
+    const auto ev = json::parse(slurp(dir / (std::string("evaluation") +
+                                             (std::string(m) == "paper" ? "-paper" : "") + ".json")));
+    const std::string line =
+        fmt::format("accuracy, {} method: {} of {} cloud-like windows matched", m,
+                    ev["n"].get<int>(), ev["n_cloudlike"].get<int>());
+    EXPECT_NE(out.find(line), std::string::npos) << line << "\n" << out;
+    std::cout << "evaluation (" << m << "): n " << ev["n"] << ", RMSE " << ev["rmse_w"]
+              << " W, MAPE " << ev["mape_pct"] << " %, binned RMSE " << ev["binned_rmse_w"]
+              << " W\n";
+  }
+  EXPECT_GT(json::parse(slurp(dir / "evaluation.json"))["n"].get<int>(), 0);
+  EXPECT_NE(out.find("matched to the ground truth"), std::string::npos);
+  EXPECT_NE(out.find("(SIMULATED power)"), std::string::npos);
+  // Each phase's share of work outside the run is recorded.
+  for (const auto& p : manifest["phases"]) {
+    ASSERT_TRUE(p.contains("other_cpu_pct")) << p.dump();
+    EXPECT_GE(p["other_cpu_pct"]["mean"].get<double>(), 0.0);
+  }
+
+  // The baseline is the notebook's: the paper method's matched windows and
+  // metrics equal those of tests/model/paper_reference.py (pandas and
+  // scikit-learn) on this very run directory, and there are matches.
+  {
+    const auto ev = json::parse(slurp(dir / "evaluation-paper.json"));
+    EXPECT_GT(ev["n"].get<int>(), 0) << ev.dump();
+    auto ref = cinergy::run_capture(
+        {"/usr/bin/python3", std::string(CINERGY_SOURCE_DIR) + "/tests/model/paper_reference.py",
+         "check-dir", dir.string(), "--cinergy", kCinergy.string()},
+        std::chrono::seconds(120));
+    ASSERT_TRUE(ref) << ref.error().what();
+    std::cout << "paper reference: " << ref->output;
+    EXPECT_EQ(ref->exit_code, 0) << ref->output;
+    std::cout << "paper method on the quick run: " << ev["n"] << " matched, RMSE " << ev["rmse_w"]
+              << " W, MAPE " << ev["mape_pct"] << " %\n";
   }
 
   // The run's own report in headless Chromium from file:// (issue 6): no

@@ -17,6 +17,7 @@ namespace cinergy::model {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 struct CmdResult {
@@ -84,9 +85,18 @@ TEST_F(CliTest, FitWritesModelAndPrintsFormula) {
   ASSERT_EQ(p.rc, 0) << p.err;
   auto pj = nlohmann::json::parse(p.out);
   EXPECT_EQ(pj["method"], "paper");
-  EXPECT_EQ(pj["curves"].size(), 1u);
-  EXPECT_EQ(pj["curves"][0]["step_pct"], 50);
-  EXPECT_DOUBLE_EQ(pj["fit_range_pct"][1].get<double>(), 100.0);  // 4 * 100 / 8 * 3, capped
+  EXPECT_EQ(pj["format"], "cinergy-model-2");
+  // Every step, as the notebook fits them; float32 scikit-learn curves.
+  ASSERT_EQ(pj["curves"].size(), 3u);
+  for (const auto& c : pj["curves"]) {
+    EXPECT_EQ(c["arithmetic"], "float32");
+    EXPECT_TRUE(c["intercept"].is_number());
+    EXPECT_EQ(c["x_center"], 0.0);
+    EXPECT_EQ(c["train_rmse_by_degree"].size(), 14u);
+  }
+  // exclude_beyond = 4 * 100 / 8 * 3, compared as the notebook does (uncapped).
+  EXPECT_DOUBLE_EQ(pj["fit_range_pct"][1].get<double>(), 150.0);
+  EXPECT_THAT(p.out, Not(HasSubstr("NaN")));
 }
 
 TEST_F(CliTest, PredictPrintsOneValuePerUtilInOrder) {
@@ -150,6 +160,9 @@ TEST_F(CliTest, EvaluateJsonHasThePaperMetricsAndBins) {
   ASSERT_EQ(text.rc, 0);
   EXPECT_THAT(text.out, HasSubstr("R2 "));
   EXPECT_THAT(text.out, HasSubstr("binned: RMSE"));
+  auto paper = run("evaluate " + data().string() + " --host-threads 8 --method paper");
+  ASSERT_EQ(paper.rc, 0);
+  EXPECT_THAT(paper.out, StartsWith("method paper (the notebook's arithmetic, float32): n "));
 }
 
 TEST_F(CliTest, BadInputIsOneLineAndNonZero) {

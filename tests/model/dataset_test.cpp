@@ -40,7 +40,7 @@ TEST(ParseLongCsv, PivotsToOneRowPerTimestampWithNaNForMissing) {
   // Only row 4 has both.
   EXPECT_EQ(t->complete_rows({"package-global-watt", "cpu%_package-global"}),
             (std::vector<std::size_t>{1}));
-  // dropna() over every column: row 4 only (target, watt, cpu% present; phase ignored).
+  // dropna() over every column, phase included: row 4 only.
   EXPECT_EQ(t->complete_rows({}), (std::vector<std::size_t>{1}));
   EXPECT_TRUE(t->complete_rows({"missing"}).empty());
 }

@@ -107,7 +107,7 @@ TEST(FitPolynomial, CrossValidationPicksTheTrueDegreeTrainingErrorOverfits) {
   EXPECT_FALSE(b->cv_rmse);
 }
 
-TEST(FitPolynomial, WithoutGroupsBlocksOfTenFormFolds) {
+TEST(FitPolynomial, WithoutGroupsBinsOfLoadFormFolds) {
   auto f = [](double x) { return 10 + 0.5 * x; };
   auto d = make(f, 0.0, 20.0, 12, 10, 0.2, 3);
   auto fit = fit_polynomial(d.x, d.y, {}, FitOptions{}, "nogroup");
@@ -145,11 +145,75 @@ TEST(FitPolynomial, DecreasingDataIsReportedNotHidden) {
   EXPECT_THAT(fit->note, HasSubstr("contradicts"));
 }
 
+// A `target` that never changes (one group) while the load varies, as in
+// traces of other tools: folds come from bins of load, the degree is still
+// chosen by cross-validation, and the curve is the true one.
+TEST(FitPolynomial, ConstantTargetFoldsFromBinsOfLoad) {
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<double> load(0.0, 100.0);
+  std::normal_distribution<double> noise(0.0, 1.0);
+  const auto truth = [](double x) { return 60 + 2.4 * x - 0.008 * x * x; };
+  Data d;
+  for (int i = 0; i < 2000; ++i) {
+    const double x = load(rng);
+    d.x.push_back(x);
+    d.y.push_back(truth(x) + noise(rng));
+    d.group.push_back(0);
+  }
+  auto fit = fit_polynomial(d.x, d.y, d.group, FitOptions{}, "trace");
+  ASSERT_TRUE(fit) << fit.error().message;
+  EXPECT_THAT(fit->folds_from, HasSubstr("folds from 10 bins of load"));
+  EXPECT_THAT(fit->folds_from, HasSubstr("give 1 group(s)"));
+  EXPECT_EQ(fit->levels, 10u);
+  EXPECT_EQ(fit->degree, 2);
+  EXPECT_TRUE(fit->cv_rmse.has_value());
+  for (double x : {0.0, 25.0, 50.0, 75.0, 100.0}) EXPECT_NEAR(fit->poly(x), truth(x), 0.5) << x;
+  // Groups that do label levels are kept as they are.
+  auto levels = make(truth, 0.0, 100.0, 8, 20, 1.0);
+  auto kept = fit_polynomial(levels.x, levels.y, levels.group, FitOptions{}, "staircase");
+  ASSERT_TRUE(kept);
+  EXPECT_TRUE(kept->folds_from.empty());
+  EXPECT_EQ(kept->levels, 8u);
+}
+
+// Fewer than 3 levels: fitted anyway, the simplest curve the data can
+// support, and said so; never refused while there is a point.
+TEST(FitPolynomial, FewLevelsGiveTheLineOrTheMean) {
+  std::vector<double> x{1, 1, 2, 2}, y{10, 12, 20, 22};
+  auto line = fit_polynomial(x, y, {}, FitOptions{}, "two");
+  ASSERT_TRUE(line) << line.error().message;
+  EXPECT_EQ(line->degree, 1);
+  EXPECT_NEAR(line->poly(1), 11, 1e-9);
+  EXPECT_NEAR(line->poly(2), 21, 1e-9);
+  EXPECT_THAT(line->note, HasSubstr("2 distinct loads: too few to choose a degree"));
+  EXPECT_THAT(line->note, HasSubstr("the least-squares line"));
+  std::vector<double> one{12.5, 12.5, 12.5}, w{70, 71, 72};
+  auto mean = fit_polynomial(one, w, {}, FitOptions{}, "one");
+  ASSERT_TRUE(mean);
+  EXPECT_EQ(mean->degree, 0);
+  EXPECT_NEAR(mean->poly(0), 71, 1e-9);
+  EXPECT_NEAR(mean->poly(100), 71, 1e-9);
+  EXPECT_THAT(mean->note, HasSubstr("one load (12.50 %)"));
+  EXPECT_THAT(mean->note, HasSubstr("the mean power"));
+  std::vector<double> down{10, 10, 20, 20}, dw{22, 20, 12, 10};
+  auto falls = fit_polynomial(down, dw, {}, FitOptions{}, "down");
+  ASSERT_TRUE(falls);
+  EXPECT_EQ(falls->degree, 1);
+  EXPECT_FALSE(falls->non_decreasing) << "reported, not hidden";
+  EXPECT_THAT(falls->note, HasSubstr("it falls with load: the data contradicts a power curve"));
+  // Three points, one per bin, three folds: each fold holds one load.
+  std::vector<double> x3{0.5, 8, 17.25}, y3{60.45, 67.2, 75.525};
+  auto three = fit_polynomial(x3, y3, std::vector<int>{0, 0, 0}, FitOptions{}, "three");
+  ASSERT_TRUE(three) << three.error().message;
+  EXPECT_EQ(three->degree, 1);
+  EXPECT_NEAR(three->poly(10), 69, 1e-9);
+}
+
 TEST(FitPolynomial, BadInput) {
-  std::vector<double> x{1, 1, 2, 2}, y{1, 1, 2, 2};
-  auto few = fit_polynomial(x, y, {}, FitOptions{}, "t.csv");
-  ASSERT_FALSE(few);
-  EXPECT_THAT(few.error().message, HasSubstr("t.csv: too few distinct load levels"));
+  std::vector<double> none;
+  auto empty = fit_polynomial(none, none, {}, FitOptions{}, "t.csv");
+  ASSERT_FALSE(empty);
+  EXPECT_THAT(empty.error().message, HasSubstr("t.csv: no points to fit"));
   std::vector<double> x2{1, 2, 3}, y2{1, 2};
   EXPECT_FALSE(fit_polynomial(x2, y2, {}, FitOptions{}, "t"));
   std::vector<double> y3{1, NAN, 3};

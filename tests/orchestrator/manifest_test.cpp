@@ -119,7 +119,16 @@ TEST(Plan, PaperProfileIsTheOriginal) {
   EXPECT_EQ(o.windows_per_level, 10);
   EXPECT_EQ(o.steps, (std::vector<int>{25, 50, 100}));
   EXPECT_EQ(o.vm.testvm_step_seconds, 30);
+  EXPECT_EQ(o.cloudlike_noise_sched, RunOptions::NoiseSched::normal) << "noise as other tenants";
+  ASSERT_TRUE(apply_profile(o, "quick"));
+  EXPECT_EQ(o.cloudlike_noise_sched, RunOptions::NoiseSched::idle) << "a 2-core host";
+  EXPECT_EQ(settings_json(o)["cloudlike_noise_sched"], "idle");
   EXPECT_FALSE(apply_profile(o, "fast"));
+  EXPECT_EQ(parse_noise_sched("idle", "--noise-sched").value(), RunOptions::NoiseSched::idle);
+  EXPECT_EQ(parse_noise_sched("normal", "--noise-sched").value(), RunOptions::NoiseSched::normal);
+  auto bad = parse_noise_sched("batch", "--noise-sched");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message, "--noise-sched: 'batch' is not one of normal, idle");
 }
 
 TEST(StopFlag, SleepUntilReturnsEarlyOnStop) {

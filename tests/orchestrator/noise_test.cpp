@@ -82,6 +82,10 @@ TEST(NoiseGroup, CreatesCgroupStartsWorkersWithArgvAndPlacement) {
   EXPECT_TRUE(runner.requests[1].cpus.empty());
   EXPECT_EQ(cgroup_pids((*g)->path()), (std::vector<pid_t>{1000, 1001}));
   EXPECT_EQ((*g)->workers(), 2u);
+  // Scenario C's workers under SCHED_IDLE (--noise-sched idle).
+  ASSERT_TRUE((*g)->add_worker(25, {}, true));
+  EXPECT_EQ(runner.requests[2].argv,
+            (std::vector<std::string>{"stress-ng", "-c", "1", "-l", "25", "--sched", "idle"}));
 }
 
 TEST(NoiseGroup, RejectsLoadOutOfRange) {

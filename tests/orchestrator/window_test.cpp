@@ -72,6 +72,24 @@ TEST(Window, ExactDeltasEnergyPowerAndCpu) {
   EXPECT_DOUBLE_EQ(subjects["noise"], 150.0);
   EXPECT_DOUBLE_EQ(subjects["vm"], 50.0);
   EXPECT_EQ(subjects.size(), 2u);
+  // Busy 3.5 CPU-s of 8; noise 3 s + vm 1 s = 4 s: no time outside them
+  // (the subjects' CPU can exceed the busy sum by rounding: clamped at 0).
+  EXPECT_DOUBLE_EQ(w.other_cpu_pct, 0.0);
+}
+
+// Busy time no subject accounts for (other work on the host, the recorder):
+// in % of the host, like cpu%_package-global; vm/ children not counted twice.
+TEST(Window, OtherWorkIsTheBusyTimeOfNoSubject) {
+  const auto layout = two_socket_layout();
+  auto a = snap(0, {0, 0, 0, 0}, {0, 0, 0, 0, 0}, {0, 0, 0, 0});
+  // 1 s: CPUs busy 1.0 + 0.6 + 0.4 + 0.2 = 2.2 CPU-s; noise 0.5 s, vm 0.9 s
+  // (its children 0.9 s more: not added again) -> other 0.8 CPU-s = 20 %.
+  auto b = snap(1'000'000'000, {1, 1, 1, 1}, {500'000'000, 900'000'000, 100'000'000, 400'000'000,
+                                              400'000'000},
+                {1'000'000'000, 600'000'000, 400'000'000, 200'000'000});
+  auto w = aggregate_window(layout, a, b, true);
+  EXPECT_DOUBLE_EQ(w.host_cpu_pct, 55.0);
+  EXPECT_NEAR(w.other_cpu_pct, 20.0, 1e-12);
 }
 
 TEST(Window, RowOrderFollowsTheOriginal) {

@@ -238,7 +238,7 @@ std::string write_fixture(const fs::path& dir, const FixtureOptions& o) {
   std::mt19937_64 rng(42);
   const double vm_s = 4 * o.vm_period_s * o.vm_cycles;
   std::vector<Phase> phases;
-  for (int step : {25, 50, 100}) {
+  for (int step : o.steps) {
     auto lv = staircase(step, o.level_s);
     phases.push_back({fmt::format("training-{}", step), lv.back().end_s, lv, false});
   }
@@ -265,7 +265,7 @@ std::string write_fixture(const fs::path& dir, const FixtureOptions& o) {
       {"simulated", true},
       {"rapl", {{"source", "sim"}, {"simulated", true}}},
       {"vm", {{"name", "fixture-vm"}, {"vcpus", kVcpus}, {"how", "fixture"}}},
-      {"settings", {{"rate_hz", o.rate_hz}, {"window_s", 2}, {"steps", {25, 50, 100}}}},
+      {"settings", {{"rate_hz", o.rate_hz}, {"window_s", 2}, {"steps", o.steps}}},
       {"start_utc", "2026-11-24T03:00:00Z"},
       {"end_utc", "2026-11-24T03:30:00Z"},
       {"status", "completed"},

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace cinergy::test {
 
@@ -23,6 +24,8 @@ struct FixtureOptions {
   // Cut the last stream/member short (as a killed writer does), after the
   // sidecar's figures were taken: they then claim more rows than the file has.
   bool truncate_cloudlike = false;
+  // Scenario A's staircase steps (per-worker load, %), as `cinergy run --steps`.
+  std::vector<int> steps = {25, 50, 100};
 };
 
 // Returns an error message, empty on success.

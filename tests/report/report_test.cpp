@@ -7,11 +7,14 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <string>
 
+#include "cinergy/model/dataset.hpp"
+#include "cinergy/model/host_model.hpp"
 #include "cinergy/sampler/trace_writer.hpp"
 #include "fixture.hpp"
 #include "temp_dir.hpp"
@@ -156,7 +159,7 @@ TEST(WriteReport, ModelFileTheLibraryCannotReadIsUnreadableNotGuessed) {
        R"({"method": "cinergy", "host_threads": 4, "selected_step": 50, "steps": [
             {"step": 50, "degree": 1, "coefficients": [40.0, 20.0],
              "x_scaling": {"center": 50, "scale": 50}, "fit_range": [0, 100]}]})",
-       "not a cinergy model (format cinergy-model-1)"},
+       "not a cinergy model (format cinergy-model-2 or cinergy-model-1)"},
       {"library schema, curve without coefficients",
        R"({"format": "cinergy-model-1", "method": "cinergy", "host_threads": 4,
            "vm_vcpus": 2, "fit_range_pct": [0, 100],
@@ -187,8 +190,115 @@ TEST(WriteReport, ModelFileTheLibraryCannotReadIsUnreadableNotGuessed) {
         paper_curves += s["label"] == "model (paper)";
       }
     }
-    EXPECT_EQ(paper_curves, 1) << c.what << ": the paper's step-50 curve";
+    EXPECT_EQ(paper_curves, 3) << c.what << ": the paper's curve of each step";
   }
+}
+
+// A run of other staircase steps (`cinergy run --steps 20,50,80`): every
+// step is read, drawn as a time series and a model chart with its fitted
+// curve, and no default step is listed missing.
+TEST(WriteReport, AnySetOfStepsIsDrawn) {
+  TempDir dir;
+  FixtureOptions o;
+  o.steps = {20, 50, 80};
+  o.level_s = 2;
+  ASSERT_EQ(cinergy::test::write_fixture(dir.path(), o), "");
+  ASSERT_TRUE(fs::exists(dir.path() / "trace-training-20.csv.xz"));
+  auto r = write_report(dir.path(), dir.path() / "report.html");
+  ASSERT_TRUE(r.has_value()) << r.error().what();
+  EXPECT_TRUE(r->missing.empty()) << r->missing.front();
+  const std::string html = slurp(dir.path() / "report.html");
+  auto data = script_json(html, "cinergy-data");
+  std::vector<std::string> phases;
+  for (const auto& t : data["traces"]) phases.push_back(t["phase"]);
+  EXPECT_EQ(phases, (std::vector<std::string>{"training-20", "training-50", "training-80",
+                                              "groundtruth", "cloudlike"}));
+  std::map<std::string, std::size_t> model_series;
+  for (const auto& c : data["xy"])
+    if (c["id"].get<std::string>().starts_with("model-"))
+      model_series[c["id"]] = c["series"].size();
+  EXPECT_EQ(model_series.size(), 3u);
+  EXPECT_GE(model_series["model-20"], 2u) << "training points + the cinergy curve";
+  EXPECT_EQ(model_series["model-50"], 3u) << "training points + both methods' curves";
+  EXPECT_GE(model_series["model-80"], 2u);
+  EXPECT_EQ(html.find("training-25"), std::string::npos);
+}
+
+// The notebook's figures (section 6) from the directory's own files: the
+// paper model's f_50(0), the ground truth, the estimates, step 50.
+TEST(WriteReport, ThePapersFiguresFromTheDirectorysFiles) {
+  TempDir dir;
+  ASSERT_EQ(cinergy::test::write_fixture(dir.path(), FixtureOptions{}), "");
+  auto r = write_report(dir.path(), dir.path() / "report.html");
+  ASSERT_TRUE(r.has_value()) << r.error().what();
+  const std::string html = slurp(dir.path() / "report.html");
+  EXPECT_NE(html.find("<section id=paper-sec><h2>6. The paper's figures</h2>"), std::string::npos);
+  auto data = script_json(html, "cinergy-data");
+  std::map<std::string, nlohmann::json> charts;
+  for (const auto& c : data["xy"]) charts[c["id"].get<std::string>()] = c;
+  for (const char* f : {"isolated", "boxes", "exclude", "tdbu-low", "tdbu-high", "ratio"}) {
+    const std::string id = std::string("paper-") + f;
+    ASSERT_TRUE(charts.contains(id)) << id;
+    EXPECT_EQ(charts[id]["container"], "pf-" + std::string(f));
+    EXPECT_NE(html.find("<div id=pf-" + std::string(f) + ">"), std::string::npos) << f;
+  }
+  // Figure "isolated": the ground truth minus f_50(0) x (1 - 2 / 4).
+  auto paper = cinergy::model::load_model(dir.path() / "model-paper.json");
+  ASSERT_TRUE(paper) << paper.error().message;
+  const double not_owed = paper->power_w(0, 50) * (1 - 2.0 / 4);
+  auto gt = cinergy::model::load_long_csv(dir.path() / "fixture-host-groundtruth.csv");
+  ASSERT_TRUE(gt);
+  const auto gt_rows = gt->complete_rows({"vm", "package-global-watt"});
+  ASSERT_FALSE(gt_rows.empty());
+  const double vm0 = (*gt->column("vm"))[gt_rows[0]];
+  const double w0 = (*gt->column("package-global-watt"))[gt_rows[0]] - not_owed;
+  const auto& iso = charts["paper-isolated"];
+  ASSERT_EQ(iso["series"][0]["label"], "ground truth (VM alone)");
+  bool found = false;
+  for (std::size_t i = 0; i < iso["x"].size(); ++i)
+    if (std::abs(iso["x"][i].get<double>() - vm0) < 1e-9 && iso["series"][0]["y"][i].is_number() &&
+        std::abs(iso["series"][0]["y"][i].get<double>() - w0) < 1e-3)
+      found = true;
+  EXPECT_TRUE(found) << "ground truth point (" << vm0 << ", " << w0 << ")";
+  // Box plots: ordered statistics, every ground-truth window in one box.
+  std::size_t in_boxes = 0;
+  for (const auto& b : charts["paper-boxes"]["boxes"]) {
+    EXPECT_LE(b["lo"].get<double>(), b["q1"].get<double>());
+    EXPECT_LE(b["q1"].get<double>(), b["med"].get<double>());
+    EXPECT_LE(b["med"].get<double>(), b["q3"].get<double>());
+    EXPECT_LE(b["q3"].get<double>(), b["hi"].get<double>());
+    in_boxes += b["n"].get<std::size_t>();
+  }
+  EXPECT_EQ(in_boxes, gt_rows.size());
+  // exclude_beyond: the windows, the model's curve, and the fit without.
+  const auto& ex = charts["paper-exclude"]["series"];
+  ASSERT_EQ(ex.size(), 3u);
+  EXPECT_EQ(ex[1]["label"].get<std::string>().rfind("with exclude_beyond = 150.00 %", 0), 0u);
+  EXPECT_EQ(ex[2]["label"].get<std::string>().rfind("without", 0), 0u);
+  bool poly = false;
+  for (const auto& s : charts["paper-ratio"]["series"])
+    poly = poly || s["label"].get<std::string>().starts_with("polynomial, degree");
+  EXPECT_TRUE(poly);
+}
+
+TEST(WriteReport, PapersFiguresWithoutModelFilesSayWhatTheyNeed) {
+  TempDir dir;
+  FixtureOptions o;
+  o.analysis = false;
+  o.traces = false;
+  ASSERT_EQ(cinergy::test::write_fixture(dir.path(), o), "");
+  auto r = write_report(dir.path(), dir.path() / "report.html");
+  ASSERT_TRUE(r.has_value()) << r.error().what();
+  auto data = script_json(slurp(dir.path() / "report.html"), "cinergy-data");
+  std::map<std::string, nlohmann::json> charts;
+  for (const auto& c : data["xy"]) charts[c["id"].get<std::string>()] = c;
+  EXPECT_EQ(charts["paper-isolated"]["placeholder"], true);
+  EXPECT_NE(charts["paper-isolated"]["note"].get<std::string>().find("paper model"),
+            std::string::npos);
+  EXPECT_EQ(charts["paper-tdbu-low"]["placeholder"], true);
+  // Step 50 is fitted here without a model file: the fit without the limit.
+  EXPECT_FALSE(charts["paper-exclude"].contains("placeholder"));
+  EXPECT_EQ(charts["paper-exclude"]["series"].size(), 2u);
 }
 
 TEST(WriteReport, MissingTracesStillWritesAndSaysSo) {

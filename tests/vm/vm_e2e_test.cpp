@@ -294,6 +294,37 @@ TEST_F(VmE2E, PlainQemuTestVmBurnsAtItsDutyCycleAndPowersOff) {
   burn_and_finish(o, false);
 }
 
+// `cinergy probe`'s KVM verdict (a guest of its own under KVM) and the test
+// VM's own choice under --testvm-accel auto agree: KVM exactly when the probe
+// saw a guest boot. On these machines /dev/kvm opens and boots nothing, so
+// both must say TCG, with the failure named.
+TEST_F(VmE2E, KvmProbeAgreesWithTheTestVmsChoice) {
+  VmOptions po;
+  po.testvm_cache_dir = cache_dir();
+  const KvmProbe k = probe_kvm(po);
+  std::printf("[measure] kvm probe: %s: %s\n", std::string(to_string(k.state)).c_str(),
+              k.detail.c_str());
+  ASSERT_NE(k.state, KvmProbe::State::not_checked) << "root with qemu must get a verdict";
+  auto o = testvm_options("accel");
+  o.testvm_force_qemu = true;
+  o.testvm_profile_pct = {0};
+  o.testvm_step_seconds = 1;
+  o.testvm_cycles = 1;
+  auto vm = make_vm(o);
+  ASSERT_TRUE(vm) << vm.error().what();
+  auto rt = (*vm)->start();
+  ASSERT_TRUE(rt) << rt.error().what();
+  const auto d = (*vm)->describe();
+  (*vm)->stop();
+  std::printf("[measure] test VM under auto: %s (%s)\n", d["accel"].get<std::string>().c_str(),
+              d["accel_reason"].get<std::string>().c_str());
+  EXPECT_EQ(d["accel"], k.state == KvmProbe::State::boots ? "kvm" : "tcg") << d.dump();
+  if (k.state == KvmProbe::State::does_not_boot) {
+    EXPECT_FALSE(d["kvm_failure"].get<std::string>().empty()) << d.dump();
+  }
+  expect_nothing_left(o.name, *rt, false);
+}
+
 void stop_mid_run(VmOptions o, bool libvirt) {
   o.testvm_profile_pct = {100};
   o.testvm_step_seconds = 120;

@@ -351,6 +351,24 @@ TEST(VmAccel, KvmOpenErrno) {
   EXPECT_EQ(kvm_open_errno(dir.path()), EISDIR);
 }
 
+// Without a device node the probe tries no guest and says why; an
+// unopenable one is told apart from an absent one.
+TEST(VmAccel, ProbeWithoutADeviceTriesNoGuest) {
+  TempDir dir;
+  HostPaths paths;
+  paths.dev_kvm = dir.path() / "dev/kvm";
+  const auto t0 = std::chrono::steady_clock::now();
+  const KvmProbe absent = probe_kvm(VmOptions{}, paths);
+  EXPECT_EQ(absent.state, KvmProbe::State::absent);
+  EXPECT_EQ(absent.detail, paths.dev_kvm.string() + ": No such file or directory");
+  EXPECT_EQ(to_string(absent.state), "absent");
+  paths.dev_kvm = dir.path();
+  const KvmProbe dir_node = probe_kvm(VmOptions{}, paths);
+  EXPECT_EQ(dir_node.state, KvmProbe::State::cannot_open);
+  EXPECT_EQ(dir_node.detail, dir.path().string() + ": Is a directory");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s) << "no guest was started";
+}
+
 TEST(VmAccel, FirstOutputWaitsForOneByte) {
   TempDir dir;
   const auto log = dir.path() / "serial.log";

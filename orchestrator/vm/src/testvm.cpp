@@ -272,14 +272,8 @@ nlohmann::json TestVm::describe() const {
           {"how", rt_.how}};
 }
 
-}  // namespace cinergy::vm::detail
-
-namespace cinergy::vm {
-
-KvmProbe probe_kvm(const VmOptions& base) {
+KvmProbe probe_kvm(const VmOptions& base, const HostPaths& paths) {
   using State = KvmProbe::State;
-  detail::HostPaths paths;
-  paths.cgroup2_root = base.cgroup2_root;
   if (const int err = detail::kvm_open_errno(paths.dev_kvm); err != 0)
     return {err == ENOENT ? State::absent : State::cannot_open,
             fmt::format("{}: {}", paths.dev_kvm.string(), std::strerror(err)), 0};
@@ -309,6 +303,16 @@ KvmProbe probe_kvm(const VmOptions& base) {
             vm.kvm_first_output_s().value_or(0)};
   if (!vm.kvm_failure().empty()) return {State::does_not_boot, vm.kvm_failure(), 0};
   return {State::not_checked, started.error().what(), 0};
+}
+
+}  // namespace cinergy::vm::detail
+
+namespace cinergy::vm {
+
+KvmProbe probe_kvm(const VmOptions& base) {
+  detail::HostPaths paths;
+  paths.cgroup2_root = base.cgroup2_root;
+  return detail::probe_kvm(base, paths);
 }
 
 }  // namespace cinergy::vm

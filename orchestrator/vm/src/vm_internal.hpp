@@ -105,6 +105,10 @@ Result<void> split_qemu_threads(const HostPaths& paths, int qemu_pid, const fs::
 // errno of the attempt (ENOENT: no such device node).
 int kvm_open_errno(const fs::path& dev_kvm);
 
+// vm::probe_kvm on injectable host paths (paths.dev_kvm: the device it opens
+// first; a guest is tried only when it opens).
+KvmProbe probe_kvm(const VmOptions& options, const HostPaths& paths);
+
 // Polls until `file` holds at least one byte (the guest's first console
 // output), `gone()` turns true, or `deadline` passes. Returns the seconds it
 // took from the call, nullopt when no byte came.

@@ -24,16 +24,19 @@ struct Table {
   std::vector<double> timestamp_s;           // ascending, unique (seconds since scenario start)
   std::vector<std::string> names;            // domain names, in order of first appearance
   std::vector<std::vector<double>> columns;  // columns[c][row]; NaN = missing
-  std::string phase;                         // first `phase` value seen ("" if none)
+  // First `phase` value seen ("" if none). The `phase` column holds 0 where
+  // a window has a (text) phase row and NaN where it has none, so that the
+  // paper's dropna() drops a window without one, as pandas does.
+  std::string phase;
 
   [[nodiscard]] std::size_t rows() const { return timestamp_s.size(); }
   // nullptr when the domain never appears.
   [[nodiscard]] const std::vector<double>* column(std::string_view name) const;
   // Names `CPU0`, `CPU1`, ... (the VM's vCPU threads), in numeric order.
   [[nodiscard]] std::vector<std::string> vcpu_columns() const;
-  // Row indices where every one of `needed` is present (finite); all columns
-  // when `needed` is empty (the paper's `dropna()`). A missing column makes
-  // every row unusable.
+  // Row indices where every one of `needed` is present (finite); all columns,
+  // `phase` included, when `needed` is empty (the paper's `dropna()`). A
+  // missing column makes every row unusable.
   [[nodiscard]] std::vector<std::size_t> complete_rows(
       const std::vector<std::string>& needed) const;
 };

@@ -23,6 +23,10 @@ struct EstimateRow {
   double host_util_pct = 0;  // measured cpu%_package-global (NaN if missing)
   double bottomup_w = 0;     // share / host_util * host_w (NaN if undefined)
   double ratio = 0;          // bottomup_w / isolated_w, the Cinergy ratio (NaN if undefined)
+  // The paper method computes in pandas' dtypes (paper.hpp): whether
+  // share_pct and isolated_w are float32 values, for evaluate()'s arithmetic.
+  bool share_f32 = false;
+  bool isolated_f32 = false;
 };
 
 // Load-weighted mean of the vCPU loads: sum(u^2) / sum(u), each u clamped to
@@ -30,7 +34,9 @@ struct EstimateRow {
 double vcpu_intensity_pct(const std::vector<double>& vcpu_loads_pct);
 
 // One row per window with a finite `vm` (the paper method: per row without
-// any NaN, like its dropna()). Errors: no `vm` column, no usable row.
+// any NaN, like its dropna(), computed as the notebook does: the share, the
+// step-50 curve, bottom-up and ratio in pandas' dtypes). Errors: no `vm`
+// column, no usable row.
 Result<std::vector<EstimateRow>> estimate(const HostModel& model, const Table& scenario);
 
 // CSV: timestamp,vm,isolated_w,dynamic_w,host_w,ratio,share_pct,intensity_pct,
@@ -39,11 +45,24 @@ Result<void> write_estimate_csv(const std::vector<EstimateRow>& rows,
                                 const std::filesystem::path& file);
 
 // The evaluation object of `cinergy evaluate --json` (see docs/model.md):
-// paper-style metrics over cloud-like rows matched to the ground-truth row
-// with the nearest VM share (within 0.001 points), and a binned comparison.
-// Undefined metrics are null, with the reason under "null_reasons".
-// Errors: ground truth without `vm` or `package-global-watt`, or no usable row.
+// the notebook's metrics over cloud-like rows matched as it matches them
+// (the ground-truth row with the nearest VM share, rejected only when that
+// lies more than 0.001 points above), for both methods; the paper method's
+// in its dtypes (paper::metrics). And a binned comparison. Undefined
+// metrics are null, with the reason under "null_reasons". Errors: ground
+// truth without `vm` or `package-global-watt`, or no usable row.
 Result<nlohmann::json> evaluate(const HostModel& model, const std::vector<EstimateRow>& cloud,
                                 const Table& groundtruth);
+
+// Fit, estimate of the cloud-like scenario and evaluation of one method,
+// in memory: what analyze() (analyze.hpp) writes, and what `cinergy
+// compare` draws. Errors: those of fit_model, estimate and evaluate, and a
+// missing cloud-like or ground-truth file.
+struct Analysis {
+  HostModel model;
+  std::vector<EstimateRow> cloud;  // one row per cloud-like window estimated
+  nlohmann::json evaluation;       // evaluate()'s object
+};
+Result<Analysis> analyze_dataset(const DataSet& data, const ModelOptions& options);
 
 }  // namespace cinergy::model

@@ -3,9 +3,11 @@
 // and the isolated-power estimate built on it.
 //
 // Methods (see docs/model.md):
-// * paper: step-50 curve only, degree 1..14 by training RMSE, fit on host
-//   load <= exclude_beyond = vm_vcpus * 100 / host_threads * 3, evaluated as
-//   is (no monotone rule, no extrapolation guard).
+// * paper: the notebook's (paper.hpp): every step present fitted, degree
+//   1..14 by training RMSE, on host load <= exclude_beyond = vm_vcpus * 100
+//   / host_threads * 3, in pandas' float32 with scikit-learn's arithmetic;
+//   the estimate uses the step-50 curve as is (no monotone rule, no
+//   extrapolation guard).
 // * cinergy: every step curve present, degree by grouped 5-fold CV (whole
 //   load levels held out), non-decreasing curves, fit on host load <=
 //   2 * vm_vcpus * 100 / host_threads (the VM's region with margin); the
@@ -48,8 +50,10 @@ struct StepCurve {
 struct HostModel {
   Method method = Method::cinergy;
   int host_threads = 0;
-  int vm_vcpus = 0;         // 0: unknown (fit on the whole range)
-  double fit_hi_pct = 100;  // points with host load above are not fitted
+  int vm_vcpus = 0;  // 0: unknown (fit on the whole range)
+  // Points with host load above are not fitted: the paper's exclude_beyond
+  // (uncapped, as the notebook compares it), Cinergy's region (<= 100).
+  double fit_hi_pct = 100;
   std::string prefix;
   std::vector<StepCurve> curves;   // ascending step
   std::vector<std::string> notes;  // monotone rule, skipped steps, ...
@@ -65,8 +69,15 @@ struct HostModel {
 };
 
 // Errors: host threads / vm vCPUs missing or invalid, no training file (the
-// paper needs training-50), no usable rows, too few load levels.
+// paper needs training-50), no usable rows, too few load levels (Cinergy).
 Result<HostModel> fit_model(const DataSet& data, const ModelOptions& options);
+
+// The paper's curve of one training table, as the notebook fits it:
+// dropna() over all its columns, the rows with host load <= exclude_beyond
+// (%, infinity: all of them), degrees 1..14 by training RMSE (paper::fit).
+// fit_model uses it for each step; the report's exclude_beyond figure also
+// fits step 50 without the limit.
+Result<StepCurve> fit_paper_step(const Table& table, int step_pct, double exclude_beyond);
 
 nlohmann::json to_json(const HostModel& model);
 Result<HostModel> model_from_json(const nlohmann::json& j, std::string_view source);

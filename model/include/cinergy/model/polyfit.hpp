@@ -22,13 +22,23 @@
 
 namespace cinergy::model {
 
-// p(x) = sum_k coef[k] * u^k, u = (x - x_center) / x_scale.
+// p(x) = sum_k coef[k] * u^k, u = (x - x_center) / x_scale (Form::scaled,
+// the Cinergy method's fits: double, Horner).
+//
+// The paper's fits hold scikit-learn's form instead (paper.hpp): raw powers,
+// p(x) = sum_k coef[k] * x^k + intercept, evaluated as
+// LinearRegression.predict does, in float32 (Form::sklearn_f32, x rounded
+// to float32 first) or float64; x_center is 0 and x_scale 1 there.
 struct Polynomial {
+  enum class Form { scaled, sklearn_f32, sklearn_f64 };
   std::vector<double> coef;
   double x_center = 0.0;
   double x_scale = 1.0;
+  Form form = Form::scaled;
+  double intercept = 0.0;  // the sklearn forms' intercept_ (0 for Form::scaled)
 
   [[nodiscard]] int degree() const { return static_cast<int>(coef.size()) - 1; }
+  [[nodiscard]] bool sklearn() const { return form != Form::scaled; }
   [[nodiscard]] double operator()(double x) const;
   [[nodiscard]] double derivative(double x) const;  // dp/dx (per x unit, not per u)
   // Non-decreasing on [lo, hi], checked on a dense grid with a tolerance of
@@ -61,14 +71,23 @@ struct PolyFit {
   double r2 = 0, rmse = 0, mae = 0;       // in-sample, of the chosen degree
   bool non_decreasing = true;             // over [x_lo, x_hi]
   int unconstrained_degree = 0;           // best degree before the monotone rule
+  int rank = 0;                           // the paper: the rank LAPACK found at `degree`
   std::string note;                       // what the monotone rule did, if anything
+  // Non-empty when the CV folds were not the data's own levels (a `target`
+  // that never changes): how they were built instead.
+  std::string folds_from;
 };
 
 // Fits y(x). `group` (same length as x, or empty) labels load levels: folds
 // hold out whole levels (fold = group % folds), so the CV error measures
-// interpolation between levels, not just noise; without groups, blocks of 10
-// consecutive points form a group. `what` names the data in error messages.
-// Errors: size mismatch, non-finite values, fewer than 3 distinct levels.
+// interpolation between levels, not just noise; without groups, 10 bins of
+// load with equal numbers of points are the levels. `what` names the data in
+// error messages.
+// Groups that give fewer than 3 levels while x takes 3 or more values (a
+// constant `target`) are replaced by 10 bins of load with equal numbers of
+// points (PolyFit::folds_from says so). Fewer than 3 levels of either kind:
+// the least-squares line or the mean power, with a note, no degree search.
+// Errors: size mismatch, non-finite values, no point at all.
 Result<PolyFit> fit_polynomial(std::span<const double> x, std::span<const double> y,
                                std::span<const int> group, const FitOptions& options,
                                std::string_view what);

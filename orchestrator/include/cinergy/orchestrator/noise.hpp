@@ -62,7 +62,9 @@ class NoiseGroup {
   NoiseGroup& operator=(const NoiseGroup&) = delete;
 
   // One `stress-ng -c 1 -l <load_pct>` worker, optionally on `cpus`.
-  Result<pid_t> add_worker(int load_pct, const std::vector<int>& cpus = {});
+  // `sched_idle`: the worker runs under SCHED_IDLE (stress-ng --sched idle).
+  Result<pid_t> add_worker(int load_pct, const std::vector<int>& cpus = {},
+                           bool sched_idle = false);
   [[nodiscard]] std::size_t workers() const { return pids_.size(); }
   [[nodiscard]] const std::filesystem::path& path() const { return dir_; }
 

@@ -52,6 +52,14 @@ struct RunOptions {
   double window_s = 2.0;  // >= 1 (timestamps are whole seconds)
   int windows_per_level = 10;
   std::string profile = "paper";
+  // Scheduling of scenario C's noise workers. normal: they compete with the
+  // VM as other tenants do. idle (SCHED_IDLE): they take only the CPU the VM
+  // leaves, so the VM's CPU in C is what it was alone in B at the same point
+  // of its workload; on a host with few cores (the quick profile's) normal
+  // noise starves the VM and C's windows then match no B window. Scenario
+  // A's workers always run normally.
+  enum class NoiseSched { normal, idle };
+  NoiseSched cloudlike_noise_sched = NoiseSched::normal;
   double rate_hz = 1000.0;
   sampler::SourceOptions source;     // source.source: auto|powercap|msr|perf|sim
   std::string cpu_backend = "auto";  // bpf accounting backend
@@ -73,6 +81,9 @@ struct RunOptions {
 // (a 2-core host with the test VM finishes within 5 minutes). Fields the user
 // set explicitly are applied after this by the caller.
 Result<void> apply_profile(RunOptions& options, const std::string& profile);
+// "normal" | "idle"; errors name `flag`.
+Result<RunOptions::NoiseSched> parse_noise_sched(std::string_view text, std::string_view flag);
+std::string_view to_string(RunOptions::NoiseSched sched);
 
 // One planned phase.
 struct PhasePlan {
@@ -97,6 +108,12 @@ struct StopPoint {
   int level = -1;
   int window = -1;
 };
+
+// Mean busy time outside the run's subjects (WindowValues::other_cpu_pct), %
+// of the host, above which a phase warns that the host was not quiet (the
+// recorder and libvirtd alone take about 1.5 %). Each phase's mean and
+// maximum are in its manifest record, "other_cpu_pct".
+inline constexpr double kOtherCpuWarnPct = 5.0;
 
 struct RunResult {
   std::filesystem::path run_dir;

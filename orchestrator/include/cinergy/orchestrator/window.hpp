@@ -36,6 +36,11 @@ struct WindowValues {
   double host_cpu_pct = 0;          // cpu%_package-global
   // Every subject total ("vm", "noise", ...) in % of one CPU, for --live.
   std::vector<Row> subject_cpu_pct;
+  // The host's busy time that no subject of the run accounts for (other
+  // processes, the recorder itself), in % of the host like
+  // cpu%_package-global; >= 0. A quiet host keeps it near 0: it is counted in
+  // the measured power but in no subject's CPU.
+  double other_cpu_pct = 0;
 };
 
 // `with_energy` false for the first window of a scenario (the original wrote
