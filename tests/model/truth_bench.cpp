@@ -71,8 +71,9 @@ Result<std::vector<TruthResult>> run_truth_bench(
             r.truth.seed = seed * 1'000'000 + slot * 10'000 +
                            static_cast<std::uint64_t>(kind) * 1000 +
                            static_cast<std::uint64_t>(vcpus) * 10 + (skewed ? 1 : 0);
-            const auto dir = root / fmt::format("{}-{}-{}t-{}v{}", seed, truth_name(kind),
-                                                host->threads(), vcpus, skewed ? "s" : "e");
+            const auto dir =
+                root / fmt::format("{}-{}-{}-{}t{}-{}v{}", seed, slot, truth_name(kind),
+                                   host->threads(), host->vendor(), vcpus, skewed ? "s" : "e");
             const TruthData t = generate_truth(r.truth, dir);
             auto data = load_dataset(dir);
             if (!data) return std::unexpected(data.error());
