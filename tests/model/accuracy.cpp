@@ -37,7 +37,8 @@ Result<MethodScore> score_method(const DataSet& data, int host_threads, Method m
   for (std::size_t i = 0; i < truth_ts_s.size(); ++i)
     truth[std::llround(truth_ts_s[i])] = truth_w[i];
   MethodScore s;
-  double ss = 0, sa = 0, sp = 0, dyn = 0;
+  double ss = 0, sa = 0, sp = 0, dyn = 0, half = 0;
+  std::size_t with_iv = 0, covered = 0;
   for (const auto& r : *rows) {
     auto it = truth.find(std::llround(r.timestamp_s));
     if (it == truth.end()) continue;
@@ -47,6 +48,11 @@ Result<MethodScore> score_method(const DataSet& data, int host_threads, Method m
     sp += std::abs(e) / it->second;
     dyn += it->second - idle_w;
     ++s.n;
+    if (std::isfinite(r.isolated_low_w) && std::isfinite(r.isolated_high_w)) {
+      ++with_iv;
+      covered += it->second >= r.isolated_low_w && it->second <= r.isolated_high_w ? 1 : 0;
+      half += 0.5 * (r.isolated_high_w - r.isolated_low_w);
+    }
   }
   if (s.n == 0) return fail("no estimate matches a truth timestamp");
   const double n = static_cast<double>(s.n);
@@ -54,6 +60,10 @@ Result<MethodScore> score_method(const DataSet& data, int host_threads, Method m
   s.mae_truth_w = sa / n;
   s.mape_truth_pct = 100.0 * sp / n;
   s.dyn_err_pct = 100.0 * s.rmse_truth_w / std::max(1e-9, dyn / n);
+  if (with_iv > 0) {
+    s.coverage_pct = 100.0 * static_cast<double>(covered) / static_cast<double>(with_iv);
+    s.mean_halfwidth_w = half / static_cast<double>(with_iv);
+  }
   s.evaluation = std::move(*eval);
   return s;
 }

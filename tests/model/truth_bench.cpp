@@ -106,52 +106,73 @@ Result<std::vector<TruthResult>> run_truth_bench(
 std::string truth_cases_csv(const std::vector<TruthResult>& rs) {
   std::string s =
       "kind,seed,result_id,threads,sockets,smt,vendor,vcpus,load,paper_rmse_w,cinergy_rmse_w,"
-      "ratio,paper_mape_pct,cinergy_mape_pct,coverage_pct,mean_halfwidth_w\n";
+      "mape_ratio,rmse_ratio,paper_mape_pct,cinergy_mape_pct,coverage_pct,mean_halfwidth_w\n";
   for (const auto& r : rs) {
     const auto& h = r.truth.host;
     s += fmt::format(
-        "{},{},{},{},{},{},{},{},{},{:.4f},{:.4f},{:.4f},{:.3f},{:.3f},{:.1f},{:.3f}\n",
+        "{},{},{},{},{},{},{},{},{},{:.4f},{:.4f},{:.4f},{:.4f},{:.3f},{:.3f},{:.1f},{:.3f}\n",
         truth_name(r.truth.kind), r.truth.seed, h.spec.result_id, h.threads(), h.sockets, h.smt,
         h.vendor(), r.truth.vm.vcpus, r.truth.vm.skewed ? "skewed" : "even", r.paper.rmse_truth_w,
-        r.cinergy.rmse_truth_w, r.ratio(), r.paper.mape_truth_pct, r.cinergy.mape_truth_pct,
+        r.cinergy.rmse_truth_w, r.ratio(), r.rmse_ratio(), r.paper.mape_truth_pct, r.cinergy.mape_truth_pct,
         r.cinergy.coverage_pct, r.cinergy.mean_halfwidth_w);
   }
   return s;
 }
 
-std::string truth_table(const std::vector<TruthResult>& rs) {
-  std::string s =
-      "| truth | cases | mean ratio | worst ratio (case) | cases > 1 | MAPE paper | MAPE cinergy | "
-      "90 % interval coverage |\n|---|---|---|---|---|---|---|---|\n";
+std::vector<KindSummary> summarize(const std::vector<TruthResult>& rs) {
   std::map<TruthKind, std::vector<const TruthResult*>> by;
   for (const auto& r : rs) by[r.truth.kind].push_back(&r);
-  double all_in = 0, all_n = 0;
+  std::vector<KindSummary> out;
   for (const auto& [kind, v] : by) {
-    double sum = 0, mp = 0, mc = 0, in = 0, n = 0;
-    const TruthResult* worst = nullptr;
-    int above = 0;
+    KindSummary k;
+    k.kind = kind;
+    k.cases = v.size();
+    double in = 0, n = 0;
     for (const auto* r : v) {
-      sum += r->ratio();
-      mp += r->paper.mape_truth_pct;
-      mc += r->cinergy.mape_truth_pct;
+      k.mape_paper += r->paper.mape_truth_pct;
+      k.mape_cinergy += r->cinergy.mape_truth_pct;
       if (std::isfinite(r->cinergy.coverage_pct)) {
         in += r->cinergy.coverage_pct / 100.0 * static_cast<double>(r->cinergy.n);
         n += static_cast<double>(r->cinergy.n);
       }
-      if (r->ratio() > 1) ++above;
-      if (worst == nullptr || r->ratio() > worst->ratio()) worst = r;
+      if (r->ratio() > 1) ++k.above;
+      if (k.worst == nullptr || r->ratio() > k.worst->ratio()) k.worst = r;
     }
-    all_in += in;
-    all_n += n;
-    const double k = static_cast<double>(v.size());
-    s +=
-        fmt::format("| {} | {} | {:.2f} | {:.2f} ({} t {}, {}) | {} | {:.2f} % | {:.2f} % | {} |\n",
-                    truth_name(kind), v.size(), sum / k, worst->ratio(),
-                    worst->truth.host.threads(), worst->truth.host.vendor(), shape(worst->truth.vm),
-                    above, mp / k, mc / k, n > 0 ? fmt::format("{:.1f} %", 100.0 * in / n) : "n/a");
+    k.mape_paper /= static_cast<double>(v.size());
+    k.mape_cinergy /= static_cast<double>(v.size());
+    k.mean_ratio = k.mape_cinergy / k.mape_paper;
+    k.worst_ratio = k.worst->ratio();
+    if (n > 0) k.coverage_pct = 100.0 * in / n;
+    out.push_back(k);
   }
-  if (all_n > 0)
-    s += fmt::format("\nall windows: 90 % interval coverage {:.1f} %\n", 100.0 * all_in / all_n);
+  return out;
+}
+
+double overall_coverage_pct(const std::vector<TruthResult>& rs) {
+  double in = 0, n = 0;
+  for (const auto& r : rs) {
+    if (!std::isfinite(r.cinergy.coverage_pct)) continue;
+    in += r.cinergy.coverage_pct / 100.0 * static_cast<double>(r.cinergy.n);
+    n += static_cast<double>(r.cinergy.n);
+  }
+  return n > 0 ? 100.0 * in / n : std::numeric_limits<double>::quiet_NaN();
+}
+
+std::string truth_table(const std::vector<TruthResult>& rs) {
+  std::string s =
+      "| truth | cases | MAPE paper | MAPE cinergy | mean cinergy/paper | worst case "
+      "cinergy/paper (case) | cases > 1 | 90 % interval coverage |\n"
+      "|---|---|---|---|---|---|---|---|\n";
+  for (const auto& k : summarize(rs)) {
+    const auto& w = *k.worst;
+    s += fmt::format(
+        "| {} | {} | {:.3f} % | {:.3f} % | {:.2f} | {:.2f} ({} t {}, {}) | {} | {} |\n",
+        truth_name(k.kind), k.cases, k.mape_paper, k.mape_cinergy, k.mean_ratio, k.worst_ratio,
+        w.truth.host.threads(), w.truth.host.vendor(), shape(w.truth.vm), k.above,
+        std::isfinite(k.coverage_pct) ? fmt::format("{:.1f} %", k.coverage_pct) : "n/a");
+  }
+  const double all = overall_coverage_pct(rs);
+  if (std::isfinite(all)) s += fmt::format("\nall windows: 90 % interval coverage {:.1f} %\n", all);
   return s;
 }
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -31,7 +32,9 @@ struct TruthBenchOptions {
 struct TruthResult {
   TruthCase truth;
   MethodScore paper, cinergy;
-  [[nodiscard]] double ratio() const { return cinergy.rmse_truth_w / paper.rmse_truth_w; }
+  // Cinergy / paper MAPE against the truth (the measure); RMSE too.
+  [[nodiscard]] double ratio() const { return cinergy.mape_truth_pct / paper.mape_truth_pct; }
+  [[nodiscard]] double rmse_ratio() const { return cinergy.rmse_truth_w / paper.rmse_truth_w; }
 };
 
 // The default servers: 8 to 128 threads, Intel and AMD.
@@ -45,9 +48,21 @@ Result<std::vector<TruthResult>> run_truth_bench(
 
 // One line per case (CSV with a header).
 std::string truth_cases_csv(const std::vector<TruthResult>& results);
-// Markdown: per truth kind the cases, mean and worst Cinergy/paper RMSE
-// ratio (and the case), cases above 1, mean MAPE of each method and the
-// coverage of the Cinergy method's 90 % interval.
+// Per truth kind: the cases, mean MAPE of each method, their ratio (the
+// "mean" criterion), the worst case's Cinergy/paper MAPE ratio (and the
+// case), cases above 1, and the coverage of the Cinergy method's 90 %
+// interval over all windows of that kind.
+struct KindSummary {
+  TruthKind kind = TruthKind::util;
+  std::size_t cases = 0, above = 0;
+  double mape_paper = 0, mape_cinergy = 0, mean_ratio = 0, worst_ratio = 0;
+  const TruthResult* worst = nullptr;
+  double coverage_pct = std::numeric_limits<double>::quiet_NaN();
+};
+std::vector<KindSummary> summarize(const std::vector<TruthResult>& results);
+// Coverage over every window of every case (NaN: no interval).
+double overall_coverage_pct(const std::vector<TruthResult>& results);
+// Markdown table of summarize() plus the overall coverage.
 std::string truth_table(const std::vector<TruthResult>& results);
 
 }  // namespace cinergy::model::testing
