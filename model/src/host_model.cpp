@@ -437,8 +437,9 @@ nlohmann::json to_json(const HostModel& m) {
     const auto& f = *m.joint;
     j["joint"] = {{"degree", f.degree},
                   {"form", f.form},
-                  {"basis", "p(x, s) = sum coef[i (form + 1) + j] u^i v^j, u = (x - x_center) / "
-                            "x_scale, v = s / 100"},
+                  {"basis",
+                   "p(x, s) = sum coef[i (form + 1) + j] u^i v^j, u = (x - x_center) / "
+                   "x_scale, v = s / 100"},
                   {"x_center", f.x_center},
                   {"x_scale", f.x_scale},
                   {"x_range_pct", {f.x_lo, f.x_hi}},
@@ -454,8 +455,9 @@ nlohmann::json to_json(const HostModel& m) {
   }
   j["interval"] = m.method == Method::paper
                       ? nlohmann::json(nullptr)
-                      : nlohmann::json("nominal 90 %: +-1.645 sqrt(fit variance + level misfit + "
-                                       "(step spread / 2)^2 + (2.5 transfer_rel dynamic)^2)");
+                      : nlohmann::json(
+                            "nominal 90 %: +-1.645 sqrt(fit variance + level misfit + "
+                            "(step spread / 2)^2 + (4 transfer_rel dynamic)^2)");
   j["notes"] = m.notes;
   return j;
 }
@@ -540,8 +542,8 @@ Result<HostModel> model_from_json(const nlohmann::json& j, std::string_view sour
       f.n = jj->value("n", std::size_t{0});
       f.candidates = jj->value("candidates", std::size_t{0});
       const auto p = static_cast<std::size_t>((f.degree + 1) * (f.form + 1));
-      if (f.degree < 0 || f.form < 0 || f.form > 2 || f.coef.size() != p ||
-          f.cov.size() != p * p || !(f.x_scale > 0))
+      if (f.degree < 0 || f.form < 0 || f.form > 2 || f.coef.size() != p || f.cov.size() != p * p ||
+          !(f.x_scale > 0))
         return fail(fmt::format("{}: invalid joint fit", src));
       m.joint = std::move(f);
     }

@@ -83,7 +83,9 @@ std::optional<Eigen::VectorXd> solve_leading(const Matrix& r, int k) {
 }
 
 // Coefficients of degree d from the R factor of [V_D | y].
-std::optional<Eigen::VectorXd> solve_degree(const Matrix& r, int d) { return solve_leading(r, d + 1); }
+std::optional<Eigen::VectorXd> solve_degree(const Matrix& r, int d) {
+  return solve_leading(r, d + 1);
+}
 
 // Sum of squared residuals of coefficients c on the data summarised by R.
 double sse(const Matrix& r, const Eigen::VectorXd& c) {
@@ -431,8 +433,8 @@ struct Block {
 Matrix joint_r(const std::vector<const Block*>& blocks, int dmax, int form) {
   const int pin = dmax + 2;  // block columns: u^0..u^dmax, y
   const int cols = (dmax + 1) * (form + 1) + 1;
-  const auto rows = std::max<Eigen::Index>(
-      static_cast<Eigen::Index>(blocks.size()) * pin, static_cast<Eigen::Index>(cols));
+  const auto rows = std::max<Eigen::Index>(static_cast<Eigen::Index>(blocks.size()) * pin,
+                                           static_cast<Eigen::Index>(cols));
   Matrix stacked = Matrix::Zero(rows, cols);
   for (std::size_t b = 0; b < blocks.size(); ++b) {
     const auto& blk = *blocks[b];
@@ -477,7 +479,8 @@ Polynomial JointFit::at_step(double step_pct) const {
   for (int i = 0; i <= degree; ++i) {
     double vp = 1.0;
     for (int j = 0; j <= form; ++j, vp *= v)
-      p.coef[static_cast<std::size_t>(i)] += coef[static_cast<std::size_t>(i * (form + 1) + j)] * vp;
+      p.coef[static_cast<std::size_t>(i)] +=
+          coef[static_cast<std::size_t>(i * (form + 1) + j)] * vp;
   }
   return p;
 }
@@ -488,7 +491,8 @@ std::vector<double> JointFit::gradient(double x, double step_pct) const {
   double up = 1.0;
   for (int i = 0; i <= degree; ++i, up *= u) {
     double vp = 1.0;
-    for (int j = 0; j <= form; ++j, vp *= v) g[static_cast<std::size_t>(i * (form + 1) + j)] = up * vp;
+    for (int j = 0; j <= form; ++j, vp *= v)
+      g[static_cast<std::size_t>(i * (form + 1) + j)] = up * vp;
   }
   return g;
 }
@@ -545,8 +549,8 @@ Result<JointFit> fit_joint(std::span<const StepPoints> steps, const FitOptions& 
     folds = std::min<int>(folds, static_cast<int>(levels[s]));
   }
   for (std::size_t s = 0; s < steps.size(); ++s)
-    usable[s] = levels[s] - (levels[s] + static_cast<std::size_t>(folds) - 1) /
-                                static_cast<std::size_t>(folds);
+    usable[s] = levels[s] -
+                (levels[s] + static_cast<std::size_t>(folds) - 1) / static_cast<std::size_t>(folds);
   std::vector<std::size_t> sorted_usable = usable;
   std::ranges::sort(sorted_usable, std::greater<>());
   std::size_t sum_usable = 0;
@@ -631,8 +635,8 @@ Result<JointFit> fit_joint(std::span<const StepPoints> steps, const FitOptions& 
       probe.degree = d;
       probe.form = form;
       probe.coef.assign(c->data(), c->data() + c->size());
-      cands.push_back({d, form, held / static_cast<double>(out.n),
-                       non_decreasing_at_steps(probe, lo, hi)});
+      cands.push_back(
+          {d, form, held / static_cast<double>(out.n), non_decreasing_at_steps(probe, lo, hi)});
     }
   }
   out.candidates = cands.size();
@@ -670,14 +674,12 @@ Result<JointFit> fit_joint(std::span<const StepPoints> steps, const FitOptions& 
     out.coef.assign(c->data(), c->data() + c->size());
     const double dof = std::max<double>(1.0, static_cast<double>(out.n) - k);
     out.sigma2_w2 = sse(rk, *c) / dof;
-    const Matrix rinv = rk.topLeftCorner(k, k)
-                            .triangularView<Eigen::Upper>()
-                            .solve(Matrix::Identity(k, k));
+    const Matrix rinv =
+        rk.topLeftCorner(k, k).triangularView<Eigen::Upper>().solve(Matrix::Identity(k, k));
     const Matrix cov = out.sigma2_w2 * rinv * rinv.transpose();
     out.cov.resize(static_cast<std::size_t>(k) * static_cast<std::size_t>(k));
     for (int a = 0; a < k; ++a)
-      for (int b = 0; b < k; ++b)
-        out.cov[static_cast<std::size_t>(a * k + b)] = cov(a, b);
+      for (int b = 0; b < k; ++b) out.cov[static_cast<std::size_t>(a * k + b)] = cov(a, b);
   }
   out.level_var_w2 = std::max(0.0, out.cv_mse_w2 - out.sigma2_w2);
 
@@ -687,7 +689,8 @@ Result<JointFit> fit_joint(std::span<const StepPoints> steps, const FitOptions& 
     std::size_t held_n = 0;
     const int d = std::min(out.degree, 6);
     for (std::size_t s = 1; s + 1 < steps.size(); ++s) {
-      const auto others = select([s](const Block& b) { return b.step_index != static_cast<int>(s); });
+      const auto others =
+          select([s](const Block& b) { return b.step_index != static_cast<int>(s); });
       const auto mine = select([s](const Block& b) { return b.step_index == static_cast<int>(s); });
       const int kk = (d + 1) * 2;
       auto reduce = [kk](const Matrix& r) { return leading_r(r, kk); };

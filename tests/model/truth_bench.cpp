@@ -113,8 +113,8 @@ std::string truth_cases_csv(const std::vector<TruthResult>& rs) {
         "{},{},{},{},{},{},{},{},{},{:.4f},{:.4f},{:.4f},{:.4f},{:.3f},{:.3f},{:.1f},{:.3f}\n",
         truth_name(r.truth.kind), r.truth.seed, h.spec.result_id, h.threads(), h.sockets, h.smt,
         h.vendor(), r.truth.vm.vcpus, r.truth.vm.skewed ? "skewed" : "even", r.paper.rmse_truth_w,
-        r.cinergy.rmse_truth_w, r.ratio(), r.rmse_ratio(), r.paper.mape_truth_pct, r.cinergy.mape_truth_pct,
-        r.cinergy.coverage_pct, r.cinergy.mean_halfwidth_w);
+        r.cinergy.rmse_truth_w, r.ratio(), r.rmse_ratio(), r.paper.mape_truth_pct,
+        r.cinergy.mape_truth_pct, r.cinergy.coverage_pct, r.cinergy.mean_halfwidth_w);
   }
   return s;
 }

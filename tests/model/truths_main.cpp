@@ -76,11 +76,14 @@ int main(int argc, char** argv) {
   }
   const auto curves = load_spec_curves(std::string(CINERGY_DATA_DIR) + "/specpower-curves.csv");
   auto rs = run_truth_bench(o, curves, [](const TruthResult& r) {
-    std::fprintf(stderr, "%-9s %3dt %-5s %dv %-6s MAPE paper %6.3f %%  cinergy %6.3f %%  ratio %.2f  coverage %5.1f %%%s\n",
+    std::fprintf(stderr,
+                 "%-9s %3dt %-5s %dv %-6s MAPE paper %6.3f %%  cinergy %6.3f %%  ratio %.2f  "
+                 "coverage %5.1f %%%s\n",
                  std::string(truth_name(r.truth.kind)).c_str(), r.truth.host.threads(),
                  r.truth.host.vendor().c_str(), r.truth.vm.vcpus,
                  r.truth.vm.skewed ? "skewed" : "even", r.paper.mape_truth_pct,
-                 r.cinergy.mape_truth_pct, r.ratio(), r.cinergy.coverage_pct, r.ratio() > 1 ? "  WORSE" : "");
+                 r.cinergy.mape_truth_pct, r.ratio(), r.cinergy.coverage_pct,
+                 r.ratio() > 1 ? "  WORSE" : "");
   });
   if (!rs) {
     std::fprintf(stderr, "model_truths: %s\n", rs.error().what().c_str());
