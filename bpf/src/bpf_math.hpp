@@ -50,7 +50,6 @@ struct RowSnapshot {
   std::uint64_t calib_mono_ns = 0;   // CLOCK_MONOTONIC at the same instant (0 = none yet)
 };
 
-
 constexpr std::uint64_t elapsed_ns(std::uint64_t now_ns, std::uint64_t since_ns) {
   return now_ns > since_ns ? now_ns - since_ns : 0;
 }
@@ -88,15 +87,18 @@ class ClockEstimate {
     pair_mono_ = r.calib_mono_ns;
   }
   [[nodiscard]] bool valid() const { return pair_mono_ != 0; }
+  // mono - program clock, ns: the smallest of the pairs taken in (with drift).
+  [[nodiscard]] std::int64_t offset_ns() const { return offset_; }
   [[nodiscard]] ClockNow at(std::uint64_t now_mono_ns) const {
-    const auto program = static_cast<std::uint64_t>(static_cast<std::int64_t>(now_mono_ns) - offset_);
+    const auto program =
+        static_cast<std::uint64_t>(static_cast<std::int64_t>(now_mono_ns) - offset_);
     return {program, program > task_lag_ ? program - task_lag_ : 0};
   }
 
  private:
-  std::int64_t offset_ = 0;       // mono - program clock
-  std::uint64_t task_lag_ = 0;    // program clock - task clock at the latest pair
-  std::uint64_t pair_mono_ = 0;   // calib_mono_ns of the latest pair taken in
+  std::int64_t offset_ = 0;      // mono - program clock
+  std::uint64_t task_lag_ = 0;   // program clock - task clock at the latest pair
+  std::uint64_t pair_mono_ = 0;  // calib_mono_ns of the latest pair taken in
 };
 
 // From the freshest calibration pair among `rows` (the clocks advance at the
@@ -166,7 +168,8 @@ class RowVerifier {
   // One check allowed now (token bucket refilled at kRatePerS)?
   bool take(std::uint64_t now_ns) {
     if (last_ns_ != 0 && now_ns > last_ns_)
-      tokens_ = std::min(kBurst, tokens_ + static_cast<double>(now_ns - last_ns_) * kRatePerS / 1e9);
+      tokens_ =
+          std::min(kBurst, tokens_ + static_cast<double>(now_ns - last_ns_) * kRatePerS / 1e9);
     last_ns_ = now_ns;
     if (tokens_ < 1) return false;
     tokens_ -= 1;

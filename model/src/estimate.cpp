@@ -206,6 +206,9 @@ Result<std::vector<EstimateRow>> estimate(const HostModel& model, const Table& t
     e.host_util_pct = at(host_u, r);
     e.bottomup_w = e.host_util_pct > 0 ? e.share_pct / e.host_util_pct * e.host_w : kNaN;
     e.ratio = e.isolated_w > 0 ? e.bottomup_w / e.isolated_w : kNaN;
+    const Interval iv = model.isolated_interval(e.share_pct, e.intensity_pct);
+    e.isolated_low_w = iv.low_w;
+    e.isolated_high_w = iv.high_w;
     out.push_back(e);
   }
   return out;
@@ -217,7 +220,7 @@ Result<void> write_estimate_csv(const std::vector<EstimateRow>& rows,
   if (f == nullptr) return fail_errno(fmt::format("{}: cannot write", file.string()));
   std::string out =
       "timestamp,vm,isolated_w,dynamic_w,host_w,ratio,share_pct,intensity_pct,bottomup_w,"
-      "host_util_pct\n";
+      "host_util_pct,isolated_low_w,isolated_high_w\n";
   out.reserve(rows.size() * 96 + out.size());
   for (const auto& e : rows) {
     for (double v : {e.timestamp_s, e.vm_pct, e.isolated_w, e.dynamic_w, e.host_w, e.ratio,
@@ -225,7 +228,11 @@ Result<void> write_estimate_csv(const std::vector<EstimateRow>& rows,
       put(out, v);
       out += ',';
     }
-    put(out, e.host_util_pct);
+    for (double v : {e.host_util_pct, e.isolated_low_w}) {
+      put(out, v);
+      out += ',';
+    }
+    put(out, e.isolated_high_w);
     out += '\n';
   }
   const bool good = std::fwrite(out.data(), 1, out.size(), f) == out.size();
@@ -277,12 +284,31 @@ Result<nlohmann::json> evaluate(const HostModel& model, const std::vector<Estima
   // The notebook's matching, then its metrics over the matched rows.
   const Matcher matcher(gt_share);
   std::vector<Num> truth, pred;
+  std::size_t with_interval = 0, covered = 0;
+  double halfwidth_sum = 0;
   for (const auto& e : cloud) {
     if (!std::isfinite(e.isolated_w)) continue;
     const auto idx = matcher.match(Num{e.share_pct, paper_method && e.share_f32});
     if (!idx) continue;
     truth.push_back(gt_watt[*idx]);
     pred.push_back(Num{e.isolated_w, paper_method && e.isolated_f32});
+    if (std::isfinite(e.isolated_low_w) && std::isfinite(e.isolated_high_w)) {
+      ++with_interval;
+      const double t = gt_watt[*idx].v;
+      if (t >= e.isolated_low_w && t <= e.isolated_high_w) ++covered;
+      halfwidth_sum += 0.5 * (e.isolated_high_w - e.isolated_low_w);
+    }
+  }
+  if (!paper_method) {
+    const double k = static_cast<double>(with_interval);
+    j["interval"] = {
+        {"nominal_pct", 90},
+        {"n", with_interval},
+        {"coverage_pct", with_interval > 0 ? json_number(100.0 * covered / k) : nullptr},
+        {"mean_halfwidth_w", with_interval > 0 ? json_number(halfwidth_sum / k) : nullptr},
+        {"against",
+         "the matched ground-truth window's measured power (its noise included; the interval "
+         "is for the noise-free isolated power)"}};
   }
   const std::size_t n = truth.size();
   j["n"] = n;

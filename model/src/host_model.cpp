@@ -182,6 +182,53 @@ double HostModel::power_w(double x, double intensity_pct) const {
   return (1.0 - w) * a.power_w(x, true) + w * b.power_w(x, true);
 }
 
+Interval HostModel::isolated_interval(double x, double intensity_pct) const {
+  constexpr double kZ90 = 1.6448536269514722;  // the normal's 95th percentile
+  if (method == Method::paper || curves.empty()) return {kNaN, kNaN};
+  if (!std::isfinite(intensity_pct)) intensity_pct = 50.0;
+  const double est = power_w(x, intensity_pct);
+  // The bracketing steps and the weight of the upper one (as power_w).
+  std::size_t ia = 0, ib = 0;
+  double w = 0;
+  if (intensity_pct >= curves.back().step_pct) {
+    ia = ib = curves.size() - 1;
+  } else if (intensity_pct > curves.front().step_pct) {
+    ib = 1;
+    while (curves[ib].step_pct < intensity_pct) ++ib;
+    ia = ib - 1;
+    w = (intensity_pct - curves[ia].step_pct) / (curves[ib].step_pct - curves[ia].step_pct);
+  }
+  double var = 0;
+  if (joint) {
+    const double xc = std::clamp(x, joint->x_lo, joint->x_hi);
+    auto g = joint->gradient(xc, curves[ia].step_pct);
+    const auto gb = joint->gradient(xc, curves[ib].step_pct);
+    for (std::size_t k = 0; k < g.size(); ++k) g[k] = (1 - w) * g[k] + w * gb[k];
+    var += joint->variance(g) + joint->level_var_w2;
+  } else {
+    for (const std::size_t i : {ia, ib}) {
+      const auto& f = curves[i].fit;
+      const double cv = f.cv_rmse.value_or(f.rmse);
+      const double fit_var = cv * cv * (f.degree + 1) / std::max<double>(1.0, f.n);
+      var += 0.5 * (fit_var + std::max(0.0, cv * cv - f.rmse * f.rmse));
+    }
+  }
+  double lo = est, hi = est;
+  for (const auto& c : curves) {
+    const double p = c.power_w(x, true);
+    lo = std::min(lo, p);
+    hi = std::max(hi, p);
+  }
+  var += 0.25 * (hi - lo) * (hi - lo);
+  if (joint && std::isfinite(joint->transfer_rel)) {
+    const double dyn = std::max(0.0, est - idle_w(intensity_pct));
+    const double t = kTransferScale * joint->transfer_rel * dyn;
+    var += t * t;
+  }
+  const double half = kZ90 * std::sqrt(var);
+  return {est - half, est + half};
+}
+
 Result<HostModel> fit_model(const DataSet& data, const ModelOptions& options) {
   HostModel m;
   m.method = options.method;
@@ -216,23 +263,32 @@ Result<HostModel> fit_model(const DataSet& data, const ModelOptions& options) {
 
   FitOptions fo;
   std::optional<Error> first_error;
+  auto failed = [&](Error e) {
+    if (!first_error) first_error = e;
+    m.notes.push_back(e.message);
+  };
+  struct StepData {
+    int step;
+    std::string source;  // file name
+    std::string path;
+    std::vector<double> x, y;
+    std::vector<int> group;
+  };
+  std::vector<StepData> steps;
   for (const auto& [step, table] : data.training) {
     const std::string src = table.source.string();
     const auto* xs = table.column(kUtil);
     const auto* ys = table.column(kPower);
     if (xs == nullptr || ys == nullptr) {
-      Error e{0, fmt::format("{}: no {} or {} rows", src, kUtil, kPower)};
-      if (!first_error) first_error = e;
-      m.notes.push_back(e.message);
+      failed(Error{0, fmt::format("{}: no {} or {} rows", src, kUtil, kPower)});
       continue;
     }
     const auto rows = table.complete_rows({std::string(kUtil), std::string(kPower)});
     // Load levels (for CV folds): runs of equal `target` in time order.
     const auto* target = table.column("target");
-    std::vector<double> x, y;
-    std::vector<int> group;
-    x.reserve(rows.size());
-    y.reserve(rows.size());
+    StepData d{step, table.source.filename().string(), src, {}, {}, {}};
+    d.x.reserve(rows.size());
+    d.y.reserve(rows.size());
     int level = -1;
     double last_target = kNaN;
     for (std::size_t r : rows) {
@@ -241,29 +297,84 @@ Result<HostModel> fit_model(const DataSet& data, const ModelOptions& options) {
         ++level;
       }
       if ((*xs)[r] > m.fit_hi_pct) continue;
-      x.push_back((*xs)[r]);
-      y.push_back((*ys)[r]);
-      if (target != nullptr) group.push_back(level);
+      d.x.push_back((*xs)[r]);
+      d.y.push_back((*ys)[r]);
+      if (target != nullptr) d.group.push_back(level);
     }
-    if (x.empty()) {
-      Error e{0, rows.empty()
-                     ? fmt::format("{}: no usable rows after dropping NaN", src)
-                     : fmt::format("{}: no rows with host load <= {:.3f} % (the fit region)", src,
-                                   m.fit_hi_pct)};
-      if (!first_error) first_error = e;
-      m.notes.push_back(e.message);
+    if (d.x.empty()) {
+      failed(Error{0, rows.empty()
+                          ? fmt::format("{}: no usable rows after dropping NaN", src)
+                          : fmt::format("{}: no rows with host load <= {:.3f} % (the fit region)",
+                                        src, m.fit_hi_pct)});
       continue;
     }
-    auto fit = fit_polynomial(x, y, group, fo, src);
+    steps.push_back(std::move(d));
+  }
+
+  // The steps together when they can be (two or more of 3 levels or more).
+  if (steps.size() >= 2) {
+    std::vector<StepPoints> pts;
+    for (const auto& d : steps) pts.push_back({d.step, d.x, d.y, d.group});
+    auto joint = fit_joint(pts, fo, data.dir.string());
+    if (joint) {
+      m.notes.push_back(fmt::format(
+          "steps fitted together: degree {}, {} (chosen by CV over {} candidates; CV RMSE "
+          "{:.3f} W)",
+          joint->degree,
+          joint->form == 0   ? "one curve for every step"
+          : joint->form == 1 ? "a curve linear in the step"
+                             : "a curve per step",
+          joint->candidates, std::sqrt(joint->cv_mse_w2)));
+      if (!joint->note.empty()) m.notes.push_back(joint->note);
+      for (const auto& d : steps) {
+        PolyFit f;
+        f.poly = joint->at_step(d.step);
+        f.degree = joint->degree;
+        f.unconstrained_degree = joint->degree;
+        f.x_lo = joint->x_lo;
+        f.x_hi = joint->x_hi;
+        f.n = d.x.size();
+        std::unordered_set<long long> lv;
+        for (double v : d.x) lv.insert(std::llround(v * 100.0));
+        std::unordered_set<int> gv(d.group.begin(), d.group.end());
+        f.levels = d.group.empty() ? lv.size() : std::min(lv.size(), gv.size());
+        f.cv_rmse = std::sqrt(joint->cv_mse_w2);
+        f.note = joint->note;
+        double my = 0;
+        for (double v : d.y) my += v;
+        my /= static_cast<double>(d.y.size());
+        double ss = 0, st = 0, sa = 0;
+        for (std::size_t i = 0; i < d.x.size(); ++i) {
+          const double e = d.y[i] - f.poly(d.x[i]);
+          ss += e * e;
+          sa += std::abs(e);
+          st += (d.y[i] - my) * (d.y[i] - my);
+        }
+        const auto n = static_cast<double>(d.x.size());
+        f.rmse = std::sqrt(ss / n);
+        f.mae = sa / n;
+        f.r2 = st > 0 ? 1.0 - ss / st : kNaN;
+        f.non_decreasing = f.poly.non_decreasing(f.x_lo, f.x_hi);
+        m.curves.push_back(StepCurve{d.step, d.source, std::move(f)});
+      }
+      m.joint = std::move(*joint);
+      return m;
+    }
+    m.notes.push_back(fmt::format("steps fitted one by one: {}", joint.error().message));
+  }
+
+  for (const auto& d : steps) {
+    const std::string& src = d.path;
+    const int step = d.step;
+    auto fit = fit_polynomial(d.x, d.y, d.group, fo, src);
     if (!fit) {
-      if (!first_error) first_error = fit.error();
-      m.notes.push_back(fit.error().message);
+      failed(fit.error());
       continue;
     }
     if (!fit->folds_from.empty())
       m.notes.push_back(fmt::format("step {}: {}", step, fit->folds_from));
     if (!fit->note.empty()) m.notes.push_back(fmt::format("step {}: {}", step, fit->note));
-    m.curves.push_back(StepCurve{step, table.source.filename().string(), std::move(*fit)});
+    m.curves.push_back(StepCurve{step, d.source, std::move(*fit)});
   }
   if (m.curves.empty()) return std::unexpected(*first_error);
   std::ranges::sort(m.curves, {}, &StepCurve::step_pct);
@@ -322,6 +433,31 @@ nlohmann::json to_json(const HostModel& m) {
     if (!f.folds_from.empty()) cj["folds_from"] = f.folds_from;
     j["curves"].push_back(std::move(cj));
   }
+  if (m.joint) {
+    const auto& f = *m.joint;
+    j["joint"] = {{"degree", f.degree},
+                  {"form", f.form},
+                  {"basis",
+                   "p(x, s) = sum coef[i (form + 1) + j] u^i v^j, u = (x - x_center) / "
+                   "x_scale, v = s / 100"},
+                  {"x_center", f.x_center},
+                  {"x_scale", f.x_scale},
+                  {"x_range_pct", {f.x_lo, f.x_hi}},
+                  {"steps", f.steps},
+                  {"coef", json_vec(f.coef)},
+                  {"cov", json_vec(f.cov)},
+                  {"sigma2_w2", json_number(f.sigma2_w2)},
+                  {"cv_mse_w2", json_number(f.cv_mse_w2)},
+                  {"level_var_w2", json_number(f.level_var_w2)},
+                  {"transfer_rel", json_number(f.transfer_rel)},
+                  {"n", f.n},
+                  {"candidates", f.candidates}};
+  }
+  j["interval"] = m.method == Method::paper
+                      ? nlohmann::json(nullptr)
+                      : nlohmann::json(
+                            "nominal 90 %: +-1.645 sqrt(fit variance + level misfit + "
+                            "(step spread / 2)^2 + (4 transfer_rel dynamic)^2)");
   j["notes"] = m.notes;
   return j;
 }
@@ -384,6 +520,33 @@ Result<HostModel> model_from_json(const nlohmann::json& j, std::string_view sour
       return fail(fmt::format("{}: a paper model needs its step-50 curve", src));
     if (m.method == Method::paper && format == kFormatV1 && m.curves.size() != 1)
       return fail(fmt::format("{}: a format-1 paper model holds exactly the step-50 curve", src));
+    if (auto jj = j.find("joint"); jj != j.end() && jj->is_object()) {
+      JointFit f;
+      f.degree = jj->at("degree").get<int>();
+      f.form = jj->at("form").get<int>();
+      f.x_center = jj->at("x_center").get<double>();
+      f.x_scale = jj->at("x_scale").get<double>();
+      f.x_lo = jj->at("x_range_pct").at(0).get<double>();
+      f.x_hi = jj->at("x_range_pct").at(1).get<double>();
+      f.steps = jj->at("steps").get<std::vector<int>>();
+      f.coef = vec_from(jj->at("coef"));
+      f.cov = vec_from(jj->at("cov"));
+      auto num = [&](const char* k) {
+        const auto& v = jj->at(k);
+        return v.is_number() ? v.get<double>() : kNaN;
+      };
+      f.sigma2_w2 = num("sigma2_w2");
+      f.cv_mse_w2 = num("cv_mse_w2");
+      f.level_var_w2 = num("level_var_w2");
+      f.transfer_rel = num("transfer_rel");
+      f.n = jj->value("n", std::size_t{0});
+      f.candidates = jj->value("candidates", std::size_t{0});
+      const auto p = static_cast<std::size_t>((f.degree + 1) * (f.form + 1));
+      if (f.degree < 0 || f.form < 0 || f.form > 2 || f.coef.size() != p || f.cov.size() != p * p ||
+          !(f.x_scale > 0))
+        return fail(fmt::format("{}: invalid joint fit", src));
+      m.joint = std::move(f);
+    }
     if (auto n = j.find("notes"); n != j.end() && n->is_array())
       for (const auto& s : *n)
         if (s.is_string()) m.notes.push_back(s.get<std::string>());

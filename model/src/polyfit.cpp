@@ -67,11 +67,10 @@ Matrix combine(const std::vector<const Matrix*>& parts, int cols) {
   return qr.matrixQR().topRows(cols).triangularView<Eigen::Upper>();
 }
 
-// Coefficients of degree d from the R factor of [V_D | y]; nullopt when the
-// leading block is numerically singular.
-std::optional<Eigen::VectorXd> solve_degree(const Matrix& r, int d) {
+// Coefficients of the leading k columns from the R factor of [X | y];
+// nullopt when that block is numerically singular.
+std::optional<Eigen::VectorXd> solve_leading(const Matrix& r, int k) {
   const int p = static_cast<int>(r.cols());
-  const int k = d + 1;
   double max_diag = 0;
   for (int i = 0; i < k; ++i) max_diag = std::max(max_diag, std::abs(r(i, i)));
   if (max_diag == 0) return std::nullopt;
@@ -81,6 +80,11 @@ std::optional<Eigen::VectorXd> solve_degree(const Matrix& r, int d) {
       r.topLeftCorner(k, k).triangularView<Eigen::Upper>().solve(r.block(0, p - 1, k, 1));
   if (!c.allFinite()) return std::nullopt;
   return c;
+}
+
+// Coefficients of degree d from the R factor of [V_D | y].
+std::optional<Eigen::VectorXd> solve_degree(const Matrix& r, int d) {
+  return solve_leading(r, d + 1);
 }
 
 // Sum of squared residuals of coefficients c on the data summarised by R.
@@ -407,6 +411,305 @@ Result<PolyFit> fit_polynomial(std::span<const double> x, std::span<const double
   out.rmse = std::sqrt(ss_res / static_cast<double>(n));
   out.mae = abs_sum / static_cast<double>(n);
   out.r2 = ss_tot > 0 ? 1.0 - ss_res / ss_tot : kNaN;
+  return out;
+}
+
+}  // namespace cinergy::model
+
+namespace cinergy::model {
+namespace {
+
+// One (step, fold) block of a joint fit: the R factor of its [1 u .. u^Dmax | y].
+struct Block {
+  double v = 0;  // step / 100
+  int step_index = 0;
+  int fold = 0;
+  Matrix r;
+  std::size_t n = 0;
+};
+
+// R factor of the blocks' rows in the joint design of form J (columns
+// u^i v^j, i-major, then y): each block's R times the block's column map.
+Matrix joint_r(const std::vector<const Block*>& blocks, int dmax, int form) {
+  const int pin = dmax + 2;  // block columns: u^0..u^dmax, y
+  const int cols = (dmax + 1) * (form + 1) + 1;
+  const auto rows = std::max<Eigen::Index>(static_cast<Eigen::Index>(blocks.size()) * pin,
+                                           static_cast<Eigen::Index>(cols));
+  Matrix stacked = Matrix::Zero(rows, cols);
+  for (std::size_t b = 0; b < blocks.size(); ++b) {
+    const auto& blk = *blocks[b];
+    const auto top = static_cast<Eigen::Index>(b) * pin;
+    for (int i = 0; i <= dmax; ++i) {
+      double vp = 1.0;
+      for (int j = 0; j <= form; ++j, vp *= blk.v)
+        stacked.block(top, i * (form + 1) + j, pin, 1) = blk.r.col(i) * vp;
+    }
+    stacked.block(top, cols - 1, pin, 1) = blk.r.col(pin - 1);
+  }
+  Eigen::HouseholderQR<Matrix> qr(stacked);
+  return qr.matrixQR().topRows(cols).triangularView<Eigen::Upper>();
+}
+
+// The R factor of [leading k columns | y] from the R factor of [X | y]
+// (R'R = X'X, so the selected columns of R describe the same least squares).
+// In the i-major order of joint_r, the leading (d + 1) (J + 1) columns are
+// exactly the design of degree d.
+Matrix leading_r(const Matrix& r, int k) {
+  Matrix sel(r.rows(), k + 1);
+  sel.leftCols(k) = r.leftCols(k);
+  sel.col(k) = r.col(r.cols() - 1);
+  Eigen::HouseholderQR<Matrix> qr(sel);
+  return qr.matrixQR().topRows(k + 1).triangularView<Eigen::Upper>();
+}
+
+bool non_decreasing_at_steps(const JointFit& f, double lo, double hi) {
+  for (int s : f.steps)
+    if (!f.at_step(s).non_decreasing(lo, hi)) return false;
+  return true;
+}
+
+}  // namespace
+
+Polynomial JointFit::at_step(double step_pct) const {
+  Polynomial p;
+  p.x_center = x_center;
+  p.x_scale = x_scale;
+  const double v = step_pct / 100.0;
+  p.coef.assign(static_cast<std::size_t>(degree + 1), 0.0);
+  for (int i = 0; i <= degree; ++i) {
+    double vp = 1.0;
+    for (int j = 0; j <= form; ++j, vp *= v)
+      p.coef[static_cast<std::size_t>(i)] +=
+          coef[static_cast<std::size_t>(i * (form + 1) + j)] * vp;
+  }
+  return p;
+}
+
+std::vector<double> JointFit::gradient(double x, double step_pct) const {
+  std::vector<double> g(coef.size(), 0.0);
+  const double u = (x - x_center) / x_scale, v = step_pct / 100.0;
+  double up = 1.0;
+  for (int i = 0; i <= degree; ++i, up *= u) {
+    double vp = 1.0;
+    for (int j = 0; j <= form; ++j, vp *= v)
+      g[static_cast<std::size_t>(i * (form + 1) + j)] = up * vp;
+  }
+  return g;
+}
+
+double JointFit::variance(const std::vector<double>& g) const {
+  const std::size_t p = coef.size();
+  if (g.size() != p || cov.size() != p * p) return kNaN;
+  double s = 0;
+  for (std::size_t a = 0; a < p; ++a)
+    for (std::size_t b = 0; b < p; ++b) s += g[a] * cov[a * p + b] * g[b];
+  return std::max(0.0, s);
+}
+
+Result<JointFit> fit_joint(std::span<const StepPoints> steps, const FitOptions& options,
+                           std::string_view what) {
+  const std::string name(what);
+  if (steps.size() < 2) return fail(fmt::format("{}: a joint fit needs two steps or more", name));
+  JointFit out;
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  std::vector<std::vector<int>> groups(steps.size());
+  std::vector<std::size_t> usable(steps.size());
+  int folds = std::clamp(options.folds, 2, 20);
+  std::vector<std::size_t> levels(steps.size());
+  for (std::size_t s = 0; s < steps.size(); ++s) {
+    const auto& st = steps[s];
+    if (st.x.size() != st.y.size() || (!st.group.empty() && st.group.size() != st.x.size()))
+      return fail(fmt::format("{}: step {}: x, y and group sizes differ", name, st.step_pct));
+    std::unordered_set<long long> dx, dg;
+    for (std::size_t i = 0; i < st.x.size(); ++i) {
+      if (!std::isfinite(st.x[i]) || !std::isfinite(st.y[i]))
+        return fail(fmt::format("{}: step {}: non-finite value at point {}", name, st.step_pct, i));
+      lo = std::min(lo, st.x[i]);
+      hi = std::max(hi, st.x[i]);
+      dx.insert(std::llround(st.x[i] * 100.0));
+      if (!st.group.empty()) dg.insert(st.group[i]);
+    }
+    if (st.group.empty() || (dg.size() < 3 && dx.size() >= 3)) {
+      groups[s] = load_bin_groups(st.x, kLoadBins);
+      dg.clear();
+      dg.insert(groups[s].begin(), groups[s].end());
+    } else {
+      groups[s].assign(st.group.begin(), st.group.end());
+    }
+    levels[s] = std::min(dx.size(), dg.size());
+    if (levels[s] < 3)
+      return fail(fmt::format("{}: step {}: {} load level(s), too few for a joint fit", name,
+                              st.step_pct, levels[s]));
+    if (s > 0 && st.step_pct <= steps[s - 1].step_pct)
+      return fail(fmt::format("{}: steps must ascend", name));
+    out.steps.push_back(st.step_pct);
+    out.n += st.x.size();
+  }
+  for (std::size_t s = 0; s < steps.size(); ++s) {
+    folds = std::min<int>(folds, static_cast<int>(levels[s]));
+  }
+  for (std::size_t s = 0; s < steps.size(); ++s)
+    usable[s] = levels[s] -
+                (levels[s] + static_cast<std::size_t>(folds) - 1) / static_cast<std::size_t>(folds);
+  std::vector<std::size_t> sorted_usable = usable;
+  std::ranges::sort(sorted_usable, std::greater<>());
+  std::size_t sum_usable = 0;
+  for (auto u : usable) sum_usable += u;
+  // A degree needs more levels than coefficients in every training fold: the
+  // pooled levels for one curve, the second-richest step for a line in the
+  // step, the poorest for a curve per step.
+  const int max_form = steps.size() >= 3 ? 2 : 1;
+  std::vector<int> cap(static_cast<std::size_t>(max_form + 1));
+  cap[0] = static_cast<int>(sum_usable) - 1;
+  cap[1] = static_cast<int>(sorted_usable[1]) - 1;
+  if (max_form == 2) cap[2] = static_cast<int>(sorted_usable.back()) - 1;
+  int dmax = 0;
+  for (auto& c : cap) {
+    c = std::min(c, options.max_degree);
+    dmax = std::max(dmax, c);
+  }
+  if (dmax < 1) return fail(fmt::format("{}: too few load levels for a joint fit", name));
+  out.x_lo = lo;
+  out.x_hi = hi;
+  out.x_center = 0.5 * (lo + hi);
+  out.x_scale = std::max(0.5 * (hi - lo), 1e-9);
+
+  // Per (step, fold) the R factor of [1 u .. u^dmax | y]: one pass over the data.
+  std::vector<Block> blocks;
+  for (std::size_t s = 0; s < steps.size(); ++s) {
+    std::vector<RAccumulator> acc;
+    for (int f = 0; f < folds; ++f) acc.emplace_back(dmax + 2);
+    std::vector<std::size_t> fn(static_cast<std::size_t>(folds), 0);
+    const auto& st = steps[s];
+    for (std::size_t i = 0; i < st.x.size(); ++i) {
+      const int f = ((groups[s][i] + static_cast<int>(s)) % folds + folds) % folds;
+      acc[static_cast<std::size_t>(f)].add((st.x[i] - out.x_center) / out.x_scale, st.y[i]);
+      ++fn[static_cast<std::size_t>(f)];
+    }
+    for (int f = 0; f < folds; ++f)
+      blocks.push_back({st.step_pct / 100.0, static_cast<int>(s), f,
+                        acc[static_cast<std::size_t>(f)].r(), fn[static_cast<std::size_t>(f)]});
+  }
+  auto select = [&](auto pred) {
+    std::vector<const Block*> v;
+    for (const auto& b : blocks)
+      if (pred(b)) v.push_back(&b);
+    return v;
+  };
+
+  struct Candidate {
+    int d, form;
+    double cv_mse;
+    bool mono;
+  };
+  std::vector<Candidate> cands;
+  const auto all = select([](const Block&) { return true; });
+  std::vector<Matrix> r_all(static_cast<std::size_t>(max_form + 1));
+  for (int form = 0; form <= max_form; ++form) {
+    r_all[static_cast<std::size_t>(form)] = joint_r(all, dmax, form);
+    std::vector<Matrix> r_train, r_test;
+    std::vector<std::size_t> n_test;
+    for (int f = 0; f < folds; ++f) {
+      r_train.push_back(joint_r(select([f](const Block& b) { return b.fold != f; }), dmax, form));
+      r_test.push_back(joint_r(select([f](const Block& b) { return b.fold == f; }), dmax, form));
+    }
+    for (int d = 1; d <= cap[static_cast<std::size_t>(form)]; ++d) {
+      const int k = (d + 1) * (form + 1);
+      auto sub = [k](const Matrix& r) { return leading_r(r, k); };
+      bool ok = true;
+      double held = 0;
+      for (int f = 0; f < folds && ok; ++f) {
+        const Matrix rt = sub(r_train[static_cast<std::size_t>(f)]);
+        auto c = solve_leading(rt, k);
+        if (!c) {
+          ok = false;
+          break;
+        }
+        held += sse(sub(r_test[static_cast<std::size_t>(f)]), *c);
+      }
+      if (!ok) continue;
+      const Matrix ra = sub(r_all[static_cast<std::size_t>(form)]);
+      auto c = solve_leading(ra, k);
+      if (!c) continue;
+      JointFit probe = out;
+      probe.degree = d;
+      probe.form = form;
+      probe.coef.assign(c->data(), c->data() + c->size());
+      cands.push_back(
+          {d, form, held / static_cast<double>(out.n), non_decreasing_at_steps(probe, lo, hi)});
+    }
+  }
+  out.candidates = cands.size();
+  if (cands.empty())
+    return fail(fmt::format("{}: no joint candidate can be solved in every fold", name));
+  auto better = [](const Candidate& a, const Candidate& b) {
+    if (a.cv_mse != b.cv_mse) return a.cv_mse < b.cv_mse;
+    return (a.d + 1) * (a.form + 1) < (b.d + 1) * (b.form + 1);
+  };
+  const Candidate* best = nullptr;
+  const Candidate* best_any = nullptr;
+  for (const auto& c : cands) {
+    if (best_any == nullptr || better(c, *best_any)) best_any = &c;
+    if (c.mono && (best == nullptr || better(c, *best))) best = &c;
+  }
+  if (best == nullptr) {
+    best = best_any;
+    out.note = fmt::format(
+        "no joint candidate is non-decreasing at every step over [{:.2f}, {:.2f}] %: kept degree "
+        "{} form {}",
+        lo, hi, best->d, best->form);
+  } else if (best != best_any) {
+    out.note = fmt::format(
+        "degree {} form {} had the lowest CV error but decreases at a step; kept degree {} form {}",
+        best_any->d, best_any->form, best->d, best->form);
+  }
+  out.degree = best->d;
+  out.form = best->form;
+  out.cv_mse_w2 = best->cv_mse;
+  const int k = (out.degree + 1) * (out.form + 1);
+  {
+    const Matrix rk = leading_r(r_all[static_cast<std::size_t>(out.form)], k);
+    const auto c = solve_leading(rk, k);
+    if (!c) return fail(fmt::format("{}: the chosen joint fit is singular", name));
+    out.coef.assign(c->data(), c->data() + c->size());
+    const double dof = std::max<double>(1.0, static_cast<double>(out.n) - k);
+    out.sigma2_w2 = sse(rk, *c) / dof;
+    const Matrix rinv =
+        rk.topLeftCorner(k, k).triangularView<Eigen::Upper>().solve(Matrix::Identity(k, k));
+    const Matrix cov = out.sigma2_w2 * rinv * rinv.transpose();
+    out.cov.resize(static_cast<std::size_t>(k) * static_cast<std::size_t>(k));
+    for (int a = 0; a < k; ++a)
+      for (int b = 0; b < k; ++b) out.cov[static_cast<std::size_t>(a * k + b)] = cov(a, b);
+  }
+  out.level_var_w2 = std::max(0.0, out.cv_mse_w2 - out.sigma2_w2);
+
+  // Leave one inner step out: the others' form-1 model at the same degree.
+  if (steps.size() >= 3) {
+    double excess = 0, dyn2 = 0;
+    std::size_t held_n = 0;
+    const int d = std::min(out.degree, 6);
+    for (std::size_t s = 1; s + 1 < steps.size(); ++s) {
+      const auto others =
+          select([s](const Block& b) { return b.step_index != static_cast<int>(s); });
+      const auto mine = select([s](const Block& b) { return b.step_index == static_cast<int>(s); });
+      const int kk = (d + 1) * 2;
+      auto reduce = [kk](const Matrix& r) { return leading_r(r, kk); };
+      const auto c = solve_leading(reduce(joint_r(others, dmax, 1)), kk);
+      if (!c) continue;
+      excess += sse(reduce(joint_r(mine, dmax, 1)), *c);
+      const Polynomial p = out.at_step(steps[s].step_pct);
+      const double idle = p(0.0);
+      for (std::size_t i = 0; i < steps[s].x.size(); ++i) {
+        const double dy = steps[s].y[i] - idle;
+        dyn2 += dy * dy;
+      }
+      held_n += steps[s].x.size();
+    }
+    if (held_n > 0 && dyn2 > 0) {
+      const double mse = excess / static_cast<double>(held_n);
+      out.transfer_rel = std::sqrt(std::max(0.0, mse - out.sigma2_w2) / (dyn2 / held_n));
+    }
+  }
   return out;
 }
 

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdint>
 #include <map>
+#include <string>
+#include <utility>
 
 #include "cinergy/report/series.hpp"
 #include "sections.hpp"
@@ -93,6 +95,20 @@ std::optional<json> isolated_figure(const Inputs& in) {
     for (std::size_t r = 0; r < t.rows.size(); ++r)
       p.emplace_back(share ? t.number(r, *sc) : t.number(r, *vc) * per_host, t.number(r, *ic));
     c.series.push_back({"isolated estimate (" + method + ")", false, p});
+    // The estimate's nominal 90 % interval, when the file has it (Cinergy).
+    for (const auto& [bound, label] :
+         {std::pair{"isolated_low_w", "low"}, std::pair{"isolated_high_w", "high"}}) {
+      auto bc = t.column(bound);
+      if (!bc) continue;
+      Points b;
+      for (std::size_t r = 0; r < t.rows.size(); ++r) {
+        const double y = t.number(r, *bc);
+        if (std::isfinite(y))
+          b.emplace_back(share ? t.number(r, *sc) : t.number(r, *vc) * per_host, y);
+      }
+      if (!b.empty())
+        c.series.push_back({std::string("90 % interval ") + label + " (" + method + ")", false, b});
+    }
   }
   if (c.empty()) return std::nullopt;
   return c.to_json();

@@ -95,10 +95,14 @@ TEST(Exactness, EveryIntervalWithinItsBoundsUnderSaturation) {
   EXPECT_GT(inv.intervals, 3000u) << "the sampler kept sampling under saturation";
   EXPECT_EQ(inv.violations(), 0u);
   EXPECT_GT(inv.power_windows, 300u);
-  // Saturated: the hogs got nearly all of the host.
+  // Saturated: every CPU busy nearly all the time (the hogs, or other work of
+  // a shared machine beside them: what matters is that the sampler competed
+  // for every CPU), and the hogs had at least half of the host.
   const auto online = read_topology().value().threads();
   ASSERT_EQ(sum.subjects.size(), 1u);
-  EXPECT_GT(sum.subjects[0].avg_cpu_pct, 80.0 * online);
+  ASSERT_TRUE(sum.host_busy_pct.has_value());
+  EXPECT_GT(*sum.host_busy_pct, 90.0);                    // % of all online CPUs
+  EXPECT_GT(sum.subjects[0].avg_cpu_pct, 50.0 * online);  // % of one CPU
 }
 
 // The overflow map of a direct-mapped table is consulted whenever the direct

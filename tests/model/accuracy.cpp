@@ -14,33 +14,8 @@ namespace cinergy::model::testing {
 namespace {
 
 Result<MethodScore> score(const DataSet& data, const GeneratedHost& g, Method method) {
-  auto model = fit_model(data, {method, g.threads, std::nullopt});
-  if (!model) return std::unexpected(model.error());
-  auto rows = estimate(*model, *data.cloudlike);
-  if (!rows) return std::unexpected(rows.error());
-  auto eval = evaluate(*model, *rows, *data.groundtruth);
-  if (!eval) return std::unexpected(eval.error());
-  std::unordered_map<long long, double> truth;
-  for (std::size_t i = 0; i < g.cloud_ts_s.size(); ++i)
-    truth[std::llround(g.cloud_ts_s[i])] = g.cloud_true_isolated_w[i];
-  MethodScore s;
-  double ss = 0, sa = 0, dyn = 0;
-  for (const auto& r : *rows) {
-    auto it = truth.find(std::llround(r.timestamp_s));
-    if (it == truth.end()) continue;
-    const double e = r.isolated_w - it->second;
-    ss += e * e;
-    sa += std::abs(e);
-    dyn += it->second - g.true_idle_w;
-    ++s.n;
-  }
-  if (s.n == 0) return fail("no estimate matches a truth timestamp");
-  const double n = static_cast<double>(s.n);
-  s.rmse_truth_w = std::sqrt(ss / n);
-  s.mae_truth_w = sa / n;
-  s.dyn_err_pct = 100.0 * s.rmse_truth_w / std::max(1e-9, dyn / n);
-  s.evaluation = std::move(*eval);
-  return s;
+  return score_method(data, g.threads, method, g.cloud_ts_s, g.cloud_true_isolated_w,
+                      g.true_idle_w);
 }
 
 std::string num(const nlohmann::json& v, const char* spec) {
@@ -48,6 +23,50 @@ std::string num(const nlohmann::json& v, const char* spec) {
 }
 
 }  // namespace
+
+Result<MethodScore> score_method(const DataSet& data, int host_threads, Method method,
+                                 const std::vector<double>& truth_ts_s,
+                                 const std::vector<double>& truth_w, double idle_w) {
+  auto model = fit_model(data, {method, host_threads, std::nullopt});
+  if (!model) return std::unexpected(model.error());
+  auto rows = estimate(*model, *data.cloudlike);
+  if (!rows) return std::unexpected(rows.error());
+  auto eval = evaluate(*model, *rows, *data.groundtruth);
+  if (!eval) return std::unexpected(eval.error());
+  std::unordered_map<long long, double> truth;
+  for (std::size_t i = 0; i < truth_ts_s.size(); ++i)
+    truth[std::llround(truth_ts_s[i])] = truth_w[i];
+  MethodScore s;
+  double ss = 0, sa = 0, sp = 0, dyn = 0, half = 0;
+  std::size_t with_iv = 0, covered = 0;
+  for (const auto& r : *rows) {
+    auto it = truth.find(std::llround(r.timestamp_s));
+    if (it == truth.end()) continue;
+    const double e = r.isolated_w - it->second;
+    ss += e * e;
+    sa += std::abs(e);
+    sp += std::abs(e) / it->second;
+    dyn += it->second - idle_w;
+    ++s.n;
+    if (std::isfinite(r.isolated_low_w) && std::isfinite(r.isolated_high_w)) {
+      ++with_iv;
+      covered += it->second >= r.isolated_low_w && it->second <= r.isolated_high_w ? 1 : 0;
+      half += 0.5 * (r.isolated_high_w - r.isolated_low_w);
+    }
+  }
+  if (s.n == 0) return fail("no estimate matches a truth timestamp");
+  const double n = static_cast<double>(s.n);
+  s.rmse_truth_w = std::sqrt(ss / n);
+  s.mae_truth_w = sa / n;
+  s.mape_truth_pct = 100.0 * sp / n;
+  s.dyn_err_pct = 100.0 * s.rmse_truth_w / std::max(1e-9, dyn / n);
+  if (with_iv > 0) {
+    s.coverage_pct = 100.0 * static_cast<double>(covered) / static_cast<double>(with_iv);
+    s.mean_halfwidth_w = half / static_cast<double>(with_iv);
+  }
+  s.evaluation = std::move(*eval);
+  return s;
+}
 
 Result<AccuracyRow> run_accuracy_host(const SpecCurve& curve, const HostParams& params,
                                       const std::filesystem::path& dir) {

@@ -135,7 +135,7 @@ TEST_F(CliTest, EstimateWritesOneRowPerCloudlikeWindow) {
   while (std::getline(in, line)) {
     ++n;
     const auto fields = std::count(line.begin(), line.end(), ',');
-    EXPECT_EQ(fields, 9);
+    EXPECT_EQ(fields, 11);  // 12 columns: the 10 of before and the interval's two
   }
   EXPECT_EQ(n, host_->cloud_ts_s.size());
 }

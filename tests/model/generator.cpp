@@ -15,47 +15,6 @@
 namespace cinergy::model::testing {
 namespace {
 
-// Monotone cubic Hermite interpolation (Fritsch-Carlson) through (x, y).
-class MonotoneCurve {
- public:
-  MonotoneCurve(std::vector<double> x, std::vector<double> y) : x_(std::move(x)), y_(std::move(y)) {
-    const std::size_t n = x_.size();
-    std::vector<double> d(n - 1);
-    for (std::size_t i = 0; i + 1 < n; ++i) d[i] = (y_[i + 1] - y_[i]) / (x_[i + 1] - x_[i]);
-    m_.assign(n, 0.0);
-    m_[0] = d[0];
-    m_[n - 1] = d[n - 2];
-    for (std::size_t i = 1; i + 1 < n; ++i)
-      m_[i] = d[i - 1] * d[i] <= 0 ? 0.0 : 0.5 * (d[i - 1] + d[i]);
-    for (std::size_t i = 0; i + 1 < n; ++i) {
-      if (d[i] == 0) {
-        m_[i] = m_[i + 1] = 0;
-        continue;
-      }
-      const double a = m_[i] / d[i], b = m_[i + 1] / d[i];
-      const double s = a * a + b * b;
-      if (s > 9) {
-        const double t = 3 / std::sqrt(s);
-        m_[i] = t * a * d[i];
-        m_[i + 1] = t * b * d[i];
-      }
-    }
-  }
-  double operator()(double x) const {
-    if (x <= x_.front()) return y_.front();
-    if (x >= x_.back()) return y_.back() + m_.back() * (x - x_.back());
-    const auto it = std::upper_bound(x_.begin(), x_.end(), x);
-    const std::size_t i = static_cast<std::size_t>(it - x_.begin()) - 1;
-    const double h = x_[i + 1] - x_[i], t = (x - x_[i]) / h;
-    const double t2 = t * t, t3 = t2 * t;
-    return (2 * t3 - 3 * t2 + 1) * y_[i] + (t3 - 2 * t2 + t) * h * m_[i] +
-           (-2 * t3 + 3 * t2) * y_[i + 1] + (t3 - t2) * h * m_[i + 1];
-  }
-
- private:
-  std::vector<double> x_, y_, m_;
-};
-
 // Greedy least-loaded placement of tasks (fractions of one CPU) on n CPUs.
 void place(std::vector<double> tasks, int n, std::vector<double>& util) {
   util.assign(static_cast<std::size_t>(n), 0.0);
@@ -197,6 +156,42 @@ class Writer {
 
 }  // namespace
 
+MonotoneCurve::MonotoneCurve(std::vector<double> x, std::vector<double> y)
+    : x_(std::move(x)), y_(std::move(y)) {
+  const std::size_t n = x_.size();
+  std::vector<double> d(n - 1);
+  for (std::size_t i = 0; i + 1 < n; ++i) d[i] = (y_[i + 1] - y_[i]) / (x_[i + 1] - x_[i]);
+  m_.assign(n, 0.0);
+  m_[0] = d[0];
+  m_[n - 1] = d[n - 2];
+  for (std::size_t i = 1; i + 1 < n; ++i)
+    m_[i] = d[i - 1] * d[i] <= 0 ? 0.0 : 0.5 * (d[i - 1] + d[i]);
+  for (std::size_t i = 0; i + 1 < n; ++i) {
+    if (d[i] == 0) {
+      m_[i] = m_[i + 1] = 0;
+      continue;
+    }
+    const double a = m_[i] / d[i], b = m_[i + 1] / d[i];
+    const double s = a * a + b * b;
+    if (s > 9) {
+      const double t = 3 / std::sqrt(s);
+      m_[i] = t * a * d[i];
+      m_[i + 1] = t * b * d[i];
+    }
+  }
+}
+
+double MonotoneCurve::operator()(double x) const {
+  if (x <= x_.front()) return y_.front();
+  if (x >= x_.back()) return y_.back() + m_.back() * (x - x_.back());
+  const auto it = std::upper_bound(x_.begin(), x_.end(), x);
+  const std::size_t i = static_cast<std::size_t>(it - x_.begin()) - 1;
+  const double h = x_[i + 1] - x_[i], t = (x - x_[i]) / h;
+  const double t2 = t * t, t3 = t2 * t;
+  return (2 * t3 - 3 * t2 + 1) * y_[i] + (t3 - 2 * t2 + t) * h * m_[i] +
+         (-2 * t3 + 3 * t2) * y_[i + 1] + (t3 - t2) * h * m_[i + 1];
+}
+
 std::vector<SpecCurve> load_spec_curves(const std::filesystem::path& csv) {
   std::ifstream in(csv);
   if (!in) {
@@ -223,7 +218,11 @@ std::vector<SpecCurve> load_spec_curves(const std::filesystem::path& csv) {
     f.push_back(cur);
     if (f.size() < 28) continue;
     SpecCurve s;
+    s.result_id = f[0];
     s.system = f[1];
+    s.cpu_name = f[2];
+    s.cores = std::atoi(f[3].c_str());
+    s.chips = std::atoi(f[4].c_str());
     s.threads = std::atoi(f[5].c_str());
     s.watts[0] = std::atof(f[7].c_str());
     s.load[0] = 0;

@@ -24,10 +24,25 @@
 namespace cinergy::model::testing {
 
 struct SpecCurve {
+  std::string result_id;
   std::string system;
+  std::string cpu_name;
+  int cores = 0;  // physical cores of the whole server
+  int chips = 0;  // sockets
   int threads = 0;
   std::array<double, 11> load{};   // 0, actual load fractions at 10..100 %
   std::array<double, 11> watts{};  // idle, 10..100 %
+};
+
+// Monotone cubic Hermite interpolation (Fritsch-Carlson) through (x, y),
+// x ascending; constant below x.front(), linear beyond x.back().
+class MonotoneCurve {
+ public:
+  MonotoneCurve(std::vector<double> x, std::vector<double> y);
+  double operator()(double x) const;
+
+ private:
+  std::vector<double> x_, y_, m_;
 };
 
 // Reads a SPECpower curves CSV (data/specpower-curves.csv); aborts the test on failure.

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -23,6 +24,10 @@ struct EstimateRow {
   double host_util_pct = 0;  // measured cpu%_package-global (NaN if missing)
   double bottomup_w = 0;     // share / host_util * host_w (NaN if undefined)
   double ratio = 0;          // bottomup_w / isolated_w, the Cinergy ratio (NaN if undefined)
+  // Nominal 90 % interval of isolated_w (HostModel::isolated_interval; NaN
+  // for the paper method).
+  double isolated_low_w = std::numeric_limits<double>::quiet_NaN();
+  double isolated_high_w = std::numeric_limits<double>::quiet_NaN();
   // The paper method computes in pandas' dtypes (paper.hpp): whether
   // share_pct and isolated_w are float32 values, for evaluate()'s arithmetic.
   bool share_f32 = false;
@@ -40,7 +45,8 @@ double vcpu_intensity_pct(const std::vector<double>& vcpu_loads_pct);
 Result<std::vector<EstimateRow>> estimate(const HostModel& model, const Table& scenario);
 
 // CSV: timestamp,vm,isolated_w,dynamic_w,host_w,ratio,share_pct,intensity_pct,
-// bottomup_w,host_util_pct; undefined values as empty fields.
+// bottomup_w,host_util_pct,isolated_low_w,isolated_high_w; undefined values
+// as empty fields.
 Result<void> write_estimate_csv(const std::vector<EstimateRow>& rows,
                                 const std::filesystem::path& file);
 
@@ -49,7 +55,9 @@ Result<void> write_estimate_csv(const std::vector<EstimateRow>& rows,
 // (the ground-truth row with the nearest VM share, rejected only when that
 // lies more than 0.001 points above), for both methods; the paper method's
 // in its dtypes (paper::metrics). And a binned comparison. Undefined
-// metrics are null, with the reason under "null_reasons". Errors: ground
+// metrics are null, with the reason under "null_reasons". With intervals
+// (Cinergy): "interval" = {nominal_pct 90, coverage_pct: the share of
+// matched windows whose ground-truth power lies in it, mean_halfwidth_w}. Errors: ground
 // truth without `vm` or `package-global-watt`, or no usable row.
 Result<nlohmann::json> evaluate(const HostModel& model, const std::vector<EstimateRow>& cloud,
                                 const Table& groundtruth);

@@ -13,6 +13,11 @@
 //   2 * vm_vcpus * 100 / host_threads (the VM's region with margin); the
 //   curve used for a moment is interpolated between steps at the VM's
 //   load-weighted per-vCPU intensity; linear extrapolation past the fit range.
+//   With two steps or more of 3 levels or more, the steps are fitted
+//   together (polyfit.hpp, fit_joint): CV chooses the degree and whether the
+//   step matters (one curve, a curve linear in the step, a curve per step);
+//   the step curves are then that model at each step.
+// Every Cinergy estimate carries a nominal 90 % interval (isolated_interval).
 #pragma once
 
 #include <filesystem>
@@ -47,6 +52,11 @@ struct StepCurve {
   [[nodiscard]] double power_w(double host_util_pct, bool guard) const;
 };
 
+// A nominal 90 % interval of an isolated estimate (W).
+struct Interval {
+  double low_w = 0, high_w = 0;
+};
+
 struct HostModel {
   Method method = Method::cinergy;
   int host_threads = 0;
@@ -58,6 +68,9 @@ struct HostModel {
   std::vector<StepCurve> curves;   // ascending step
   std::vector<std::string> notes;  // monotone rule, skipped steps, ...
   bool simulated_power = false;    // fitted on simulated power (labelled in every output)
+  // The Cinergy method's joint fit, when the steps were fitted together (its
+  // coefficient covariance and CV terms give the interval).
+  std::optional<JointFit> joint;
 
   // Host power (W) at host load x (%) when the busy CPUs run at
   // `intensity_pct` each: linear between the neighbouring step curves,
@@ -66,7 +79,24 @@ struct HostModel {
   [[nodiscard]] double power_w(double host_util_pct, double intensity_pct) const;
   [[nodiscard]] double idle_w(double intensity_pct) const { return power_w(0.0, intensity_pct); }
   [[nodiscard]] const StepCurve* curve(int step_pct) const;
+  // The nominal 90 % interval of power_w(x, intensity) as an estimate of the
+  // isolated power: +-1.645 sqrt of the sum of (1) the fit's variance at x
+  // (the joint fit's covariance; without one, the curve's CV MSE x (D+1)/n),
+  // (2) the misfit between load levels (CV MSE minus the residual variance),
+  // (3) (spread / 2)^2, the spread of the step curves at x (how much the
+  // unknown mapping of the VM onto the staircases can move the estimate),
+  // (4) (kTransferScale x transfer_rel x dynamic power)^2, the
+  // leave-one-step-out error of predicting a staircase from the others.
+  // NaN bounds for the paper method (the notebook has no interval).
+  [[nodiscard]] Interval isolated_interval(double host_util_pct, double intensity_pct) const;
 };
+
+// Scale of term (4) of HostModel::isolated_interval: the leave-one-step-out
+// error measures interpolation between staircases, while the VM's own state
+// lies further from all of them; 4 is the one constant chosen on the
+// benchmark (docs/model.md, "Accuracy against truths": seed 1, checked on
+// seeds 2 and 3).
+inline constexpr double kTransferScale = 4.0;
 
 // Errors: host threads / vm vCPUs missing or invalid, no training file (the
 // paper needs training-50), no usable rows, too few load levels (Cinergy).

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstddef>
+#include <limits>
 #include <optional>
 #include <span>
 #include <string>
@@ -91,5 +92,59 @@ struct PolyFit {
 Result<PolyFit> fit_polynomial(std::span<const double> x, std::span<const double> y,
                                std::span<const int> group, const FitOptions& options,
                                std::string_view what);
+
+}  // namespace cinergy::model
+
+namespace cinergy::model {
+
+// One staircase's points for a joint fit: its step (the busy CPUs' load, %)
+// and its (load %, power W) points with their load levels (see
+// fit_polynomial's `group`; folds hold out whole levels).
+struct StepPoints {
+  int step_pct = 0;
+  std::span<const double> x, y;
+  std::span<const int> group;
+};
+
+// All staircases in one model, p(x, s) = sum_{i<=D, j<=J} coef[i (J+1) + j]
+// u^i v^j, u = (x - x_center) / x_scale, v = s / 100, with the degree D in
+// load and the form J in the step chosen together by grouped CV (the lowest
+// held-out MSE): J = 0 one curve for every step (the step does not matter),
+// J = 1 a curve that changes linearly with the step, J = 2 (three steps or
+// more) a curve of its own per step. Only candidates whose curve is
+// non-decreasing at every step over the fitted loads are chosen (when none
+// is, the best one, with a note).
+struct JointFit {
+  int degree = 0;
+  int form = 0;
+  double x_center = 0, x_scale = 1, x_lo = 0, x_hi = 0;
+  std::vector<int> steps;    // ascending
+  std::vector<double> coef;  // (D + 1) (J + 1)
+  // Covariance of coef (row-major, coef.size()^2): sigma2 (X'X)^-1.
+  std::vector<double> cov;
+  double sigma2_w2 = 0;     // residual variance (W^2), n - p degrees of freedom
+  double cv_mse_w2 = 0;     // held-out MSE of the chosen candidate
+  double level_var_w2 = 0;  // max(0, cv_mse - sigma2): misfit between levels
+  // Leave-one-step-out: each step strictly between the first and the last
+  // predicted by the form-1 model of the others (same degree, at most 6),
+  // its excess RMS error over the noise relative to the RMS dynamic power
+  // there (NaN with fewer than three steps).
+  double transfer_rel = std::numeric_limits<double>::quiet_NaN();
+  std::size_t n = 0;
+  std::size_t candidates = 0;  // (D, J) pairs evaluated
+  std::string note;            // the monotone rule, if it acted
+
+  // The curve of one step (any s, in %): a Form::scaled polynomial in x.
+  [[nodiscard]] Polynomial at_step(double step_pct) const;
+  // d p(x, s) / d coef, for variances: g' cov g.
+  [[nodiscard]] std::vector<double> gradient(double x, double step_pct) const;
+  [[nodiscard]] double variance(const std::vector<double>& g) const;
+};
+
+// Errors: fewer than two steps, a step with fewer than 3 levels (fit each
+// step alone then), a size mismatch or non-finite value, no candidate that
+// can be solved in every fold.
+Result<JointFit> fit_joint(std::span<const StepPoints> steps, const FitOptions& options,
+                           std::string_view what);
 
 }  // namespace cinergy::model

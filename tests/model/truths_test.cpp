@@ -1,0 +1,43 @@
+// The acceptance criteria of the truths benchmark (docs/model.md, "Accuracy
+// against truths") in a short configuration: on every case of every truth
+// kind the Cinergy method's MAPE is at most the paper's, the mean at most
+// half of it, and the nominal 90 % interval covers 85 to 95 % of the
+// windows. Label `accuracy`, not `unit`: it states the goal, and the model
+// does not reach it yet (docs/model.md says by how much).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+
+#include "truth_bench.hpp"
+
+namespace cinergy::model::testing {
+namespace {
+
+TEST(Truths, CinergyBeatsThePaperEverywhereWithCalibratedIntervals) {
+  const auto curves = load_spec_curves(std::string(CINERGY_DATA_DIR) + "/specpower-curves.csv");
+  TruthBenchOptions o;
+  o.seeds = {1};
+  o.hosts = {"8:intel", "32:intel", "128:amd"};
+  o.vcpus = {1, 4};
+  auto rs = run_truth_bench(o, curves);
+  ASSERT_TRUE(rs) << rs.error().message;
+  ASSERT_FALSE(rs->empty());
+  for (const auto& k : summarize(*rs)) {
+    const auto& w = *k.worst;
+    EXPECT_LE(k.worst_ratio, 1.0) << truth_name(k.kind) << ": worst case " << w.truth.host.threads()
+                                  << " threads " << w.truth.host.vendor() << ", "
+                                  << w.truth.vm.vcpus << " vCPUs "
+                                  << (w.truth.vm.skewed ? "skewed" : "even") << " (" << k.above
+                                  << " of " << k.cases << " cases above 1)";
+    EXPECT_LE(k.mean_ratio, 0.5) << truth_name(k.kind) << ": mean MAPE " << k.mape_cinergy
+                                 << " % against the paper's " << k.mape_paper << " %";
+  }
+  const double coverage = overall_coverage_pct(*rs);
+  EXPECT_GE(coverage, 85.0);
+  EXPECT_LE(coverage, 95.0);
+  std::printf("%s", truth_table(*rs).c_str());
+}
+
+}  // namespace
+}  // namespace cinergy::model::testing
