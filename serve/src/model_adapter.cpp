@@ -32,11 +32,22 @@ std::string PowerModel::method() const {
   return std::string(model::method_name(impl_->model.method));
 }
 bool PowerModel::fitted_on_simulated_power() const { return impl_->model.simulated_power; }
-bool PowerModel::gives_intervals() const { return false; }
+bool PowerModel::gives_intervals() const {
+  return impl_->model.method != model::Method::paper;  // the notebook has none
+}
 
-IsolatedEstimate PowerModel::isolated(double share_pct, double intensity_pct) const noexcept {
+IsolatedEstimate PowerModel::isolated(double share_pct, double intensity_pct) const {
   const auto& m = impl_->model;
-  return {m.power_w(share_pct, intensity_pct), m.idle_w(intensity_pct), std::nullopt, std::nullopt};
+  IsolatedEstimate e{m.power_w(share_pct, intensity_pct), m.idle_w(intensity_pct), std::nullopt,
+                     std::nullopt};
+  if (gives_intervals()) {
+    const auto iv = m.isolated_interval(share_pct, intensity_pct);
+    if (std::isfinite(iv.low_w) && std::isfinite(iv.high_w)) {
+      e.low_watts = iv.low_w;
+      e.high_watts = iv.high_w;
+    }
+  }
+  return e;
 }
 
 double PowerModel::intensity_pct(std::span<const double> vcpu_loads_pct) {

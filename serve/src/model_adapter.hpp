@@ -19,9 +19,10 @@ namespace cinergy::serve::detail {
 struct IsolatedEstimate {
   double watts = 0;       // host power if only this subject ran, idle included
   double idle_watts = 0;  // the model's idle power at the same intensity: watts - idle = dynamic
-  // The model's prediction interval, when it gives one (today's model does
-  // not: both empty, and serve exposes no _low/_high series rather than
-  // inventing numbers).
+  // The model's nominal 90 % interval of `watts`, when it gives one (the
+  // Cinergy method does; the paper method, as the notebook, does not: both
+  // empty, and serve exposes no _low/_high series rather than inventing
+  // numbers).
   std::optional<double> low_watts, high_watts;
 };
 
@@ -43,8 +44,8 @@ class PowerModel {
   // share_pct: the subject's CPU in % of the model host's capacity
   // (100 % = every thread busy); intensity_pct: the load-weighted mean load
   // of its vCPUs (NaN: unknown, the model's default intensity is used).
-  // No allocation.
-  [[nodiscard]] IsolatedEstimate isolated(double share_pct, double intensity_pct) const noexcept;
+  // Called once per subject per interval (never in the sampling loop).
+  [[nodiscard]] IsolatedEstimate isolated(double share_pct, double intensity_pct) const;
 
   // The model's intensity of a VM from its vCPU loads (% of one CPU each),
   // NaN when it cannot tell (no vCPU, all idle).

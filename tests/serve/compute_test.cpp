@@ -37,7 +37,7 @@ TEST(ServeCompute, IsolatedIsTheModelAtTheSharesAndIntensity) {
   Models m(8);
   EXPECT_EQ(m.adapter->host_threads(), 8);
   EXPECT_EQ(m.adapter->method(), "cinergy");
-  EXPECT_FALSE(m.adapter->gives_intervals());
+  EXPECT_TRUE(m.adapter->gives_intervals());
   // A VM of 2 vCPUs over 2 s: vCPUs at 90 % and 30 %, 1.3 CPU-s in total.
   const HostInterval host{2.0, 6.0, 200.0};
   const double vcpu[] = {90.0, 30.0};
@@ -50,10 +50,29 @@ TEST(ServeCompute, IsolatedIsTheModelAtTheSharesAndIntensity) {
   EXPECT_DOUBLE_EQ(f.isolated.watts, m.direct.power_w(130.0 / 8, intensity));
   EXPECT_DOUBLE_EQ(f.isolated.idle_watts, m.direct.idle_w(intensity));
   EXPECT_GT(f.isolated.watts, f.isolated.idle_watts);
-  EXPECT_FALSE(f.isolated.low_watts || f.isolated.high_watts) << "today's model has no interval";
+  // The model's own 90 % interval, around the estimate.
+  ASSERT_TRUE(f.isolated.low_watts && f.isolated.high_watts);
+  const auto iv = m.direct.isolated_interval(130.0 / 8, intensity);
+  EXPECT_DOUBLE_EQ(*f.isolated.low_watts, iv.low_w);
+  EXPECT_DOUBLE_EQ(*f.isolated.high_watts, iv.high_w);
+  EXPECT_LE(*f.isolated.low_watts, f.isolated.watts);
+  EXPECT_GE(*f.isolated.high_watts, f.isolated.watts);
   ASSERT_TRUE(f.proportional_w && f.ratio);
   EXPECT_DOUBLE_EQ(*f.proportional_w, 200.0 * 2.6 / 6.0);
   EXPECT_DOUBLE_EQ(*f.ratio, *f.proportional_w / f.isolated.watts);
+}
+
+TEST(ServeCompute, ThePaperMethodGivesNoInterval) {
+  test::TempDir dir;
+  const auto file = dir.path() / "model.json";
+  test::write_test_model(file, 8, false, "paper");
+  auto a = PowerModel::load(file);
+  ASSERT_TRUE(a) << a.error().what();
+  EXPECT_EQ(a->method(), "paper");
+  EXPECT_FALSE(a->gives_intervals());
+  const auto e = a->isolated(20.0, 50.0);
+  EXPECT_TRUE(std::isfinite(e.watts));
+  EXPECT_FALSE(e.low_watts || e.high_watts) << "the notebook has no interval: none invented";
 }
 
 TEST(ServeCompute, EdgeCases) {

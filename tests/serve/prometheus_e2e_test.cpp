@@ -21,6 +21,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include "../../orchestrator/vm/src/libvirt_client.hpp"
@@ -380,6 +381,24 @@ TEST_F(ServePrometheus, VmSeriesThroughARealPrometheus) {
         value_of(share[0]), step, value_of(iso[0]), want, value_of(prop[0]), value_of(host[0]),
         value_of(ratio[0]));
     EXPECT_NEAR(value_of(iso[0]), want, 1e-3);
+    // The interval series: the model's own 90 % interval at the same point.
+    const auto low = prom.query("cinergy_isolated_power_low_watts{" + vm_sel + "}", t);
+    const auto high = prom.query("cinergy_isolated_power_high_watts{" + vm_sel + "}", t);
+    ASSERT_TRUE(low.size() == 1 && high.size() == 1);
+    auto bounds = run_capture(
+        {kCinergy, "predict", "--model", model.string(), "--host-util",
+         std::to_string(value_of(share[0])), "--step", std::to_string(step), "--interval"},
+        30s);
+    ASSERT_TRUE(bounds && bounds->exit_code == 0);
+    std::istringstream line(bounds->output);
+    double w = 0, want_low = 0, want_high = 0;
+    ASSERT_TRUE(line >> w >> want_low >> want_high) << bounds->output;
+    std::printf("[measure] interval %.4f .. %.4f W, cinergy predict --interval %.4f .. %.4f W\n",
+                value_of(low[0]), value_of(high[0]), want_low, want_high);
+    EXPECT_NEAR(value_of(low[0]), want_low, 1e-3);
+    EXPECT_NEAR(value_of(high[0]), want_high, 1e-3);
+    EXPECT_LE(value_of(low[0]), value_of(iso[0]));
+    EXPECT_GE(value_of(high[0]), value_of(iso[0]));
     EXPECT_GT(value_of(share[0]), 5.0);
     EXPECT_GT(value_of(prop[0]), 0);
     EXPECT_LE(value_of(prop[0]), value_of(host[0]) * 1.0001);
