@@ -12,6 +12,7 @@ void register_bench(CLI::App& app, int& exit_code) {
   register_bench_bpf(*bench, exit_code);
   register_bench_sampler(*bench, exit_code);
   register_bench_accuracy(*bench, exit_code);
+  register_bench_serve(*bench, exit_code);
 }
 
 }  // namespace cinergy::cli

@@ -56,7 +56,7 @@ int run_fit(const CommonFlags& f, const std::string& out) {
 }
 
 int run_predict(const std::string& model_file, const std::vector<double>& utils,
-                std::optional<double> step) {
+                std::optional<double> step, bool interval) {
   auto model = m::load_model(model_file);
   if (!model) return report_error(model.error().what());
   if (step && !(*step > 0 && *step <= 100))
@@ -67,7 +67,17 @@ int run_predict(const std::string& model_file, const std::vector<double>& utils,
   if (model->simulated_power)
     std::fprintf(stderr,
                  "cinergy: warning: SIMULATED POWER: the model was fitted on simulated energy\n");
-  for (double u : utils) std::printf("%.4f\n", model->power_w(u, step.value_or(50.0)));
+  if (interval && model->method == m::Method::paper)
+    return report_error("--interval: the paper method gives no interval (the notebook has none)");
+  for (double u : utils) {
+    const double s = step.value_or(50.0);
+    if (!interval) {
+      std::printf("%.4f\n", model->power_w(u, s));
+      continue;
+    }
+    const auto iv = model->isolated_interval(u, s);
+    std::printf("%.4f %.4f %.4f\n", model->power_w(u, s), iv.low_w, iv.high_w);
+  }
   return 0;
 }
 
@@ -146,13 +156,18 @@ void register_model(CLI::App& app, int& exit_code) {
     auto model = std::make_shared<std::string>();
     auto utils = std::make_shared<std::vector<double>>();
     auto step = std::make_shared<std::optional<double>>();
+    auto interval = std::make_shared<bool>(false);
     auto* cmd = app.add_subcommand("predict", "Predicted host power (W) at given host loads");
     cmd->add_option("--model", *model, "model.json from `cinergy fit`")->required();
     cmd->add_option("--host-util", *utils, "Host load in % (repeatable)")->required();
     cmd->add_option("--step", *step,
                     "Per-CPU load of the busy CPUs in % (25, 50, 100 or between; default 50)");
-    cmd->callback(
-        [&exit_code, model, utils, step] { exit_code = run_predict(*model, *utils, *step); });
+    cmd->add_flag(
+        "--interval", *interval,
+        "Print 'W LOW HIGH': the estimate and its nominal 90 % interval (Cinergy method)");
+    cmd->callback([&exit_code, model, utils, step, interval] {
+      exit_code = run_predict(*model, *utils, *step, *interval);
+    });
   }
   {
     auto path = std::make_shared<std::string>();

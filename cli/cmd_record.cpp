@@ -68,9 +68,9 @@ void print_human(const sampler::Summary& s, const std::string& out) {
       "invariants: %llu violation(s) in %llu intervals (CPU %llu, host %llu, subjects %llu, "
       "simulated power %llu of %llu windows)\n",
       static_cast<unsigned long long>(inv.violations()),
-      static_cast<unsigned long long>(inv.intervals),
-      static_cast<unsigned long long>(inv.cpu_busy), static_cast<unsigned long long>(inv.host_busy),
-      static_cast<unsigned long long>(inv.series), static_cast<unsigned long long>(inv.sim_power),
+      static_cast<unsigned long long>(inv.intervals), static_cast<unsigned long long>(inv.cpu_busy),
+      static_cast<unsigned long long>(inv.host_busy), static_cast<unsigned long long>(inv.series),
+      static_cast<unsigned long long>(inv.sim_power),
       static_cast<unsigned long long>(inv.power_windows));
   if (s.suspect_gaps)
     std::printf("WARNING: %llu reads came after a gap long enough to hide a counter wrap\n",
@@ -153,9 +153,7 @@ int run_record(const RecordOptions& o) {
   cfg.fifo_priority = o.fifo;
   cfg.trace_path = o.out;
   cfg.sysfs_cpu_root = o.source.sysfs_cpu_root;
-  // At least 5 s of samples in the queue: the writer may be starved on a loaded host.
-  cfg.queue_samples =
-      std::max<std::size_t>(cfg.queue_samples, static_cast<std::size_t>(o.rate_hz * 5));
+  cfg.queue_samples = sampler::queue_samples_for(o.rate_hz);
   auto smp = sampler::Sampler::create(std::move(*source), accounting.get(), cfg);
   if (!smp) return report_error(smp.error().what());
 

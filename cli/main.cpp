@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   cinergy::cli::register_model(app, exit_code);
   cinergy::cli::register_run(app, exit_code);
   cinergy::cli::register_report(app, exit_code);
+  cinergy::cli::register_serve(app, exit_code);
   cinergy::cli::register_compare(app, exit_code);
   cinergy::cli::register_bench(app, exit_code);
 

@@ -4,7 +4,8 @@
 # no configuration file of the host is touched here (see scripts/setup-libvirt.sh).
 #
 # Usage: scripts/install-deps.sh [--no-vm] [--no-browser]
-#   --no-vm       skip qemu/libvirt daemon packages (build and unit tests only)
+#   --no-vm       skip qemu/libvirt daemon and prometheus packages (build and
+#                 unit tests only)
 #   --no-browser  skip chromium (only the report's browser test needs it)
 set -euo pipefail
 
@@ -31,6 +32,9 @@ pkgs=(
   # libraries
   libboost-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libeigen3-dev libvirt-dev libzstd-dev
+  # cinergy serve: /metrics (prometheus-cpp core + pull, with civetweb) and the
+  # HTTP client of its bench and tests
+  prometheus-cpp-dev libcurl4-openssl-dev
   # the paper method's least squares: LAPACK's ?gelsd, the routine scipy calls
   liblapack-dev
   # tests and benchmarks
@@ -52,6 +56,11 @@ if [ "$want_vm" -eq 1 ]; then
   # A real VM without systemd/udev: see docs/vm.md. On a host with
   # systemd, libvirt-daemon-system is the usual package; these are a subset of it.
   pkgs+=(qemu-system-x86 libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients busybox-static cpio)
+  # The e2e test of cinergy serve runs a real Prometheus server of its own on
+  # 127.0.0.1 (temporary config and data, stopped by its PID). On a host
+  # with systemd as PID 1, Debian's package also enables its own service
+  # (prometheus.service on :9090); this script does not touch that.
+  pkgs+=(prometheus)
 fi
 if [ "$want_browser" -eq 1 ]; then
   pkgs+=(chromium)

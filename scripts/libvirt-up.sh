@@ -32,7 +32,9 @@ mkdir -p "$state"
 state=$(cd "$state" && pwd)
 
 # One starter at a time on this host (parallel test runs).
-exec 9>/run/lock/cinergy-libvirt-up.lock 2>/dev/null || exec 9>"$state/.lock"
+# (The braces keep the 2>/dev/null to this attempt: on `exec` itself it
+# would silence the rest of the script.)
+{ exec 9>/run/lock/cinergy-libvirt-up.lock; } 2>/dev/null || exec 9>"$state/.lock"
 flock -w "$timeout_s" 9 || die "timed out waiting for another libvirt-up.sh"
 if answers; then
   say "a libvirt daemon already answers on $uri (started meanwhile); using it as is"
@@ -80,10 +82,12 @@ fi
 if pgrep -x virtlogd >/dev/null && [ -S /run/libvirt/virtlogd-sock ]; then
   say "virtlogd already runs; using it"
 else
-  /usr/sbin/virtlogd -d --pid-file "$state/virtlogd.pid" || die "virtlogd failed to start"
+  # The daemons must not inherit the lock (fd 9): they would hold it for
+  # ever and the next libvirt-up.sh would wait for it in vain.
+  /usr/sbin/virtlogd -d --pid-file "$state/virtlogd.pid" 9>&- || die "virtlogd failed to start"
   say "started virtlogd (pid $(cat "$state/virtlogd.pid" 2>/dev/null || echo '?'))"
 fi
-/usr/sbin/libvirtd -d --pid-file "$state/libvirtd.pid" || die "libvirtd failed to start"
+/usr/sbin/libvirtd -d --pid-file "$state/libvirtd.pid" 9>&- || die "libvirtd failed to start"
 
 deadline=$((SECONDS + timeout_s))
 until answers; do

@@ -28,6 +28,9 @@ if [ "$(id -u)" -eq 0 ] && [ -x scripts/libvirt-up.sh ] && [[ "e2e" =~ $labels ]
   # of the daemons it stopped; it keeps them when domains still run).
   if scripts/libvirt-up.sh "$state"; then
     cleanup+=("scripts/libvirt-down.sh '$state'; rmdir '$state' 2>/dev/null")
+    # A daemon started here (its pid file is in $state) may be restarted by
+    # the serve e2e test to check the reconnection; one used as is never is.
+    export CINERGY_LIBVIRT_STATE="$state"
   else
     rmdir "$state" 2>/dev/null || true
   fi

@@ -21,6 +21,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <thread>
 
@@ -70,6 +71,13 @@ struct SubjectState {
   ResolvedSubject resolved;
 };
 
+// What a slot was registered for: one cgroup directory, process or thread.
+// A slot is freed when no series counts with it any more (remove_subject).
+struct SlotKey {
+  enum class Kind : std::uint8_t { none, cgroup, tgid, tid } kind = Kind::none;
+  std::uint64_t id = 0;  // cgroup id, tgid or tid
+};
+
 // Spins of about 10-40 ns each: a few hundred us at most.
 constexpr int kMaxSeqAttempts = 10'000;
 
@@ -105,6 +113,7 @@ class BpfAccounting final : public CpuAccounting {
         init_pid_namespace_(init_pid_namespace),
         cg_mask_(skel->rodata->cg_index_mask & (CINERGY_CG_TABLE_SIZE - 1)),
         id_mask_(skel->rodata->id_index_mask & (CINERGY_ID_TABLE_SIZE - 1)),
+        slot_key_(CINERGY_MAX_SLOTS),
         slot_total_(CINERGY_MAX_SLOTS, 0),
         cpu_tmp_(CINERGY_MAX_SLOTS, 0),
         busy_base_(ncpu, 0),
@@ -178,6 +187,13 @@ class BpfAccounting final : public CpuAccounting {
     if (!r) return std::unexpected(r.error());
     const auto first_series = static_cast<std::uint32_t>(series_.size());
     std::vector<SlotSeries> new_pairs;
+    // A failed registration frees the slots it took that nothing counts with.
+    const auto undo = [&](Error e) -> Result<std::size_t> {
+      std::vector<std::uint32_t> slots;
+      for (const auto& p : new_pairs) slots.push_back(p.slot);
+      release_unused(std::move(slots));
+      return std::unexpected(std::move(e));
+    };
 
     if (r->kind == SubjectKind::cgroup) {
       std::uint32_t child_series = first_series;
@@ -188,7 +204,7 @@ class BpfAccounting final : public CpuAccounting {
       for (const auto& n : r->nodes) {
         std::uint32_t inherited = 0;
         auto slot = cgroup_slot(n.id, n.dir, inherited);
-        if (!slot) return std::unexpected(slot.error());
+        if (!slot) return undo(slot.error());
         new_pairs.push_back({*slot, first_series});
         if (n.top_child >= 0) new_pairs.push_back({*slot, child_series_of[n.top_child]});
         // A directory created under an earlier subject after it was added:
@@ -200,14 +216,14 @@ class BpfAccounting final : public CpuAccounting {
     } else {
       const bool is_pid = r->kind == SubjectKind::pid;
       auto slot = id_slot(is_pid ? r->tgid : r->tid, is_pid);
-      if (!slot) return std::unexpected(slot.error());
+      if (!slot) return undo(slot.error());
       new_pairs.push_back({*slot, first_series});
     }
     if (pairs_.size() + new_pairs.size() > pairs_.capacity())
-      return fail("too many subjects: more than " + std::to_string(pairs_.capacity()) +
-                  " slot/series pairs");
+      return undo(Error{0, "too many subjects: more than " + std::to_string(pairs_.capacity()) +
+                               " slot/series pairs"});
 
-    const std::size_t index = subjects_.size();
+    const std::size_t index = free_subject_index(subjects_);
     append_series(*r, index, series_);
     pairs_.insert(pairs_.end(), new_pairs.begin(), new_pairs.end());
     raw_.assign(series_.size(), 0);
@@ -215,7 +231,7 @@ class BpfAccounting final : public CpuAccounting {
     last_.resize(series_.size(), 0);
     spdlog::debug("bpf accounting: subject '{}': {} slot(s), {} series", r->label, new_pairs.size(),
                   series_.size() - first_series);
-    subjects_.push_back({std::move(*r)});
+    subjects_[index] = SubjectState{std::move(*r)};
 
     // Catch tasks of the new subject that are on a CPU right now, then start
     // its series at 0 (a directory shared with an earlier subject already has
@@ -226,6 +242,38 @@ class BpfAccounting final : public CpuAccounting {
     }
     for (std::size_t i = first_series; i < series_.size(); ++i) baseline_[i] = raw_[i];
     return index;
+  }
+
+  Result<void> remove_subject(std::size_t subject_index) override {
+    if (subject_index >= subjects_.size() || !subjects_[subject_index])
+      return fail("no CPU accounting subject " + std::to_string(subject_index));
+    const auto [first, last] = series_range(series_, subject_index);
+    const auto n = static_cast<std::uint32_t>(last - first);
+    // Its (slot, series) pairs go and the series after its own move down;
+    // a slot that no other subject counts with (a directory shared with
+    // another subject keeps its slot) is freed.
+    std::vector<std::uint32_t> slots;
+    std::erase_if(pairs_, [&, first = first, last = last](const SlotSeries& p) {
+      if (p.series < first || p.series >= last) return false;
+      slots.push_back(p.slot);
+      return true;
+    });
+    for (auto& p : pairs_)
+      if (p.series >= last) p.series -= n;
+    release_unused(std::move(slots));
+    const auto erase = [first = first, last = last](auto& v) {
+      v.erase(v.begin() + static_cast<std::ptrdiff_t>(first),
+              v.begin() + static_cast<std::ptrdiff_t>(last));
+    };
+    erase(series_);
+    erase(baseline_);
+    erase(last_);
+    raw_.assign(series_.size(), 0);
+    spdlog::debug("bpf accounting: subject '{}' removed, {} slot(s) free",
+                  subjects_[subject_index]->resolved.label, free_slots_.size());
+    subjects_[subject_index].reset();
+    tables_changed();
+    return ok();
   }
 
   std::size_t read(std::span<std::uint64_t> series_cpu_ns, std::span<std::uint64_t> cpu_busy_ns,
@@ -269,8 +317,8 @@ class BpfAccounting final : public CpuAccounting {
   // holds its id (the program marks it dead when the task exits, before the
   // pid can be reused).
   bool subject_alive(std::size_t subject_index) const override {
-    if (subject_index >= subjects_.size()) return false;
-    const ResolvedSubject& r = subjects_[subject_index].resolved;
+    if (subject_index >= subjects_.size() || !subjects_[subject_index]) return false;
+    const ResolvedSubject& r = subjects_[subject_index]->resolved;
     if (r.kind == SubjectKind::cgroup) return cgroup_dir_is(r.nodes[0].dir, r.nodes[0].id);
     const bool is_pid = r.kind == SubjectKind::pid;
     return id_registered(static_cast<std::uint32_t>(is_pid ? r.tgid : r.tid), is_pid);
@@ -402,11 +450,112 @@ class BpfAccounting final : public CpuAccounting {
     return true;
   }
 
-  Result<std::uint32_t> new_slot(const std::string& what) {
-    if (next_slot_ >= CINERGY_MAX_SLOTS)
+  // A freed slot first (oldest first), else a new one. A freed slot's
+  // per-CPU counters keep their counts: every series starts from a baseline.
+  Result<std::uint32_t> new_slot(const std::string& what, SlotKey key) {
+    std::uint32_t slot = 0;
+    if (!free_slots_.empty()) {
+      slot = free_slots_.front();
+      free_slots_.pop_front();
+      // Again at reuse: a directory the program created under the slot's
+      // previous owner just while it was being freed (a race of
+      // microseconds) is caught here.
+      forget_inherited(slot);
+    } else if (next_slot_ < CINERGY_MAX_SLOTS) {
+      slot = next_slot_++;
+    } else {
       return fail("cannot track " + what + ": all " + std::to_string(CINERGY_MAX_SLOTS - 1) +
                   " accounting slots in use");
-    return next_slot_++;
+    }
+    slot_key_[slot] = key;
+    return slot;
+  }
+
+  // Frees each slot of `slots` that no (slot, series) pair uses any more.
+  void release_unused(std::vector<std::uint32_t> slots) {
+    std::ranges::sort(slots);
+    const auto dup = std::ranges::unique(slots);
+    slots.erase(dup.begin(), dup.end());
+    for (const auto slot : slots)
+      if (std::ranges::none_of(pairs_, [slot](const SlotSeries& p) { return p.slot == slot; }))
+        release_slot(slot);
+  }
+
+  // Takes the slot's key out of the program's tables (only where the entry
+  // still holds this very key and slot: the program may have marked it dead,
+  // and a reused pid may hold the entry under another slot), then every
+  // entry the program's cgroup_mkdir handler gave that slot.
+  void release_slot(std::uint32_t slot) {
+    const SlotKey key = std::exchange(slot_key_[slot], SlotKey{});
+    switch (key.kind) {
+      case SlotKey::Kind::cgroup: {
+        auto& e = skel_->bss->cg_table[key.id & cg_mask_];
+        __u64 expected = key.id;
+        if (std::atomic_ref<__u32>(e.slot).load(std::memory_order_acquire) != slot ||
+            !std::atomic_ref<__u64>(e.id).compare_exchange_strong(expected, CINERGY_CG_DEAD))
+          delete_if_slot<__u64>(skel_->maps.cg_overflow, key.id, slot);
+        if (auto it = cg_slots_.find(key.id); it != cg_slots_.end() && it->second == slot)
+          cg_slots_.erase(it);
+        std::atomic_ref<__u32>(skel_->bss->n_cg).fetch_sub(1);
+        break;
+      }
+      case SlotKey::Kind::tgid:
+      case SlotKey::Kind::tid: {
+        const bool is_tgid = key.kind == SlotKey::Kind::tgid;
+        const auto id = static_cast<__u32>(key.id);
+        auto* table = is_tgid ? skel_->bss->tgid_table : skel_->bss->tid_table;
+        auto& e = table[id & id_mask_];
+        __u32 expected = id;
+        if (std::atomic_ref<__u32>(e.slot).load(std::memory_order_acquire) != slot ||
+            !std::atomic_ref<__u32>(e.id).compare_exchange_strong(expected, CINERGY_ID_DEAD))
+          delete_if_slot<__u32>(is_tgid ? skel_->maps.tgid_overflow : skel_->maps.tid_overflow, id,
+                                slot);
+        auto& slots = is_tgid ? tgid_slots_ : tid_slots_;
+        if (auto it = slots.find(id); it != slots.end() && it->second == slot) slots.erase(it);
+        std::atomic_ref<__u32>(is_tgid ? skel_->bss->n_tgid : skel_->bss->n_tid).fetch_sub(1);
+        break;
+      }
+      case SlotKey::Kind::none:
+        break;
+    }
+    forget_inherited(slot);
+    free_slots_.push_back(slot);
+  }
+
+  template <typename Key>
+  static void delete_if_slot(bpf_map* map, Key id, std::uint32_t slot) {
+    Key key = id;
+    __u32 value = 0;
+    if (bpf_map__lookup_elem(map, &key, sizeof key, &value, sizeof value, 0) == 0 && value == slot)
+      (void)bpf_map__delete_elem(map, &key, sizeof key, 0);
+  }
+
+  // Directories the program registered under a subject with the subject's
+  // slot (cgroup_mkdir) are not known to user space: found by their slot in
+  // the direct-mapped table (4096 entries) and the overflow map, and marked
+  // dead (by compare-and-swap, so an entry being claimed meanwhile is left
+  // alone) or deleted.
+  void forget_inherited(std::uint32_t slot) {
+    for (auto& e : skel_->bss->cg_table) {
+      std::atomic_ref<__u64> entry_id(e.id);
+      __u64 id = entry_id.load(std::memory_order_acquire);
+      if (entry_free<__u64>(id, CINERGY_CG_DEAD) || (id & CINERGY_CG_CLAIM) != 0) continue;
+      if (std::atomic_ref<__u32>(e.slot).load(std::memory_order_acquire) != slot) continue;
+      entry_id.compare_exchange_strong(id, CINERGY_CG_DEAD);
+    }
+    std::vector<__u64> stale;
+    __u64 key = 0, next = 0;
+    const void* prev = nullptr;
+    while (bpf_map__get_next_key(skel_->maps.cg_overflow, prev, &next, sizeof next) == 0) {
+      __u32 value = 0;
+      if (bpf_map__lookup_elem(skel_->maps.cg_overflow, &next, sizeof next, &value, sizeof value,
+                               0) == 0 &&
+          value == slot)
+        stale.push_back(next);
+      key = next;
+      prev = &key;
+    }
+    for (auto k : stale) (void)bpf_map__delete_elem(skel_->maps.cg_overflow, &k, sizeof k, 0);
   }
 
   // Publishes {id, slot} to the program: slot first, then the id that makes
@@ -431,7 +580,7 @@ class BpfAccounting final : public CpuAccounting {
                                     std::uint32_t& inherited) {
     inherited = 0;
     if (auto it = cg_slots_.find(id); it != cg_slots_.end()) return it->second;
-    auto slot = new_slot("cgroup " + dir.string());
+    auto slot = new_slot("cgroup " + dir.string(), {SlotKey::Kind::cgroup, id});
     if (!slot) return slot;
     auto& e = skel_->bss->cg_table[id & cg_mask_];
     std::atomic_ref<__u64> entry_id(e.id);
@@ -453,8 +602,12 @@ class BpfAccounting final : public CpuAccounting {
         inherited = value;
       value = *slot;
       if (bpf_map__update_elem(skel_->maps.cg_overflow, &key, sizeof key, &value, sizeof value,
-                               BPF_ANY) != 0)
-        return fail_errno("cannot register cgroup " + dir.string() + " (overflow map)");
+                               BPF_ANY) != 0) {
+        const int e = errno;
+        slot_key_[*slot] = {};
+        free_slots_.push_back(*slot);
+        return fail_errno(e, "cannot register cgroup " + dir.string() + " (overflow map)");
+      }
       std::atomic_ref<__u32>(skel_->bss->has_collisions).fetch_or(1);
     }
     std::atomic_ref<__u32>(skel_->bss->n_cg).fetch_add(1);
@@ -470,7 +623,8 @@ class BpfAccounting final : public CpuAccounting {
       if (id_registered(id, is_tgid)) return it->second;
       slots.erase(it);  // that task exited: this one reuses its pid and gets a slot of its own
     }
-    auto slot = new_slot((is_tgid ? "pid " : "tid ") + std::to_string(id));
+    auto slot = new_slot((is_tgid ? "pid " : "tid ") + std::to_string(id),
+                         {is_tgid ? SlotKey::Kind::tgid : SlotKey::Kind::tid, id});
     if (!slot) return slot;
     auto* table = is_tgid ? skel_->bss->tgid_table : skel_->bss->tid_table;
     std::span<const cinergy_id_entry> view(table, CINERGY_ID_TABLE_SIZE);
@@ -480,9 +634,13 @@ class BpfAccounting final : public CpuAccounting {
     } else {
       __u32 key = id, value = *slot;
       auto* map = is_tgid ? skel_->maps.tgid_overflow : skel_->maps.tid_overflow;
-      if (bpf_map__update_elem(map, &key, sizeof key, &value, sizeof value, BPF_ANY) != 0)
-        return fail_errno("cannot register " + std::string(is_tgid ? "pid " : "tid ") +
-                          std::to_string(id) + " (overflow map)");
+      if (bpf_map__update_elem(map, &key, sizeof key, &value, sizeof value, BPF_ANY) != 0) {
+        const int e = errno;
+        slot_key_[*slot] = {};
+        free_slots_.push_back(*slot);
+        return fail_errno(e, "cannot register " + std::string(is_tgid ? "pid " : "tid ") +
+                                 std::to_string(id) + " (overflow map)");
+      }
       std::atomic_ref<__u32>(skel_->bss->has_collisions).fetch_or(is_tgid ? 2u : 4u);
     }
     std::atomic_ref<__u32>(is_tgid ? skel_->bss->n_tgid : skel_->bss->n_tid).fetch_add(1);
@@ -504,7 +662,9 @@ class BpfAccounting final : public CpuAccounting {
   std::uint64_t redone_reads_ = 0, slow_reads_ = 0, row_checks_ = 0, unchecked_rows_ = 0;
   RowVerifier verifier_;
   int adopt_fd_ = bpf_program__fd(skel_->progs.cinergy_adopt);
-  std::uint32_t next_slot_ = 1;  // slot 0 is the program's sink
+  std::uint32_t next_slot_ = 1;  // slot 0 is the program's sink; slots below are in use or free
+  std::deque<std::uint32_t> free_slots_;  // freed by remove_subject, reused oldest first
+  std::vector<SlotKey> slot_key_;         // by slot: what it was registered for
   std::map<std::uint64_t, std::uint32_t> cg_slots_;
   std::map<std::uint32_t, std::uint32_t> tgid_slots_, tid_slots_;
   std::vector<SlotSeries> pairs_;
@@ -513,8 +673,8 @@ class BpfAccounting final : public CpuAccounting {
   std::vector<std::uint64_t> busy_base_, busy_last_, busy_now_;
   std::vector<RowSnapshot> rows_;
   std::vector<ClockEstimate> clocks_;
-  std::vector<std::uint8_t> checked_;  // per CPU: checked in this read
-  std::vector<SubjectState> subjects_;
+  std::vector<std::uint8_t> checked_;                  // per CPU: checked in this read
+  std::vector<std::optional<SubjectState>> subjects_;  // by subject index; empty = free
   std::vector<SeriesInfo> series_;
 };
 

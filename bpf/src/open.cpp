@@ -9,6 +9,10 @@
 namespace cinergy::bpf {
 namespace fs = std::filesystem;
 
+fs::path resolve_cgroup_target(const fs::path& cgroup2_root, std::string_view target) {
+  return detail::resolve_cgroup_dir(cgroup2_root, target);
+}
+
 Result<std::unique_ptr<CpuAccounting>> open_cpu_accounting(const Options& options) {
   const auto& b = options.backend;
   if (b != "auto" && b != "bpf" && b != "procfs")

@@ -16,8 +16,8 @@
 #include <atomic>
 #include <cstring>
 
-#include "cinergy/common/topology.hpp"
 #include "backends.hpp"
+#include "cinergy/common/topology.hpp"
 #include "proc_parse.hpp"
 #include "subjects.hpp"
 
@@ -90,7 +90,6 @@ Source make_source(Source::Kind kind, int fd, std::int32_t tgid) {
 
 struct SubjectState {
   ResolvedSubject resolved;
-  std::size_t first_source = 0;
 };
 
 class ProcfsAccounting final : public CpuAccounting {
@@ -119,7 +118,7 @@ class ProcfsAccounting final : public CpuAccounting {
   Result<std::size_t> add_subject(const SubjectSpec& spec) override {
     auto r = resolve_subject(spec, cgroup2_root_, proc_root_);
     if (!r) return std::unexpected(r.error());
-    SubjectState st{std::move(*r), sources_.size()};
+    SubjectState st{std::move(*r)};
     std::vector<Source> added;
     if (st.resolved.kind == SubjectKind::cgroup) {
       // The total reads the subject directory itself: cgroup2 usage_usec
@@ -157,12 +156,27 @@ class ProcfsAccounting final : public CpuAccounting {
       added.push_back(std::move(s));
     }
     for (auto& s : added) sources_.push_back(std::move(s));
-    std::size_t index = subjects_.size();
+    const std::size_t index = free_subject_index(subjects_);
     append_series(st.resolved, index, series_);
     spdlog::debug("procfs accounting: subject '{}' with {} series", st.resolved.label,
                   added.size());
-    subjects_.push_back(std::move(st));
+    subjects_[index] = std::move(st);
     return index;
+  }
+
+  // Its sources (one per series, open files) go with its series.
+  Result<void> remove_subject(std::size_t subject_index) override {
+    if (subject_index >= subjects_.size() || !subjects_[subject_index])
+      return fail("no CPU accounting subject " + std::to_string(subject_index));
+    const auto [first, last] = series_range(series_, subject_index);
+    sources_.erase(sources_.begin() + static_cast<std::ptrdiff_t>(first),
+                   sources_.begin() + static_cast<std::ptrdiff_t>(last));
+    series_.erase(series_.begin() + static_cast<std::ptrdiff_t>(first),
+                  series_.begin() + static_cast<std::ptrdiff_t>(last));
+    spdlog::debug("procfs accounting: subject '{}' removed",
+                  subjects_[subject_index]->resolved.label);
+    subjects_[subject_index].reset();
+    return ok();
   }
 
   // /proc/stat counts in USER_HZ ticks and cpu.stat folds a running task's
@@ -213,8 +227,8 @@ class ProcfsAccounting final : public CpuAccounting {
   }
 
   bool subject_alive(std::size_t subject_index) const override {
-    if (subject_index >= subjects_.size()) return false;
-    return detail::subject_alive(subjects_[subject_index].resolved, proc_root_);
+    if (subject_index >= subjects_.size() || !subjects_[subject_index]) return false;
+    return detail::subject_alive(subjects_[subject_index]->resolved, proc_root_);
   }
 
  private:
@@ -308,8 +322,8 @@ class ProcfsAccounting final : public CpuAccounting {
   std::vector<std::uint64_t> busy_last_ns_;
   std::vector<char> text_buf_;
   std::vector<char> dirent_buf_;
-  std::vector<Source> sources_;  // one per series, in series order
-  std::vector<SubjectState> subjects_;
+  std::vector<Source> sources_;                        // one per series, in series order
+  std::vector<std::optional<SubjectState>> subjects_;  // by subject index; empty = free
   std::vector<SeriesInfo> series_;
 };
 

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "cinergy/common/proc_stat.hpp"
+
 namespace cinergy::bpf::detail {
 namespace fs = std::filesystem;
 
@@ -79,6 +81,15 @@ Result<ResolvedSubject> resolve_subject(const SubjectSpec& spec, const fs::path&
   return fail("unknown subject kind");
 }
 
+std::pair<std::size_t, std::size_t> series_range(const std::vector<SeriesInfo>& series,
+                                                 std::size_t subject_index) {
+  std::size_t first = 0;
+  while (first < series.size() && series[first].subject_index != subject_index) ++first;
+  std::size_t last = first;
+  while (last < series.size() && series[last].subject_index == subject_index) ++last;
+  return {first, last};
+}
+
 void append_series(const ResolvedSubject& s, std::size_t subject_index,
                    std::vector<SeriesInfo>& out) {
   out.push_back({s.label, subject_index, true, s.kind == SubjectKind::tid ? 1 : 0});
@@ -87,23 +98,10 @@ void append_series(const ResolvedSubject& s, std::size_t subject_index,
 
 std::optional<std::uint64_t> task_start_ticks(const fs::path& proc_root, std::int32_t tgid,
                                               std::int32_t tid) {
-  auto path = proc_root / std::to_string(tgid) / "task" / std::to_string(tid) / "stat";
-  std::ifstream in(path);
-  std::string text;
-  if (!in || !std::getline(in, text)) return std::nullopt;
-  // "tid (comm) S ppid ...": fields after the last ')' (comm may hold ')');
-  // the state is field 3, the start time field 22.
-  auto close = text.rfind(')');
-  if (close == std::string::npos || close + 2 >= text.size()) return std::nullopt;
-  const char state = text[close + 2];
-  if (state == 'Z' || state == 'X' || state == 'x') return std::nullopt;
-  std::istringstream rest(text.substr(close + 2));
-  std::string field;
-  for (int f = 3; f < 22 && rest >> field; ++f) {
-  }
-  std::uint64_t start = 0;
-  if (!(rest >> start)) return std::nullopt;
-  return start;
+  const auto st =
+      read_proc_stat(proc_root / std::to_string(tgid) / "task" / std::to_string(tid) / "stat");
+  if (!st || !st->alive()) return std::nullopt;
+  return st->start_ticks;
 }
 
 bool cgroup_dir_is(const fs::path& dir, std::uint64_t id) {

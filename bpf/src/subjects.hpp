@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cgroup_tree.hpp"
@@ -38,6 +39,22 @@ Result<ResolvedSubject> resolve_subject(const SubjectSpec& spec,
 
 // Tgid of a task from PROC/ID/status ("Tgid:\tN"), or an error naming the id.
 Result<std::int32_t> read_tgid(const std::filesystem::path& proc_root, std::int32_t id);
+
+// The lowest free index of a table of subjects by index (empty = free),
+// growing it by one when none is free.
+template <typename State>
+std::size_t free_subject_index(std::vector<std::optional<State>>& subjects) {
+  for (std::size_t i = 0; i < subjects.size(); ++i)
+    if (!subjects[i]) return i;
+  subjects.emplace_back();
+  return subjects.size() - 1;
+}
+
+// [first, last) of the series of subject `subject_index` in `series` (a
+// subject's series are contiguous: appended together, removed together);
+// first == last when it has none.
+std::pair<std::size_t, std::size_t> series_range(const std::vector<SeriesInfo>& series,
+                                                 std::size_t subject_index);
 
 // Appends the series of `s` (total first, then "<label>/<child>").
 void append_series(const ResolvedSubject& s, std::size_t subject_index,

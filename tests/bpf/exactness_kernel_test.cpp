@@ -36,13 +36,7 @@ using namespace std::chrono_literals;
 using test::Child;
 using test::TestCgroup;
 
-#define REQUIRE_BPF_TIER()                                                         \
-  do {                                                                             \
-    CINERGY_REQUIRE_ROOT();                                                        \
-    if (test::cgroup2_root_or_empty().empty()) GTEST_SKIP() << "no cgroup2 mount"; \
-    if (!fs::exists("/sys/kernel/btf/vmlinux"))                                    \
-      GTEST_SKIP() << "no BTF at /sys/kernel/btf/vmlinux";                         \
-  } while (0)
+#define REQUIRE_BPF_TIER() CINERGY_REQUIRE_BPF_TIER()
 
 std::unique_ptr<CpuAccounting> open_bpf(Options o = {}) {
   o.backend = "bpf";

@@ -23,6 +23,15 @@
 #include "cinergy/bpf/cpu_accounting.hpp"
 #include "cinergy/common/cgroup.hpp"
 
+// Skips (with the reason) unless root, a cgroup2 mount and BTF are there.
+#define CINERGY_REQUIRE_BPF_TIER()                                                            \
+  do {                                                                                        \
+    CINERGY_REQUIRE_ROOT();                                                                   \
+    if (::cinergy::test::cgroup2_root_or_empty().empty()) GTEST_SKIP() << "no cgroup2 mount"; \
+    if (!std::filesystem::exists("/sys/kernel/btf/vmlinux"))                                  \
+      GTEST_SKIP() << "no BTF at /sys/kernel/btf/vmlinux";                                    \
+  } while (0)
+
 namespace cinergy::test {
 
 inline std::filesystem::path cgroup2_root_or_empty() {

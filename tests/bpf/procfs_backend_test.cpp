@@ -161,6 +161,49 @@ TEST_F(FakeHost, LivenessIsOfTheSameTaskAndTheSameCgroup) {
   EXPECT_FALSE(a->subject_alive(1)) << "a re-created directory is another cgroup";
 }
 
+// Subjects that come and go: a removed subject's series leave (the others
+// keep order, index and value), its index is handed out again, and a later
+// subject starts at 0.
+TEST_F(FakeHost, RemovedSubjectLeavesAndItsIndexIsReused) {
+  auto a = open();
+  ASSERT_TRUE(a->add_subject({SubjectKind::cgroup, "vm", "vm"}));     // 0: vm, emulator, vcpu0
+  ASSERT_TRUE(a->add_subject({SubjectKind::cgroup, "noise", "bg"}));  // 1: bg
+  ASSERT_TRUE(a->add_subject({SubjectKind::pid, "100", "p"}));        // 2: p
+  ASSERT_EQ(a->series().size(), 5u);
+  cg("noise", 1007);
+  task(100, 101, 2'300, 'R');
+  EXPECT_EQ(read(*a), (std::vector<std::uint64_t>{0, 0, 0, 1'000'000, 300}));
+
+  ASSERT_TRUE(a->remove_subject(0));
+  ASSERT_EQ(a->series().size(), 2u);
+  EXPECT_EQ(a->series()[0].name, "bg");
+  EXPECT_EQ(a->series()[0].subject_index, 1u);
+  EXPECT_EQ(a->series()[1].name, "p");
+  EXPECT_EQ(a->series()[1].subject_index, 2u);
+  EXPECT_FALSE(a->subject_alive(0));
+  EXPECT_TRUE(a->subject_alive(1));
+  EXPECT_EQ(read(*a), (std::vector<std::uint64_t>{1'000'000, 300}));
+  auto again = a->remove_subject(0);
+  ASSERT_FALSE(again);
+  EXPECT_NE(again.error().message.find("subject 0"), std::string::npos) << again.error().message;
+  EXPECT_FALSE(a->remove_subject(9));
+
+  cg("vm", 5000);
+  auto idx = a->add_subject({SubjectKind::cgroup, "vm", "vm2"});
+  ASSERT_TRUE(idx) << idx.error().what();
+  EXPECT_EQ(*idx, 0u);
+  ASSERT_EQ(a->series().size(), 5u);
+  EXPECT_EQ(a->series()[2].name, "vm2");
+  EXPECT_EQ(a->series()[2].subject_index, 0u);
+  cg("vm", 5500);
+  cg("noise", 2007);
+  EXPECT_EQ(read(*a), (std::vector<std::uint64_t>{2'000'000, 300, 500'000, 0, 0}));
+  ASSERT_TRUE(a->remove_subject(2));
+  ASSERT_TRUE(a->remove_subject(1));
+  ASSERT_EQ(a->series().size(), 3u);
+  EXPECT_EQ(read(*a), (std::vector<std::uint64_t>{500'000, 0, 0}));
+}
+
 TEST_F(FakeHost, ErrorsNameTheTarget) {
   auto a = open();
   auto r = a->add_subject({SubjectKind::cgroup, "absent/dir", ""});

@@ -114,6 +114,21 @@ TEST_F(CliTest, PredictPrintsOneValuePerUtilInOrder) {
   ASSERT_EQ(s.rc, 0);
   EXPECT_LT(std::stod(s.out), v[2]);  // concentrated load costs less than spread load
 
+  // --interval: the estimate and its nominal 90 % interval around it.
+  auto iv = run("predict --model " + tmp("m.json") + " --host-util 20 --interval");
+  ASSERT_EQ(iv.rc, 0) << iv.err;
+  std::istringstream ivs(iv.out);
+  double w = 0, lo = 0, hi = 0;
+  ASSERT_TRUE(ivs >> w >> lo >> hi) << iv.out;
+  EXPECT_DOUBLE_EQ(w, v[2]);
+  EXPECT_LT(lo, w);
+  EXPECT_GT(hi, w);
+  ASSERT_EQ(
+      run("fit " + data().string() + " --host-threads 8 --method paper -o " + tmp("p.json")).rc, 0);
+  auto piv = run("predict --model " + tmp("p.json") + " --host-util 20 --interval");
+  EXPECT_EQ(piv.rc, 1);
+  EXPECT_THAT(piv.err, HasSubstr("the paper method gives no interval"));
+
   auto bad = run("predict --model " + tmp("m.json") + " --host-util 120");
   EXPECT_EQ(bad.rc, 1);
   EXPECT_THAT(bad.err, StartsWith("cinergy: --host-util must be in [0, 100]"));

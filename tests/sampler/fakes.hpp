@@ -7,8 +7,8 @@
 #include <thread>
 #include <vector>
 
-#include "cinergy/common/topology.hpp"
 #include "cinergy/bpf/cpu_accounting.hpp"
+#include "cinergy/common/topology.hpp"
 #include "cinergy/sampler/energy_source.hpp"
 
 namespace cinergy::test {
@@ -43,6 +43,7 @@ class FakeAccounting final : public bpf::CpuAccounting {
   std::string_view backend() const override { return "fake"; }
   std::string_view fallback_reason() const override { return ""; }
   Result<std::size_t> add_subject(const bpf::SubjectSpec&) override { return fail("fixed fake"); }
+  Result<void> remove_subject(std::size_t) override { return fail("fixed fake"); }
   const std::vector<bpf::SeriesInfo>& series() const override { return series_; }
   std::size_t cpu_count() const override { return 2; }
   std::int64_t resolution_ns() const override { return 0; }

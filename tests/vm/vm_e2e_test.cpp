@@ -19,6 +19,7 @@
 #include "../../orchestrator/vm/src/vm_internal.hpp"
 #include "cinergy/vm/libvirt_daemon.hpp"
 #include "cinergy/vm/vm.hpp"
+#include "e2e_support.hpp"
 #include "requirements.hpp"
 #include "temp_dir.hpp"
 
@@ -35,13 +36,9 @@ constexpr const char* kUri = "qemu:///system";
 std::string g_skip_all;      // non-empty: why every test here skips
 std::string g_fail_all;      // non-empty: why every test here fails (the test VM cannot be built)
 std::string g_skip_libvirt;  // non-empty: why the libvirt tests skip
-std::unique_ptr<LibvirtDaemonGuard> g_daemon;
-std::unique_ptr<test::TempDir> g_state;
+test::LibvirtForTests g_libvirt;
 
-fs::path cache_dir() {
-  const char* env = std::getenv("CINERGY_TESTVM_CACHE");
-  return env && *env ? fs::path(env) : fs::path(vd::kTestVmDefaultCache);
-}
+fs::path cache_dir() { return test::testvm_cache_dir(); }
 
 class VmE2E : public ::testing::Test {
  public:
@@ -58,31 +55,13 @@ class VmE2E : public ::testing::Test {
     }
     // The kernel and initramfs, built once (cached afterwards). With qemu
     // present, a test VM that cannot be built is a failure, never a skip.
-    const auto log =
-        fs::temp_directory_path() / ("cinergy-build-testvm-" + std::to_string(::getpid()) + ".log");
-    auto built = run_wait({(vd::scripts_dir() / "build-testvm.sh").string(), cache_dir().string()},
-                          600s, log);
-    if (!built || *built != 0) {
-      g_fail_all = "scripts/build-testvm.sh " + cache_dir().string() + " failed (" +
-                   (built ? "exit " + std::to_string(*built) : built.error().what()) +
-                   "): " + read_file(log).value_or("(no output)");
-    }
-    std::error_code ec;
-    fs::remove(log, ec);
+    g_fail_all = test::build_testvm();
     if (!g_fail_all.empty()) return;
-    if (!libvirt_daemon_answers(kUri)) {
-      g_state = std::make_unique<test::TempDir>();
-      auto up = ensure_libvirt(g_state->path());
-      if (!up)
-        g_skip_libvirt = "no libvirt daemon answers on qemu:///system and libvirt-up.sh failed: " +
-                         up.error().what();
-      else
-        g_daemon = std::move(*up);
-    }
+    g_libvirt.start();
+    g_skip_libvirt = g_libvirt.error;
   }
   static void TearDownTestSuite() {
-    g_daemon.reset();  // libvirt-down.sh: stops only what libvirt-up.sh started
-    g_state.reset();
+    g_libvirt.stop();  // libvirt-down.sh: stops only what libvirt-up.sh started
   }
 
  protected:

@@ -14,6 +14,7 @@
 #include "../../orchestrator/vm/src/vm_internal.hpp"
 #include "cinergy/vm/libvirt_daemon.hpp"
 #include "cinergy/vm/vm.hpp"
+#include "fake_host.hpp"
 #include "temp_dir.hpp"
 
 namespace cinergy::vm::detail {
@@ -56,35 +57,6 @@ TEST(VmParse, PidFile) {
   EXPECT_FALSE(parse_pid("0\n", "f"));
   EXPECT_FALSE(parse_pid("-5\n", "f"));
 }
-
-// A fake host: /proc/<pid>/{stat,cgroup,cmdline,task}, a cgroup2 root, the
-// libvirt run dir.
-struct FakeHost {
-  TempDir dir;
-  HostPaths paths;
-  FakeHost() {
-    paths.proc_root = dir.path() / "proc";
-    paths.libvirt_run_dir = dir.path() / "run/libvirt/qemu";
-    paths.cgroup2_root = dir.path() / "cgroup";
-    paths.mountinfo = dir.path() / "mountinfo";
-    std::filesystem::create_directories(paths.proc_root);
-    std::filesystem::create_directories(paths.libvirt_run_dir);
-    std::filesystem::create_directories(paths.cgroup2_root);
-  }
-  void process(int pid, const std::string& comm, char state, const std::string& cgroup2,
-               const std::string& cmdline = "") {
-    auto p = std::to_string(pid);
-    dir.write("proc/" + p + "/stat", p + " (" + comm + ") " + state + " 1 1 1\n");
-    dir.write("proc/" + p + "/cgroup", "1:cpu:/x\n0::" + cgroup2 + "\n");
-    dir.write("proc/" + p + "/cmdline", cmdline);
-  }
-  void libvirt_domain(const std::string& name, int pid, const std::string& scope) {
-    dir.write("run/libvirt/qemu/" + name + ".pid", std::to_string(pid));
-    process(pid, "qemu-system-x86", 'S', scope + "/emulator");
-    for (auto child : {"emulator", "vcpu0", "vcpu1", "vcpu2"})
-      std::filesystem::create_directories(paths.cgroup2_root / scope.substr(1) / child);
-  }
-};
 
 TEST(VmHost, CgroupOfPidOnFakeTree) {
   FakeHost host;

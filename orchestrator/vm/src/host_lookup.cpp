@@ -15,6 +15,7 @@
 
 #include "cinergy/common/cgroup.hpp"
 #include "cinergy/common/files.hpp"
+#include "cinergy/common/proc_stat.hpp"
 #include "cinergy/common/text.hpp"
 #include "vm_internal.hpp"
 
@@ -84,6 +85,12 @@ bool pid_alive(const HostPaths& paths, int pid) {
   auto paren = stat->rfind(')');  // state follows the last ')' of "pid (comm) S ..."
   return paren != std::string::npos && paren + 2 < stat->size() && (*stat)[paren + 2] != 'Z' &&
          (*stat)[paren + 2] != 'X';
+}
+
+std::optional<double> process_start_unix_s(const HostPaths& paths, int pid) {
+  const auto st = read_proc_stat(paths.proc_root / std::to_string(pid) / "stat");
+  if (!st) return std::nullopt;
+  return ticks_to_unix_s(paths.proc_root, st->start_ticks);
 }
 
 std::vector<int> find_qemu_by_name(const HostPaths& paths, std::string_view name) {

@@ -8,8 +8,8 @@
 namespace cinergy::vm::detail {
 
 namespace {
-
 void silent(void*, virErrorPtr) {}
+}  // namespace
 
 void silence_libvirt() {
   static std::once_flag once;
@@ -18,8 +18,6 @@ void silence_libvirt() {
     virSetErrorFunc(nullptr, silent);
   });
 }
-
-}  // namespace
 
 std::string libvirt_error() {
   const char* message = virGetLastErrorMessage();

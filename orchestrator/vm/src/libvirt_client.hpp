@@ -14,6 +14,10 @@
 
 namespace cinergy::vm::detail {
 
+// virInitialize() and libvirt's default error printing to stderr turned off,
+// once per process (every connection of this library calls it).
+void silence_libvirt();
+
 // libvirt's last error message of this thread ("unknown libvirt error" if none).
 std::string libvirt_error();
 

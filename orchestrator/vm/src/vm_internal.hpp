@@ -57,6 +57,9 @@ Result<fs::path> cgroup2_root(const HostPaths& paths);
 // The VM cgroup (absolute, under the cgroup2 root) of qemu process `pid`.
 Result<fs::path> vm_cgroup_of_pid(const HostPaths& paths, int pid);
 bool pid_alive(const HostPaths& paths, int pid);
+// When process `pid` started, Unix time in s: field 22 of PROC/PID/stat
+// (clock ticks since boot) plus PROC/stat's btime. nullopt when unreadable.
+std::optional<double> process_start_unix_s(const HostPaths& paths, int pid);
 // PIDs of qemu processes started with `-name NAME[,...]` (plain qemu, no libvirt).
 std::vector<int> find_qemu_by_name(const HostPaths& paths, std::string_view name);
 

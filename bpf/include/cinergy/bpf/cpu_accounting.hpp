@@ -23,6 +23,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cinergy/common/error.hpp"
@@ -77,10 +78,26 @@ class CpuAccounting {
 
   // Setup, not for the hot loop. Resolves the target, registers it (and, for a
   // cgroup, its whole subtree) and returns the subject's index. Errors name
-  // the cgroup path / pid / tid that does not exist.
+  // the cgroup path / pid / tid that does not exist. The index is the
+  // subject's handle until remove_subject(); the lowest free index is used,
+  // so an index freed by remove_subject() may be handed out again. The new
+  // subject's series are appended after those of the others and start at 0.
   virtual Result<std::size_t> add_subject(const SubjectSpec& spec) = 0;
 
-  // All series, in the order read() fills them. Stable after the last add_subject().
+  // Setup, not for the hot loop. Stops accounting for a subject that comes
+  // and goes (a VM that stopped, a cgroup removed, a daemon's subject list
+  // changing): its series leave series() (the others keep their relative
+  // order, their values and their subject index; the indices of the series
+  // after its own shift down) and what it held is freed: its BPF slots and
+  // table entries (directories the kernel created under it included), its
+  // open files, its index. So a long-running caller can add and remove
+  // subjects without bound (the bpf backend holds at most 1023 slots at
+  // once). A subject whose cgroup or task is already gone is removed the
+  // same way. Error: no such subject (never added, or already removed).
+  virtual Result<void> remove_subject(std::size_t subject_index) = 0;
+
+  // All series, in the order read() fills them. Changes only in
+  // add_subject() and remove_subject(): size read()'s span after those.
   [[nodiscard]] virtual const std::vector<SeriesInfo>& series() const = 0;
 
   // Logical CPUs covered by cpu_busy_ns (index = CPU number).
@@ -114,6 +131,13 @@ class CpuAccounting {
   // that ended keeps its last value.
   [[nodiscard]] virtual bool subject_alive(std::size_t subject_index) const = 0;
 };
+
+// The directory a cgroup target names under `cgroup2_root`, as add_subject
+// resolves it: an absolute path under the root, a path relative to it, or a
+// cgroup path as /proc/PID/cgroup prints it ("/machine/x"). Empty when the
+// target is invalid (empty, ".." components). Pure: no file system access.
+std::filesystem::path resolve_cgroup_target(const std::filesystem::path& cgroup2_root,
+                                            std::string_view target);
 
 // Opens the backend named in options.backend. "auto" never fails because BPF
 // is missing: it falls back to procfs and says why in fallback_reason().

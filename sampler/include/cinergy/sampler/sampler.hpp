@@ -28,6 +28,7 @@
 // failed (TraceWriter::closed_figures).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -67,6 +68,14 @@ struct SamplerConfig {
   // Where the online CPUs are listed (the invariants' and host busy % denominator).
   std::filesystem::path sysfs_cpu_root = "/sys/devices/system/cpu";
 };
+
+// The queue a long recording wants at `rate_hz`: at least 5 s of samples
+// (the writer thread may be starved that long on a loaded host), never less
+// than the default.
+inline std::size_t queue_samples_for(double rate_hz) {
+  return std::max<std::size_t>(SamplerConfig{}.queue_samples,
+                               static_cast<std::size_t>(rate_hz * 5));
+}
 
 // One cumulative reading, as seen by consumers of Sampler::latest().
 struct Snapshot {
@@ -109,9 +118,9 @@ struct Summary {
   std::vector<DomainSummary> domains;
   std::vector<SubjectSummary> subjects;
   std::optional<double> host_busy_pct;  // the online CPUs, from the accounting's per-CPU busy ns
-  InvariantCounts invariants;           // every pair of consecutive samples checked (invariants.hpp)
-  std::vector<std::string> notes;       // e.g. a subject whose cgroup disappeared
-  nlohmann::json to_json() const;       // the `cinergy record --json` object's core fields
+  InvariantCounts invariants;      // every pair of consecutive samples checked (invariants.hpp)
+  std::vector<std::string> notes;  // e.g. a subject whose cgroup disappeared
+  nlohmann::json to_json() const;  // the `cinergy record --json` object's core fields
 };
 
 class EnergySource;  // sampler/energy_source.hpp
@@ -119,7 +128,10 @@ class EnergySource;  // sampler/energy_source.hpp
 class Sampler {
  public:
   // Takes ownership of the source; the accounting object may be null (no
-  // subjects, no per-CPU busy) and must outlive the sampler.
+  // subjects, no per-CPU busy) and must outlive the sampler. Its subjects
+  // must not change from here on (the trace's columns are fixed, and only
+  // the sampling thread reads it): a caller whose subjects come and go
+  // (cinergy serve) reads its own accounting and gives the sampler none.
   static Result<std::unique_ptr<Sampler>> create(std::unique_ptr<EnergySource> source,
                                                  bpf::CpuAccounting* accounting,
                                                  SamplerConfig config);
