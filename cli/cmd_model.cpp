@@ -138,6 +138,8 @@ int run_evaluate(const CommonFlags& f, const std::string& out_dir) {
               fmt_num(e["binned_mape_pct"], "{:.2f}").c_str(), e["binned"].size());
   for (const auto& [k, why] : e["null_reasons"].items())
     std::printf("%s: n/a (%s)\n", k.c_str(), why.get<std::string>().c_str());
+  if (const auto note = m::extrapolation_note(e); !note.empty())
+    std::printf("WARNING: %s\n", note.c_str());
   return 0;
 }
 

@@ -9,6 +9,7 @@
 
 #include "cinergy/common/command_line.hpp"
 #include "cinergy/model/analyze.hpp"
+#include "cinergy/model/estimate.hpp"
 #include "cinergy/model/host_model.hpp"
 #include "cinergy/orchestrator/manifest.hpp"
 #include "cinergy/orchestrator/run.hpp"
@@ -187,6 +188,7 @@ std::string accuracy_line(const std::string& method, const nlohmann::json& ev, b
   if (ev.value("n", 0) == 0)
     if (const auto r = ev.find("null_reasons"); r != ev.end() && r->contains("rmse_w"))
       line += " (" + (*r)["rmse_w"].get<std::string>() + ")";
+  if (const auto note = model::extrapolation_note(ev); !note.empty()) line += "; " + note;
   if (simulated) line += " (SIMULATED power)";
   return line;
 }
@@ -230,8 +232,8 @@ void analyze_run(const orch::RunResult& run) {
   std::string noisy;
   if (const auto ph = run.manifest.find("phases"); ph != run.manifest.end() && ph->is_array())
     for (const auto& p : *ph)
-      if (const auto o = p.find("other_cpu_pct"); o != p.end() && o->is_object() &&
-                                                  o->value("mean", 0.0) > orch::kOtherCpuWarnPct)
+      if (const auto o = p.find("other_cpu_pct");
+          o != p.end() && o->is_object() && o->value("mean", 0.0) > orch::kOtherCpuWarnPct)
         noisy += fmt::format("{}{} {:.1f} %", noisy.empty() ? "" : ", ", p.value("phase", "?"),
                              o->value("mean", 0.0));
   if (!noisy.empty())

@@ -17,6 +17,9 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // The notebook rejects a nearest ground-truth share more than this above.
 constexpr double kMatchTolerancePct = 0.001;
 constexpr int kBins = 10;
+// A VM share further than this outside the curves' fitted load range counts
+// as an extrapolated estimate (points of host load).
+constexpr double kExtrapolationSlackPct = 5.0;
 constexpr const char* kMatching =
     "nearest ground-truth VM share, rejected only when it lies more than 0.001 points above "
     "(the notebook's find_nearest)";
@@ -310,6 +313,27 @@ Result<nlohmann::json> evaluate(const HostModel& model, const std::vector<Estima
          "the matched ground-truth window's measured power (its noise included; the interval "
          "is for the noise-free isolated power)"}};
   }
+  // Estimates read the curves outside the load range they were fitted on
+  // (a host kept busy by other work fits its curves near 100 % only): how
+  // many, so that such figures never pass for measured ones.
+  double fit_lo = 100, fit_hi = 0;
+  for (const auto& c : model.curves) {
+    fit_lo = std::min(fit_lo, c.fit.x_lo);
+    fit_hi = std::max(fit_hi, c.fit.x_hi);
+  }
+  std::size_t outside = 0, finite = 0;
+  for (const auto& e : cloud) {
+    if (!std::isfinite(e.isolated_w)) continue;
+    ++finite;
+    if (e.share_pct < fit_lo - kExtrapolationSlackPct ||
+        e.share_pct > fit_hi + kExtrapolationSlackPct)
+      ++outside;
+  }
+  if (!model.curves.empty())
+    j["extrapolated"] = {{"fit_range_pct", {json_number(fit_lo), json_number(fit_hi)}},
+                         {"slack_pct", kExtrapolationSlackPct},
+                         {"n", outside},
+                         {"of", finite}};
   const std::size_t n = truth.size();
   j["n"] = n;
   if (n == 0) {
@@ -399,6 +423,17 @@ Result<nlohmann::json> evaluate(const HostModel& model, const std::vector<Estima
   }
   j["null_reasons"] = std::move(reasons);
   return j;
+}
+
+std::string extrapolation_note(const nlohmann::json& evaluation) {
+  const auto x = evaluation.find("extrapolated");
+  if (x == evaluation.end() || x->value("n", 0) == 0) return "";
+  const auto& range = (*x)["fit_range_pct"];
+  if (!range[0].is_number() || !range[1].is_number()) return "";
+  return fmt::format(
+      "{} of {} estimates EXTRAPOLATED (VM share outside the fitted load range {:.1f} to {:.1f} "
+      "%)",
+      x->value("n", 0), x->value("of", 0), range[0].get<double>(), range[1].get<double>());
 }
 
 }  // namespace cinergy::model

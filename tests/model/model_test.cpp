@@ -354,6 +354,43 @@ TEST(Evaluate, NoMatchGivesNullsWithReasonsNotNaN) {
   EXPECT_THAT(e3.error().message, HasSubstr("gt.csv: needs 'vm' and 'package-global-watt'"));
 }
 
+// Curves fitted on [0, 50] % of host load: estimates at 54 % and within are
+// read where the curves were fitted; at 56 % and beyond they are counted
+// and said extrapolated.
+TEST(Evaluate, CountsEstimatesOutsideTheFittedLoadRange) {
+  auto m = two_curve_model();
+  auto gt = parse_long_csv(
+      "timestamp,domain,measure\n2,vm,10\n2,package-global-watt,12\n4,vm,20\n4,package-global-watt,"
+      "14\n",
+      "gt.csv");
+  ASSERT_TRUE(gt);
+  std::vector<EstimateRow> rows(3);
+  rows[0].share_pct = 1.0;
+  rows[1].share_pct = 54.0;
+  rows[2].share_pct = 56.0;
+  for (auto& r : rows) r.isolated_w = 11;
+  auto e = evaluate(m, rows, *gt);
+  ASSERT_TRUE(e);
+  const auto& x = (*e)["extrapolated"];
+  EXPECT_EQ(x["n"], 1);
+  EXPECT_EQ(x["of"], 3);
+  EXPECT_DOUBLE_EQ(x["fit_range_pct"][0].get<double>(), 0.0);
+  EXPECT_DOUBLE_EQ(x["fit_range_pct"][1].get<double>(), 50.0);
+  EXPECT_EQ(extrapolation_note(*e),
+            "1 of 3 estimates EXTRAPOLATED (VM share outside the fitted load range 0.0 to 50.0 %)");
+  // Curves fitted near full load only (a host kept busy by other work).
+  for (auto& c : m.curves) c.fit.x_lo = 98.0, c.fit.x_hi = 100.0;
+  auto busy = evaluate(m, rows, *gt);
+  ASSERT_TRUE(busy);
+  EXPECT_EQ((*busy)["extrapolated"]["n"], 3);
+  rows.resize(1);
+  rows[0].share_pct = 99.0;
+  auto inside = evaluate(m, rows, *gt);
+  ASSERT_TRUE(inside);
+  EXPECT_EQ((*inside)["extrapolated"]["n"], 0);
+  EXPECT_EQ(extrapolation_note(*inside), "");
+}
+
 TEST(Analyze, WritesTheThreeFilesPerMethod) {
   test::TempDir dir;
   write_paper_dataset(dir);

@@ -57,10 +57,18 @@ Result<void> write_estimate_csv(const std::vector<EstimateRow>& rows,
 // in its dtypes (paper::metrics). And a binned comparison. Undefined
 // metrics are null, with the reason under "null_reasons". With intervals
 // (Cinergy): "interval" = {nominal_pct 90, coverage_pct: the share of
-// matched windows whose ground-truth power lies in it, mean_halfwidth_w}. Errors: ground
+// matched windows whose ground-truth power lies in it, mean_halfwidth_w}.
+// "extrapolated" = {fit_range_pct [lo, hi] of the curves, slack_pct 5, n:
+// the estimates whose VM share lies more than slack_pct outside it, of: the
+// estimates}: figures read off a curve where it was never fitted. Errors: ground
 // truth without `vm` or `package-global-watt`, or no usable row.
 Result<nlohmann::json> evaluate(const HostModel& model, const std::vector<EstimateRow>& cloud,
                                 const Table& groundtruth);
+
+// "N of M estimates EXTRAPOLATED (VM share outside the fitted load range LO
+// to HI %)" from an evaluation object, or "" when none is: the one wording
+// of evaluate's and run's outputs.
+std::string extrapolation_note(const nlohmann::json& evaluation);
 
 // Fit, estimate of the cloud-like scenario and evaluation of one method,
 // in memory: what analyze() (analyze.hpp) writes, and what `cinergy
