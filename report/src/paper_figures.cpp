@@ -27,6 +27,18 @@ std::string chart_id(const HostFigures& h, const char* figure) {
                        : fmt::format("paper-{}-{}", figure, h.key);
 }
 
+// One host's chart of `figure`: its id, its container (the page's prefix +
+// figure), its size and title; the caller adds labels, note and series.
+XyChart host_chart(const HostFigures& h, const char* figure, const std::string& container,
+                   bool small, std::string title) {
+  XyChart c;
+  c.id = chart_id(h, figure);
+  c.container = container + figure;
+  c.small = small;
+  c.title = std::move(title);
+  return c;
+}
+
 // A figure the host has no data for: a line of text in its place.
 json placeholder(const HostFigures& h, const char* figure, const std::string& container,
                  const std::string& title, const std::string& why) {
@@ -100,11 +112,7 @@ json isolated_figure(const HostFigures& h, const std::string& container, bool sm
   // The notebook's f_50(0) x (1 - vm_vcpus / host_threads), taken off all.
   const double idle = h.paper->power_w(0.0, 50.0);
   const double not_owed = idle * (1.0 - static_cast<double>(h.vm_vcpus) / h.threads);
-  XyChart c;
-  c.id = chart_id(h, "isolated");
-  c.container = container + "isolated";
-  c.small = small;
-  c.title = title;
+  XyChart c = host_chart(h, "isolated", container, small, title);
   c.x_label = "VM load (% of one CPU)";
   c.y_label = "W";
   c.note = fmt::format(
@@ -139,11 +147,7 @@ json boxes_figure(const HostFigures& h, const std::string& container, bool small
   const auto* w = h.groundtruth->column("package-global-watt");
   for (std::size_t r : h.groundtruth->complete_rows({"vm", "package-global-watt"}))
     bins[static_cast<long long>(std::floor((*vm)[r] / kBinPct))].push_back((*w)[r]);
-  XyChart c;
-  c.id = chart_id(h, "boxes");
-  c.container = container + "boxes";
-  c.small = small;
-  c.title = title;
+  XyChart c = host_chart(h, "boxes", container, small, title);
   c.x_label = "VM load (% of one CPU, bins of 50 %)";
   c.y_label = "W";
   c.note =
@@ -198,11 +202,7 @@ json exclude_figure(const HostFigures& h, const std::string& container, bool sma
                             std::string("exclude_beyond: the paper's step-50 fit with and without");
   if (h.training50 == nullptr)
     return placeholder(h, "exclude", container + "exclude", title, "no training-50 file");
-  XyChart c;
-  c.id = chart_id(h, "exclude");
-  c.container = container + "exclude";
-  c.small = small;
-  c.title = title;
+  XyChart c = host_chart(h, "exclude", container, small, title);
   c.x_label = "host load (%)";
   c.y_label = "package-global (W)";
   Points pts;
@@ -253,11 +253,7 @@ json tdbu_figure(const HostFigures& h, const std::string& container, bool small,
       h.key.empty() ? "" : h.name + ": ", lo * 100, hi * 100);
   if (h.vm_vcpus <= 0)
     return placeholder(h, figure, container + figure, title, "the VM's vCPUs are unknown");
-  XyChart c;
-  c.id = chart_id(h, figure);
-  c.container = container + figure;
-  c.small = small;
-  c.title = title;
+  XyChart c = host_chart(h, figure, container, small, title);
   c.x_label = "host load (%)";
   c.y_label = "W";
   Points bu, td_paper, td_cinergy;
@@ -286,11 +282,7 @@ json tdbu_figure(const HostFigures& h, const std::string& container, bool small,
 json ratio_figure_of(const HostFigures& h, const std::string& container, bool small) {
   const std::string title = (h.key.empty() ? "" : h.name + ": ") +
                             std::string("Cinergy ratio against host load, with its polynomial");
-  XyChart c;
-  c.id = chart_id(h, "ratio");
-  c.container = container + "ratio";
-  c.small = small;
-  c.title = title;
+  XyChart c = host_chart(h, "ratio", container, small, title);
   c.x_label = "host load (%)";
   c.y_label = "bottom-up / top-down";
   std::vector<std::string> notes;
