@@ -118,6 +118,23 @@ std::vector<int> load_bin_groups(std::span<const double> x, int bins) {
   return out;
 }
 
+// In-sample RMSE, MAE and R2 (NaN when y does not vary) of fit.poly on (x, y),
+// y's mean `mean_y`.
+void set_in_sample_metrics(PolyFit& fit, std::span<const double> x, std::span<const double> y,
+                           double mean_y) {
+  const std::size_t n = y.size();
+  double ss_res = 0, ss_tot = 0, abs_sum = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double e = y[i] - fit.poly(x[i]);
+    ss_res += e * e;
+    abs_sum += std::abs(e);
+    ss_tot += (y[i] - mean_y) * (y[i] - mean_y);
+  }
+  fit.rmse = std::sqrt(ss_res / static_cast<double>(n));
+  fit.mae = abs_sum / static_cast<double>(n);
+  fit.r2 = ss_tot > 0 ? 1.0 - ss_res / ss_tot : kNaN;
+}
+
 // Fewer than 3 load levels: no degree can be told from noise by holding
 // levels out. The curve is then the least-squares line (2 or more distinct
 // loads) or the mean power (1 load), and the note says so; a line that
@@ -151,16 +168,7 @@ PolyFit fit_few_levels(std::span<const double> x, std::span<const double> y, std
       fmt::format("{}: too few to choose a degree by cross-validation; {} (no degree search){}",
                   why, out.degree == 1 ? "the least-squares line" : "the mean power",
                   falls ? "; it falls with load: the data contradicts a power curve" : "");
-  double ss_res = 0, ss_tot = 0, abs_sum = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    const double e = y[i] - out.poly(x[i]);
-    ss_res += e * e;
-    abs_sum += std::abs(e);
-    ss_tot += (y[i] - my) * (y[i] - my);
-  }
-  out.rmse = std::sqrt(ss_res / static_cast<double>(n));
-  out.mae = abs_sum / static_cast<double>(n);
-  out.r2 = ss_tot > 0 ? 1.0 - ss_res / ss_tot : kNaN;
+  set_in_sample_metrics(out, x, y, my);
   return out;
 }
 
@@ -401,16 +409,7 @@ Result<PolyFit> fit_polynomial(std::span<const double> x, std::span<const double
   double sum_y = 0;
   for (double v : y) sum_y += v;
   const double mean_y = sum_y / static_cast<double>(n);
-  double ss_res = 0, ss_tot = 0, abs_sum = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    const double e = y[i] - out.poly(x[i]);
-    ss_res += e * e;
-    abs_sum += std::abs(e);
-    ss_tot += (y[i] - mean_y) * (y[i] - mean_y);
-  }
-  out.rmse = std::sqrt(ss_res / static_cast<double>(n));
-  out.mae = abs_sum / static_cast<double>(n);
-  out.r2 = ss_tot > 0 ? 1.0 - ss_res / ss_tot : kNaN;
+  set_in_sample_metrics(out, x, y, mean_y);
   return out;
 }
 
