@@ -18,6 +18,16 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// tests/report/check_report.sh on `html`, its screenshot to `shot` (removed
+// first): its exit status (77: no chromium), or -1 when it did not exit.
+int check_in_chromium(const fs::path& html, const fs::path& shot) {
+  fs::remove(shot);
+  const std::string cmd =
+      std::string(CINERGY_CHECK_SCRIPT) + " " + html.string() + " " + shot.string();
+  const int rc = std::system(cmd.c_str());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
 TEST(ReportBrowser, FixtureAt1kHzRendersInChromium) {
   if (!fs::exists("/usr/bin/chromium"))
     GTEST_SKIP() << "/usr/bin/chromium missing (scripts/install-deps.sh installs it)";
@@ -40,13 +50,10 @@ TEST(ReportBrowser, FixtureAt1kHzRendersInChromium) {
   std::printf("report: %s, %ju bytes, written in %.0f ms\n", html.c_str(),
               static_cast<std::uintmax_t>(fs::file_size(html)), ms);
   const fs::path shot = art / "fixture-1khz-report.png";
-  fs::remove(shot);
-  const std::string cmd =
-      std::string(CINERGY_CHECK_SCRIPT) + " " + html.string() + " " + shot.string();
-  const int rc = std::system(cmd.c_str());
-  ASSERT_TRUE(WIFEXITED(rc));
-  if (WEXITSTATUS(rc) == 77) GTEST_SKIP() << "chromium missing";
-  EXPECT_EQ(WEXITSTATUS(rc), 0) << "check_report.sh failed (reason above)";
+  const int rc = check_in_chromium(html, shot);
+  ASSERT_GE(rc, 0) << "check_report.sh did not exit";
+  if (rc == 77) GTEST_SKIP() << "chromium missing";
+  EXPECT_EQ(rc, 0) << "check_report.sh failed (reason above)";
   EXPECT_TRUE(fs::exists(shot));
 }
 
@@ -66,13 +73,10 @@ TEST(CompareBrowser, TwoHostsRenderInChromium) {
   auto r = cinergy::report::write_compare({{{a, std::nullopt}, {b, std::nullopt}}, {}}, html);
   ASSERT_TRUE(r.has_value()) << r.error().what();
   const fs::path shot = art / "compare-report.png";
-  fs::remove(shot);
-  const std::string cmd =
-      std::string(CINERGY_CHECK_SCRIPT) + " " + html.string() + " " + shot.string();
-  const int rc = std::system(cmd.c_str());
-  ASSERT_TRUE(WIFEXITED(rc));
-  if (WEXITSTATUS(rc) == 77) GTEST_SKIP() << "chromium missing";
-  EXPECT_EQ(WEXITSTATUS(rc), 0) << "check_report.sh failed (reason above)";
+  const int rc = check_in_chromium(html, shot);
+  ASSERT_GE(rc, 0) << "check_report.sh did not exit";
+  if (rc == 77) GTEST_SKIP() << "chromium missing";
+  EXPECT_EQ(rc, 0) << "check_report.sh failed (reason above)";
   EXPECT_TRUE(fs::exists(shot));
 }
 
