@@ -14,22 +14,18 @@
 
 #include "cinergy/model/analyze.hpp"
 #include "cinergy/model/host_model.hpp"
+#include "cli_support.hpp"
 #include "fixture.hpp"
 #include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using cinergy::test::FixtureOptions;
+using cinergy::test::run_cli;
+using cinergy::test::slurp;
 using cinergy::test::TempDir;
 using ::testing::HasSubstr;
 
 namespace {
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 nlohmann::json script_json(const std::string& html, const std::string& id) {
   const std::string open = "<script type=application/json id=" + id + ">";
@@ -155,17 +151,6 @@ TEST(WriteCompare, ErrorsNameTheDirectoryOrFile) {
 }
 
 // ---- CLI ----
-struct Run {
-  int code;
-  std::string out, err;
-};
-Run run_cli(const std::string& args, const TempDir& dir) {
-  const fs::path o = dir.path() / "stdout.txt", e = dir.path() / "stderr.txt";
-  const std::string cmd =
-      std::string(CINERGY_BINARY_DIR) + "/cinergy " + args + " >" + o.string() + " 2>" + e.string();
-  const int rc = std::system(cmd.c_str());
-  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, slurp(o), slurp(e)};
-}
 
 TEST(CompareCli, JsonSummaryAndOneLineErrors) {
   TwoHosts h;
@@ -200,7 +185,7 @@ TEST(CompareCli, JsonSummaryAndOneLineErrors) {
               h.dir);
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.err, HasSubstr("\nwarning: skipped " + (h.dir.path() / "nope").string() +
-                              ": not a directory"));
+                               ": not a directory"));
   std::size_t warnings = 0;
   for (std::size_t at = r.err.find("warning:"); at != std::string::npos;
        at = r.err.find("warning:", at + 1))

@@ -16,6 +16,7 @@
 #include "cinergy/model/dataset.hpp"
 #include "cinergy/model/host_model.hpp"
 #include "cinergy/sampler/trace_writer.hpp"
+#include "cli_support.hpp"
 #include "fixture.hpp"
 #include "temp_dir.hpp"
 #include "trace.hpp"
@@ -23,16 +24,11 @@
 namespace fs = std::filesystem;
 using cinergy::report::write_report;
 using cinergy::test::FixtureOptions;
+using cinergy::test::run_cli;
+using cinergy::test::slurp;
 using cinergy::test::TempDir;
 
 namespace {
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 bool contains(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();
@@ -682,17 +678,6 @@ TEST(PlanLevels, Table) {
 }
 
 // ---- CLI ----
-struct Run {
-  int code;
-  std::string out, err;
-};
-Run run_cli(const std::string& args, const TempDir& dir) {
-  const fs::path o = dir.path() / "stdout.txt", e = dir.path() / "stderr.txt";
-  const std::string cmd =
-      std::string(CINERGY_BINARY_DIR) + "/cinergy " + args + " >" + o.string() + " 2>" + e.string();
-  const int rc = std::system(cmd.c_str());
-  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, slurp(o), slurp(e)};
-}
 
 TEST(ReportCli, BadPathIsOneLineAndNonZero) {
   TempDir dir;
