@@ -100,8 +100,7 @@ static __always_inline void add_slice(struct cinergy_cpu_acct* a, const __u32 sl
   a->slot_ns[slots[CINERGY_SLOT_TID] & (CINERGY_MAX_SLOTS - 1)] += d;
 }
 
-static __always_inline struct cinergy_id_entry* id_entry(struct cinergy_id_entry* table,
-                                                         __u32 id) {
+static __always_inline struct cinergy_id_entry* id_entry(struct cinergy_id_entry* table, __u32 id) {
   return &table[id & id_index_mask & (CINERGY_ID_TABLE_SIZE - 1)];
 }
 
@@ -200,12 +199,13 @@ int BPF_PROG(cinergy_sched_switch, bool preempt, struct task_struct* prev, struc
   /* The clock for running slices and busy time: the run queue clock that
    * __schedule() has just updated (free to read; prev ran here, so
    * prev->se.cfs_rq->rq is this CPU's rq, no ksym needed;
-   * CONFIG_FAIR_GROUP_SCHED). bpf_ktime_get_ns() (CLOCK_MONOTONIC) is read
-   * only for the calibration pair user space converts its "now" with, once
-   * per CPU per sample. With use_rq_clock = 0, or without that field, ktime
-   * throughout. Completed slices need no clock: see cpu_account.h. */
+   * CONFIG_FAIR_GROUP_SCHED), checked against bpf_ktime_get_ns()
+   * (CLOCK_MONOTONIC) through this CPU's pair: when __schedule() skipped the
+   * update, the switch is timed at the corrected instant (cpu_account.h,
+   * "Stale run queue clock"). With use_rq_clock = 0, or without that field,
+   * ktime throughout. Completed slices need no clock: see cpu_account.h. */
   __u32 rq_mode = use_rq_clock && bpf_core_field_exists(prev->se.cfs_rq);
-  __u64 now = 0, now_task = 0, mono = 0;
+  __u64 now = 0, now_task = 0;
   if (rq_mode) {
     struct rq* rq = prev->se.cfs_rq->rq;
     if (rq) {
@@ -215,18 +215,30 @@ int BPF_PROG(cinergy_sched_switch, bool preempt, struct task_struct* prev, struc
       rq_mode = 0;
     }
   }
-  if (!rq_mode || r->calib_seen != want_calib) mono = bpf_ktime_get_ns();
+  /* CLOCK_MONOTONIC is read (~50 ns on this VM) where it is needed: busy
+   * runs, the pair user space asked for, and switches whose prev stays
+   * runnable (preempted: where a wakeup asks for the switch, so where the
+   * clock update was skipped). A prev that blocks had __schedule() update
+   * the clock for it: no check. */
+  __u32 read_mono = !rq_mode || need_busy || prev_state == 0 || r->calib_seen != want_calib;
+  __u64 mono = read_mono ? bpf_ktime_get_ns() : 0;
   if (!rq_mode) now = now_task = mono;
 
   __u64 seq = r->seq;
   *(volatile __u64*)&r->seq = seq + 1;
   barrier();
 
-  if (r->calib_seen != want_calib) {
-    r->calib_clock_ns = now;
-    r->calib_task_ns = now_task;
-    r->calib_mono_ns = mono;
+  __u64 stale = 0;
+  if (read_mono) {
+    stale = cinergy_offer_pair(r, now, mono);
     r->calib_seen = want_calib;
+  }
+  r->calib_task_ns = r->calib_clock_ns - (now - now_task);
+  if (stale) {
+    now += stale;
+    now_task += stale;
+    r->stale_n += 1;
+    r->stale_ns += stale;
   }
   if (prev_tracked || (paired && r->cur_tracked)) {
     /* The slice prev ran up to now, from the scheduler's own per-task
@@ -250,14 +262,15 @@ int BPF_PROG(cinergy_sched_switch, bool preempt, struct task_struct* prev, struc
       if (r->cur_tracked) add_slice(a, r->cur_slot, split_ns - base);
       base = split_ns;
     }
-    if (prev_tracked) add_slice(a, pv, sum > base ? sum - base : 0);
+    /* The kernel's figure for prev ends at the stale clock; prev ran on. */
+    if (prev_tracked) add_slice(a, pv, (sum > base ? sum - base : 0) + stale);
   }
   if (need_busy) {
     if (!r->initialized)
       r->initialized = 1; /* first switch seen here: the busy clock starts now */
     else if (prev_busy)
-      r->busy_ns += now - r->busy_since_ns;
-    r->busy_since_ns = now;
+      r->busy_ns += mono - r->busy_since_ns;
+    r->busy_since_ns = mono;
     r->busy = next_busy;
   }
 
@@ -269,7 +282,9 @@ int BPF_PROG(cinergy_sched_switch, bool preempt, struct task_struct* prev, struc
   r->cur_gen = gen;
   if (next_tracked) {
     r->switched_in_ns = now_task;
-    r->cur_sum_ns = next->se.sum_exec_runtime;
+    /* next's runtime will count from the stale clock: its slice here starts
+     * `stale` later. */
+    r->cur_sum_ns = next->se.sum_exec_runtime + stale;
   }
 
   barrier();
@@ -301,13 +316,13 @@ static __always_inline void adopt_current(void) {
   if (r->cur_task == (__u64)cur && r->cur_gen == gen) return;
   if (cur->pid == 0) {
     /* The switch to idle was not seen: the CPU has been idle since some
-     * moment after the row's last event. Its busy run ends now (the program
-     * clock from this CPU's calibration pair; the only clock read here). */
+     * moment after the row's last event. Its busy run ends now (busy time is
+     * on CLOCK_MONOTONIC; the only clock read here). */
     __u64 seq = r->seq;
     *(volatile __u64*)&r->seq = seq + 1;
     barrier();
-    if (r->busy && r->calib_mono_ns) {
-      __u64 now = r->calib_clock_ns + (bpf_ktime_get_ns() - r->calib_mono_ns);
+    if (r->busy) {
+      __u64 now = bpf_ktime_get_ns();
       if (now > r->busy_since_ns) r->busy_ns += now - r->busy_since_ns;
       r->busy_since_ns = now;
     }
@@ -327,8 +342,7 @@ static __always_inline void adopt_current(void) {
   slots_of(cur, nx);
   __u32 tracked = (nx[0] | nx[1] | nx[2]) != 0;
   __u32 same_task = r->cur_task == (__u64)cur;
-  if (same_task && nx[0] == r->cur_slot[0] && nx[1] == r->cur_slot[1] &&
-      nx[2] == r->cur_slot[2]) {
+  if (same_task && nx[0] == r->cur_slot[0] && nx[1] == r->cur_slot[1] && nx[2] == r->cur_slot[2]) {
     r->cur_gen = gen; /* the tables changed, not this task's slots */
     return;
   }
@@ -374,7 +388,13 @@ static __always_inline void adopt_current(void) {
     __u64 picked = cur->prio >= 100 ? cur->se.prev_sum_exec_runtime : sum;
     if (same_task) picked = from_sum; /* counts from the move (or now), see above */
     __u64 charged = sum > picked ? sum - picked : 0;
-    __u64 start = cur->se.exec_start;
+    __u64 start = cur->se.exec_start; /* task clock */
+    if (!use_rq_clock || !bpf_core_field_exists(cur->se.cfs_rq)) {
+      /* Slices are on CLOCK_MONOTONIC here, exec_start is not (it is the
+       * scheduler clock: seconds apart). Now minus what was charged: short by
+       * the run since the last update_curr (a tick at most), never long. */
+      start = bpf_ktime_get_ns();
+    }
     r->cur_sum_ns = picked;
     r->switched_in_ns = start > charged ? start - charged : 0;
   }

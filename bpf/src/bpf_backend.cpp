@@ -146,17 +146,40 @@ class BpfAccounting final : public CpuAccounting {
     busy_base_ = busy_now_;
   }
 
+  nlohmann::json diagnostics() const override {
+    std::uint64_t stale_n = 0, stale_ns = 0, unpaired = 0, adopted = 0;
+    for (std::size_t c = 0; c < ncpu_; ++c) {
+      const auto* row = reinterpret_cast<const volatile cinergy_cpu_row*>(&cpu(c)->row);
+      stale_n += row->stale_n;
+      stale_ns += row->stale_ns;
+      unpaired += row->unpaired;
+      adopted += row->adopted;
+    }
+    return {{"stale_clock_switches", stale_n},  {"stale_clock_corrected_ns", stale_ns},
+            {"unpaired_switch_outs", unpaired}, {"adopted_tasks", adopted},
+            {"reads_redone", redone_reads_},    {"reads_slow", slow_reads_},
+            {"rows_checked", row_checks_},      {"rows_unchecked", unchecked_rows_}};
+  }
+
   ~BpfAccounting() override {
     if (acct_ != nullptr) {
       // Switch-outs whose switch-in never reached the program (see
       // cpu_account.h): accounted from the scheduler's runtime, counted for
       // diagnosis.
-      std::uint64_t unpaired = 0, adopted = 0;
+      std::uint64_t unpaired = 0, adopted = 0, stale_n = 0, stale_ns = 0;
       for (std::size_t c = 0; c < ncpu_; ++c) {
         const auto* row = reinterpret_cast<const volatile cinergy_cpu_row*>(&cpu(c)->row);
         unpaired += row->unpaired;
         adopted += row->adopted;
+        stale_n += row->stale_n;
+        stale_ns += row->stale_ns;
       }
+      // Switches timed at the corrected instant because __schedule() skipped
+      // its clock update (cpu_account.h, "Stale run queue clock").
+      spdlog::debug(
+          "bpf accounting: {} switch(es) with a stale run queue clock, corrected by {} us "
+          "in all ({} us on average)",
+          stale_n, stale_ns / 1000, stale_n ? stale_ns / stale_n / 1000 : 0);
       spdlog::debug(
           "bpf accounting: {} tracked switch-out(s) without a seen switch-in, {} running "
           "tracked task(s) found by the timer instead; {} cgroup(s) created under subjects "
@@ -405,7 +428,7 @@ class BpfAccounting final : public CpuAccounting {
       clocks_[c].update(rows_[c]);
       const ClockNow at = clocks_[c].valid() ? clocks_[c].at(now) : any;
       add_running_slice(rows_[c], at.task_ns, std::span(slot_total_).first(used));
-      busy_now_[c] = busy_at(rows_[c], at.program_ns);
+      busy_now_[c] = busy_at(rows_[c], now);  // busy runs are on CLOCK_MONOTONIC
     }
     // Ask every CPU for a fresh pair at its next switch (one clock read each).
     std::atomic_ref<__u32>(skel_->bss->calib_request).fetch_add(1, std::memory_order_relaxed);

@@ -56,38 +56,32 @@ constexpr std::uint64_t elapsed_ns(std::uint64_t now_ns, std::uint64_t since_ns)
 
 // The program and task clocks "now" of one CPU, from a CLOCK_MONOTONIC "now".
 struct ClockNow {
-  std::uint64_t program_ns = 0;  // rq->clock domain: busy time
+  std::uint64_t program_ns = 0;  // rq->clock domain
   std::uint64_t task_ns = 0;     // rq->clock_task domain: running slices
 };
 
 // One CPU's conversion from CLOCK_MONOTONIC to its program and task clocks,
-// from the calibration pairs its row publishes. A pair reads rq->clock as
-// __schedule() last updated it and CLOCK_MONOTONIC a little later, so its
-// offset (mono - clock) is the true one plus a delay that is never negative
-// and becomes large when the vCPU is preempted in between. The estimate is
-// therefore the smallest offset seen, allowed to grow by kDriftPpm of the
-// time since (the two clocks' rates differ by NTP slew at most). The task
-// clock lags the program clock by the IRQ/steal time the kernel subtracts,
-// known exactly at each pair (both come from the same rq update).
+// from the calibration pair its row publishes (the program keeps the
+// freshest one: a pair read at a switch whose rq->clock was stale, or with
+// the vCPU preempted between the two reads, has a larger offset and is
+// refused; cinergy_offer_pair). The task clock lags the program clock by the
+// IRQ/steal time the kernel subtracts, known exactly at each handled switch
+// (both come from the same rq update).
 class ClockEstimate {
  public:
-  static constexpr double kDriftPpm = 200.0;
-  // A row's pair (calib_mono_ns 0: none yet). Idempotent for the same pair.
+  // A row's pair (calib_mono_ns 0: none yet). The program already keeps the
+  // freshest pair (cinergy_offer_pair, cpu_account.h) and times switches
+  // against it, so this takes the row's pair as it is: a second filter here
+  // would convert "now" with another offset than the program's. The task
+  // clock's lag is refreshed at every switch the program handles.
   void update(const RowSnapshot& r) {
-    if (r.calib_mono_ns == 0 || r.calib_mono_ns == pair_mono_) return;
-    const auto offset = static_cast<std::int64_t>(r.calib_mono_ns - r.calib_clock_ns);
-    if (pair_mono_ == 0) {
-      offset_ = offset;
-    } else {
-      const double since = static_cast<double>(r.calib_mono_ns - pair_mono_);
-      const auto allowed = offset_ + static_cast<std::int64_t>(since * kDriftPpm * 1e-6);
-      offset_ = std::min(offset, allowed);
-    }
+    if (r.calib_mono_ns == 0) return;
+    offset_ = static_cast<std::int64_t>(r.calib_mono_ns - r.calib_clock_ns);
     task_lag_ = r.calib_clock_ns > r.calib_task_ns ? r.calib_clock_ns - r.calib_task_ns : 0;
     pair_mono_ = r.calib_mono_ns;
   }
   [[nodiscard]] bool valid() const { return pair_mono_ != 0; }
-  // mono - program clock, ns: the smallest of the pairs taken in (with drift).
+  // mono - program clock, ns, of the row's pair.
   [[nodiscard]] std::int64_t offset_ns() const { return offset_; }
   [[nodiscard]] ClockNow at(std::uint64_t now_mono_ns) const {
     const auto program =
@@ -97,8 +91,8 @@ class ClockEstimate {
 
  private:
   std::int64_t offset_ = 0;      // mono - program clock
-  std::uint64_t task_lag_ = 0;   // program clock - task clock at the latest pair
-  std::uint64_t pair_mono_ = 0;  // calib_mono_ns of the latest pair taken in
+  std::uint64_t task_lag_ = 0;   // program clock - task clock at the latest handled switch
+  std::uint64_t pair_mono_ = 0;  // calib_mono_ns of the pair taken in
 };
 
 // From the freshest calibration pair among `rows` (the clocks advance at the

@@ -1,7 +1,6 @@
 // The sampling loop (one thread, absolute deadlines) and the writer thread,
 // connected by a lock-free SPSC queue of uint64_t words, `stride` words per
 // sample: [t_ns, energy_uj x domains, cpu_ns x series, busy_ns x cpus].
-#include "cinergy/common/topology.hpp"
 #include "cinergy/sampler/sampler.hpp"
 
 #include <pthread.h>
@@ -15,6 +14,7 @@
 #include <mutex>
 #include <thread>
 
+#include "cinergy/common/topology.hpp"
 #include "cinergy/sampler/energy_source.hpp"
 #include "cinergy/sampler/histogram.hpp"
 #include "cinergy/sampler/trace_writer.hpp"
@@ -67,6 +67,7 @@ nlohmann::json Summary::to_json() const {
   if (host_busy_pct) j["host"] = {{"busy_pct", r3(*host_busy_pct)}};
   j["invariants"] = invariants.to_json();
   if (!notes.empty()) j["notes"] = notes;
+  if (!accounting.empty()) j["accounting"] = accounting;
   return j;
 }
 
@@ -79,6 +80,7 @@ struct Sampler::Impl {
   std::unique_ptr<boost::lockfree::spsc_queue<std::uint64_t>> queue;
   std::optional<TraceWriter> trace;
   nlohmann::json meta;
+  nlohmann::json accounting_at_start;  // CpuAccounting::diagnostics() when sampling started
 
   std::thread loop_thread, writer_thread;
   std::atomic<bool> stop_loop{false}, loop_done{false};
@@ -229,6 +231,7 @@ Result<void> Sampler::start() {
   m.t0_mono = clock_ns(CLOCK_MONOTONIC) + 2'000'000;
   m.t0_real += 2'000'000;
   m.start_wall = m.t0_mono;
+  if (m.acc) m.accounting_at_start = m.acc->diagnostics();
   m.meta["t0_monotonic_ns"] = m.t0_mono;
   m.meta["t0_realtime_ns"] = m.t0_real;
   if (m.trace) {
@@ -446,6 +449,12 @@ Summary Sampler::stop(bool interrupted) {
   s.interrupted = interrupted;
   s.notes = m.notes;
   s.invariants = m.invariants->counts();
+  if (m.acc) {  // both threads have stopped; this trace's share of the counters
+    s.accounting = m.acc->diagnostics();
+    for (auto& [key, value] : s.accounting.items())
+      if (value.is_number_unsigned() && m.accounting_at_start.contains(key))
+        value = value.get<std::uint64_t>() - m.accounting_at_start[key].get<std::uint64_t>();
+  }
   const double span_s = m.first_t >= 0 ? static_cast<double>(m.last_t - m.first_t) / 1e9 : 0;
   auto snap = m.latest;
   for (std::size_t d = 0; d < m.nd; ++d) {

@@ -4,6 +4,8 @@
 
 #include <vector>
 
+#include "cpu_account.h"
+
 namespace cinergy::bpf::detail {
 namespace {
 
@@ -28,8 +30,7 @@ TEST(SlotTable, PlacementInADirectMappedTable) {
   };
   constexpr std::uint32_t kDead = 0xFFFFFFFFu;
   for (const auto& c : cases)
-    EXPECT_EQ((place_key<Entry, std::uint32_t>(std::span<const Entry>(t), c.key, 7, kDead)),
-              c.want)
+    EXPECT_EQ((place_key<Entry, std::uint32_t>(std::span<const Entry>(t), c.key, 7, kDead)), c.want)
         << c.key;
   // A removed key's entry is free again for a new key, but not empty: keys
   // that collided with it (in the overflow map) must stay reachable.
@@ -89,42 +90,73 @@ TEST(ReadMath, ClockConversionUsesTheFreshestPair) {
   EXPECT_EQ(clocks_now(rows, 1'000).program_ns, 60'100u);  // now before the pair: clamped
 }
 
-// A pair taken late (the vCPU preempted between the rq clock update and the
-// clock read) has a larger offset; the estimate keeps the smallest one seen,
-// letting it grow only by the allowed drift.
-TEST(ReadMath, ClockEstimateIgnoresLatePairs) {
+// The program's calibration (cpu_account.h, shared with the program): a pair
+// read at a switch whose rq->clock was stale has a larger offset; it is
+// refused, and the switch's staleness returned, measured against the pair
+// kept. Offsets: mono - clock = 4'000'000 ns when fresh.
+TEST(ReadMath, OfferPairKeepsTheFreshestPairAndMeasuresStaleness) {
+  cinergy_cpu_row r{};
+  constexpr std::uint64_t k2s = 2'000'000'000;
+  struct Case {
+    const char* what;
+    std::uint64_t clock_ns, mono_ns;
+    std::uint64_t want_stale_ns, want_pair_clock_ns;
+  };
+  const Case cases[] = {
+      {"first pair: taken", 1'000'000, 5'000'000, 0, 1'000'000},
+      {"fresh 1 ms later: taken", 2'000'000, 6'000'000, 0, 2'000'000},
+      // A wakeup updated the clock 35 us before the switch.
+      {"35 us stale: refused, measured", 3'000'000 - 35'000, 7'000'000, 35'000, 2'000'000},
+      {"fresh again: taken", 3'500'000, 7'500'000, 0, 3'500'000},
+      {"1.5 us late: refused, under the 2 us counted", 3'600'000 - 1'500, 7'600'000, 0, 3'500'000},
+      {"fresh: taken", 3'700'000, 7'700'000, 0, 3'700'000},
+      // Two seconds on one task without a handled switch, then a wakeup
+      // preempting it, its clock 200 us stale: an allowance of 200 ppm of the
+      // pair's age (400 us) would have taken it as drift.
+      {"200 us stale after 2 s without a switch: refused", 3'700'000 + k2s - 200'000,
+       7'700'000 + k2s, 200'000, 3'700'000},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(cinergy_offer_pair(&r, c.clock_ns, c.mono_ns), c.want_stale_ns) << c.what;
+    EXPECT_EQ(r.calib_clock_ns, c.want_pair_clock_ns) << c.what;
+  }
+  // The clocks' relation changes for good (CLOCK_MONOTONIC stepped 50 us):
+  // refused at first, then, after CINERGY_PAIR_CONFIRM_NS of refusals, the
+  // best refused pair becomes the pair.
+  const std::uint64_t mono7 = 7'700'000 + k2s;
+  const std::uint64_t stepped = 4'050'000;
+  EXPECT_EQ(cinergy_offer_pair(&r, mono7 + 1'000 - stepped, mono7 + 1'000), 50'000u);
+  EXPECT_EQ(r.calib_clock_ns, 3'700'000u);
+  const std::uint64_t later = mono7 + CINERGY_PAIR_CONFIRM_NS;
+  cinergy_offer_pair(&r, later - stepped - 3'000, later);  // 3 us worse than the best refused
+  EXPECT_EQ(static_cast<std::int64_t>(r.calib_mono_ns - r.calib_clock_ns),
+            static_cast<std::int64_t>(stepped))
+      << "the best refused pair";
+  EXPECT_EQ(cinergy_offer_pair(&r, later + 1'000 - stepped, later + 1'000), 0u);
+  EXPECT_EQ(r.calib_mono_ns, later + 1'000);
+}
+
+// User space converts with the row's pair as it is (the program's), and takes
+// the task clock's lag from every row: the program refreshes it at every
+// switch it handles while keeping an older, fresher pair.
+TEST(ReadMath, ClockEstimateFollowsTheRowsPairAndLag) {
   ClockEstimate est;
   EXPECT_FALSE(est.valid());
   RowSnapshot r;
   r.calib_clock_ns = 1'000'000;
-  r.calib_task_ns = 900'000;  // 100 us of steal so far
+  r.calib_task_ns = 900'000;    // 100 us of steal so far
   r.calib_mono_ns = 5'000'000;  // offset 4'000'000
   est.update(r);
   ASSERT_TRUE(est.valid());
+  EXPECT_EQ(est.offset_ns(), 4'000'000);
   EXPECT_EQ(est.at(5'500'000).program_ns, 1'500'000u);
   EXPECT_EQ(est.at(5'500'000).task_ns, 1'400'000u);
-  // 1 ms later a pair 126 us late: only the drift allowed in 1 ms (0.2 us)
-  // is taken of it.
-  r.calib_clock_ns = 2'000'000 - 126'000;
-  r.calib_task_ns = r.calib_clock_ns - 150'000;  // steal grew to 150 us: that is taken
-  r.calib_mono_ns = 6'000'000;
+  r.calib_task_ns = 700'000;  // same pair, the lag grew to 300 us
   est.update(r);
-  EXPECT_EQ(est.at(6'000'000).program_ns, 2'000'000u - 200u);
-  EXPECT_EQ(est.at(6'000'000).task_ns, 1'850'000u - 200u);
-  // A pair on time with a slightly smaller offset: taken.
-  r.calib_clock_ns = 3'000'010;
-  r.calib_task_ns = 2'850'010;
-  r.calib_mono_ns = 7'000'000;
-  est.update(r);
-  EXPECT_EQ(est.at(7'000'000).program_ns, 3'000'010u);
-  // The same pair again changes nothing; a pair 10 s later may have drifted
-  // by up to 200 ppm (2 ms): a pair 1 ms "late" then is taken as drift.
-  est.update(r);
-  r.calib_mono_ns = 10'007'000'000;
-  r.calib_clock_ns = 10'003'000'010 - 1'000'000;
-  r.calib_task_ns = r.calib_clock_ns - 150'000;
-  est.update(r);
-  EXPECT_EQ(est.at(10'007'000'000).program_ns, 10'002'000'010u);
+  EXPECT_EQ(est.at(9'000'000).program_ns, 5'000'000u);
+  EXPECT_EQ(est.at(9'000'000).task_ns, 5'000'000u - 300'000u);
+  // Without the refresh, running slices would be extended by the steal time
+  // since the pair: 200 us here, on every later read.
 }
 
 // Which rows are checked on their CPU before a read.

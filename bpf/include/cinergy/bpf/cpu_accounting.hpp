@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <string_view>
@@ -125,6 +126,13 @@ class CpuAccounting {
   // most dt + resolution_ns() of one CPU's time; docs/bpf.md says why). bpf:
   // microseconds (clock calibration and the read's own span); procfs: a tick.
   [[nodiscard]] virtual std::int64_t resolution_ns() const = 0;
+
+  // Counters for diagnosis since open, for a run's record (not for the hot
+  // loop: call it when no read() runs). bpf: the switches timed at a
+  // corrected instant because the run queue clock was stale (count, sum in
+  // ns: a series' total can differ from cpu.stat by up to that sum), read
+  // passes redone after a preemption, rows checked on their CPU. procfs: {}.
+  [[nodiscard]] virtual nlohmann::json diagnostics() const { return nlohmann::json::object(); }
 
   // Whether the subject still exists (a VM whose cgroup was removed, a pid that
   // exited). Not for the hot loop: the writer/orchestrator polls it. A subject

@@ -120,6 +120,7 @@ struct Summary {
   std::optional<double> host_busy_pct;  // the online CPUs, from the accounting's per-CPU busy ns
   InvariantCounts invariants;      // every pair of consecutive samples checked (invariants.hpp)
   std::vector<std::string> notes;  // e.g. a subject whose cgroup disappeared
+  nlohmann::json accounting = nlohmann::json::object();  // CpuAccounting::diagnostics()
   nlohmann::json to_json() const;  // the `cinergy record --json` object's core fields
 };
 
