@@ -20,6 +20,7 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr long kCgroup2SuperMagic = 0x63677270;
+constexpr long kCgroupSuperMagic = 0x27e0eb;  // cgroup v1
 
 // mountinfo escapes space, tab, newline and backslash as \ooo.
 std::string unescape_mount_path(std::string_view s) {
@@ -39,33 +40,79 @@ std::string unescape_mount_path(std::string_view s) {
 
 bool on_cgroupfs(const fs::path& dir) {
   struct statfs st {};
-  return ::statfs(dir.c_str(), &st) == 0 && static_cast<long>(st.f_type) == kCgroup2SuperMagic;
+  if (::statfs(dir.c_str(), &st) != 0) return false;
+  const auto type = static_cast<long>(st.f_type);
+  return type == kCgroup2SuperMagic || type == kCgroupSuperMagic;
 }
 
-}  // namespace
-
-Result<fs::path> parse_cgroup2_mount(std::string_view mountinfo) {
-  fs::path found;
+// Each mountinfo line split as "id parent maj:min root mountpoint opts
+// [optional...] - fstype source superopts": f(fstype, mount point, superopts).
+template <typename F>
+void for_each_mount(std::string_view mountinfo, F&& f) {
   std::size_t pos = 0;
   while (pos < mountinfo.size()) {
     auto eol = mountinfo.find('\n', pos);
     if (eol == std::string_view::npos) eol = mountinfo.size();
     const std::string_view line = mountinfo.substr(pos, eol - pos);
     pos = eol + 1;
-    // "id parent maj:min root mountpoint opts [optional...] - fstype source superopts"
     const auto sep = line.find(" - ");
     if (sep == std::string_view::npos) continue;
-    const std::string_view tail = line.substr(sep + 3);
-    if (tail.substr(0, tail.find(' ')) != "cgroup2") continue;
     std::istringstream head{std::string(line.substr(0, sep))};
-    std::string id, parent, dev, root, mount_point;
+    std::istringstream tail{std::string(line.substr(sep + 3))};
+    std::string id, parent, dev, root, mount_point, fstype, source, superopts;
     if (!(head >> id >> parent >> dev >> root >> mount_point)) continue;
-    fs::path mp = unescape_mount_path(mount_point);
-    if (mp == "/sys/fs/cgroup") return mp;  // pure v2 wins
-    if (found.empty()) found = mp;
+    if (!(tail >> fstype >> source)) continue;
+    tail >> superopts;
+    if (f(std::string_view(fstype), fs::path(unescape_mount_path(mount_point)),
+          std::string_view(superopts)))
+      return;
   }
+}
+
+}  // namespace
+
+Result<fs::path> parse_cgroup2_mount(std::string_view mountinfo) {
+  fs::path found;
+  for_each_mount(mountinfo, [&](std::string_view fstype, const fs::path& mp, std::string_view) {
+    if (fstype != "cgroup2") return false;
+    if (mp == "/sys/fs/cgroup") {  // pure v2 wins
+      found = mp;
+      return true;
+    }
+    if (found.empty()) found = mp;
+    return false;
+  });
   if (found.empty()) return fail("no cgroup2 hierarchy mounted (mountinfo has no cgroup2 entry)");
   return found;
+}
+
+Result<fs::path> parse_cgroup1_mount(std::string_view mountinfo, std::string_view controller) {
+  fs::path found;
+  for_each_mount(mountinfo,
+                 [&](std::string_view fstype, const fs::path& mp, std::string_view superopts) {
+                   if (fstype != "cgroup") return false;
+                   for (std::size_t b = 0; b <= superopts.size();) {
+                     auto e = superopts.find(',', b);
+                     if (e == std::string_view::npos) e = superopts.size();
+                     if (superopts.substr(b, e - b) == controller) {
+                       found = mp;
+                       return true;
+                     }
+                     b = e + 1;
+                   }
+                   return false;
+                 });
+  if (found.empty())
+    return fail("no cgroup v1 hierarchy holds the " + std::string(controller) + " controller");
+  return found;
+}
+
+Result<fs::path> cgroup1_mount(std::string_view controller, const fs::path& mountinfo) {
+  auto text = read_file(mountinfo);
+  if (!text) return std::unexpected(text.error());
+  auto root = parse_cgroup1_mount(*text, controller);
+  if (!root) return fail(root.error().message + " (" + mountinfo.string() + ")");
+  return root;
 }
 
 Result<fs::path> cgroup2_mount(const fs::path& mountinfo) {

@@ -61,8 +61,13 @@ Result<pid_t> spawn(const std::vector<std::string>& argv, const SpawnOptions& o)
   CPU_ZERO(&cpus);
   for (int c : o.cpus)
     if (c >= 0 && c < CPU_SETSIZE) CPU_SET(c, &cpus);
-  const std::string procs =
-      o.cgroup_dir.empty() ? std::string() : (o.cgroup_dir / "cgroup.procs").string();
+  // The cgroup.procs files to join, in order; a failure names its index.
+  std::vector<std::filesystem::path> join_dirs;
+  if (!o.cgroup_dir.empty()) join_dirs.push_back(o.cgroup_dir);
+  for (const auto& d : o.extra_cgroup_dirs)
+    if (!d.empty()) join_dirs.push_back(d);
+  std::vector<std::string> procs;
+  for (const auto& d : join_dirs) procs.push_back((d / "cgroup.procs").string());
   const std::string out = o.output_file.empty() ? std::string("/dev/null") : o.output_file.string();
   const int out_flags = o.output_file.empty() ? O_WRONLY : (O_WRONLY | O_CREAT | O_APPEND);
 
@@ -76,8 +81,9 @@ Result<pid_t> spawn(const std::vector<std::string>& argv, const SpawnOptions& o)
     return fail_errno(e, "cannot fork for " + argv[0]);
   }
   if (pid == 0) {
+    int at = 0;  // which cgroup of join_dirs (kCgroup)
     const auto die = [&](int stage) {
-      int report[2] = {stage, errno};
+      int report[3] = {stage, errno, at};
       (void)!::write(err_pipe[1], report, sizeof report);
       ::_exit(127);
     };
@@ -91,8 +97,8 @@ Result<pid_t> spawn(const std::vector<std::string>& argv, const SpawnOptions& o)
     } else if (o.own_process_group && ::setpgid(0, 0) != 0) {
       die(kSession);
     }
-    if (!procs.empty()) {
-      const int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+    for (; at < static_cast<int>(procs.size()); ++at) {
+      const int fd = ::open(procs[static_cast<std::size_t>(at)].c_str(), O_WRONLY | O_CLOEXEC);
       if (fd < 0 || ::write(fd, "0", 1) != 1) die(kCgroup);  // "0": the writing process
       ::close(fd);
     }
@@ -108,7 +114,7 @@ Result<pid_t> spawn(const std::vector<std::string>& argv, const SpawnOptions& o)
     die(kExec);
   }
   ::close(err_pipe[1]);
-  int report[2] = {0, 0};
+  int report[3] = {0, 0, 0};
   ssize_t n;
   do {
     n = ::read(err_pipe[0], report, sizeof report);
@@ -124,7 +130,9 @@ Result<pid_t> spawn(const std::vector<std::string>& argv, const SpawnOptions& o)
       where = o.new_session ? "setsid" : "setpgid";
       break;
     case kCgroup:
-      where = "joining cgroup " + o.cgroup_dir.string();
+      where = "joining cgroup " + (report[2] >= 0 && report[2] < static_cast<int>(join_dirs.size())
+                                       ? join_dirs[static_cast<std::size_t>(report[2])].string()
+                                       : std::string("?"));
       break;
     case kAffinity:
       where = "setting CPU affinity";

@@ -26,6 +26,7 @@ nlohmann::json initial_manifest(const ManifestInputs& in) {
   m["vm"] = in.vm;
   m["versions"] = in.versions;
   m["cgroups"] = in.cgroups;
+  m["noise"] = in.noise;
   m["libvirt_connected"] = in.libvirt_connected;
   m["start_utc"] = utc_iso8601_ms(in.start);
   m["end_utc"] = nullptr;

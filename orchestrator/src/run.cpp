@@ -57,6 +57,11 @@ class Runner {
   // entries, and where its CPU time is accounted.
   Result<vm::VmRuntime> start_subject(const PhasePlan& plan, nlohmann::json& record);
   void write_manifest();
+  nlohmann::json noise_json() const {
+    auto j = noise_->cpu_placement().to_json();
+    j["cgroup2"] = noise_->path().string();
+    return j;
+  }
 
   RunOptions o_;
   std::string host_, prefix_, run_id_;
@@ -105,8 +110,11 @@ Result<void> Runner::prepare() {
   topo_ = *topo;
   plan_ = plan_phases(o_, topo_);
 
-  // Refuse to start beside another run.
-  const auto stale = check_stale_noise(cg_root_);
+  // Refuse to start beside another run (its v1 cpu noise cgroup too).
+  fs::path cpu_v1_root;
+  if (!o_.mountinfo.empty())
+    if (auto m = cgroup1_mount("cpu", o_.mountinfo)) cpu_v1_root = *m;
+  const auto stale = check_stale_noise(cg_root_, cpu_v1_root);
   for (const auto& p : stale.removed)
     spdlog::info("removed an empty leftover cgroup {}", p.string());
   if (!stale.busy.empty())
@@ -165,8 +173,12 @@ Result<void> Runner::prepare() {
 
   run_id_ = make_run_id(::getpid(), started);
   procs_ = make_process_runner();
+  NoiseCpuOptions noise_cpu;
+  noise_cpu.idle_workers = o_.scenarios.find('C') != std::string::npos &&
+                           o_.cloudlike_noise_sched == RunOptions::NoiseSched::idle;
+  noise_cpu.mountinfo = o_.mountinfo;
   auto noise = NoiseGroup::create(cg_root_, fs::path("cinergy") / run_id_ / "noise", *procs_,
-                                  run_dir_ / "stress-ng.log");
+                                  run_dir_ / "stress-ng.log", noise_cpu);
   if (!noise) return std::unexpected(noise.error());
   noise_ = std::move(*noise);
 
@@ -218,11 +230,14 @@ Result<void> Runner::prepare() {
                  {"stress-ng", detail::first_line_of({"stress-ng", "--version"})},
                  {"libvirt", vm::HostVms::library_version()}};
   mi.cgroups = {{"root", cg_root_.string()}, {"noise", noise_->path().string()}};
+  mi.noise = noise_json();
   mi.libvirt_connected = libvirt_ != nullptr;
   mi.start = started;
   manifest_ = initial_manifest(mi);
   write_manifest();
 
+  if (noise_cpu.idle_workers && noise_->cpu_placement().kind == NoiseCpuPlacement::Kind::none)
+    for (const auto& note : noise_->cpu_placement().notes) progress_->say("WARNING: " + note);
   if (simulated_)
     progress_->say(fmt::format(
         "WARNING: SIMULATED POWER (--source sim{}): the energy figures of this run are modelled, "
@@ -315,6 +330,7 @@ Result<bool> Runner::run_phase(const PhasePlan& plan) {
       {o_, topo_, run_dir_, prefix_, cg_root_, *noise_, libvirt_.get(), *progress_, where_}, plan,
       std::move(record), with_subject ? subject_.get() : nullptr, runtime,
       [this](nlohmann::json r) {
+        manifest_["noise"] = noise_json();  // C made it idle
         manifest_["phases"].push_back(std::move(r));
         write_manifest();
       });

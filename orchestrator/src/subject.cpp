@@ -56,7 +56,7 @@ class CommandSubject final : public vm::Vm {
     auto group = NoiseGroup::create(root_, relative_, runner_, log_);
     if (!group) return std::unexpected(group.error());
     group_ = std::move(*group);
-    SpawnRequest request{options_.command, group_->path() / "cgroup.procs", {}, log_};
+    SpawnRequest request{options_.command, group_->path() / "cgroup.procs", {}, log_, {}};
     auto pid = runner_.spawn(request);
     if (!pid) return std::unexpected(pid.error());
     pid_ = *pid;

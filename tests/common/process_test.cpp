@@ -146,6 +146,26 @@ TEST(Process, SpawnOwnGroupAndTerminate) {
   auto bad_cgroup = spawn({"/bin/true"}, in_missing_cgroup);
   ASSERT_FALSE(bad_cgroup);
   EXPECT_NE(bad_cgroup.error().message.find("joining cgroup"), std::string::npos);
+  // Extra cgroups (other hierarchies) are joined after cgroup_dir, each
+  // through its cgroup.procs ("0": the writing process itself).
+  dir.write("v2/cgroup.procs", "");
+  dir.write("v1/cgroup.procs", "");
+  SpawnOptions both;
+  both.cgroup_dir = dir.path() / "v2";
+  both.extra_cgroup_dirs = {dir.path() / "v1"};
+  auto joined = spawn({"/bin/true"}, both);
+  ASSERT_TRUE(joined) << joined.error().what();
+  while (!try_reap(*joined)) std::this_thread::sleep_for(5ms);
+  for (const char* d : {"v2", "v1"})
+    EXPECT_EQ(read_file(dir.path() / d / "cgroup.procs").value_or(""), "0") << d;
+  // An extra cgroup (another hierarchy) that cannot be joined is named.
+  SpawnOptions in_missing_extra;
+  in_missing_extra.extra_cgroup_dirs = {dir.path() / "v1-nope"};
+  auto bad_extra = spawn({"/bin/true"}, in_missing_extra);
+  ASSERT_FALSE(bad_extra);
+  EXPECT_NE(bad_extra.error().message.find("joining cgroup " + (dir.path() / "v1-nope").string()),
+            std::string::npos)
+      << bad_extra.error().message;
 }
 
 TEST(Process, CaptureOutputStatusAndTimeout) {

@@ -109,6 +109,30 @@ TEST(Topology, FromAFakeSysfsTree) {
   EXPECT_GT(monotonic_ns(), 0);
 }
 
+TEST(Cgroup, Cgroup1ControllerMountFromMountinfo) {
+  constexpr const char* hybrid =
+      "30 22 0:27 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
+      "32 30 0:29 / /sys/fs/cgroup/cpuset rw,relatime - cgroup cgroup rw,cpuset\n"
+      "31 30 0:28 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct\n"
+      "40 30 0:37 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
+  EXPECT_EQ(parse_cgroup1_mount(hybrid, "cpu").value(), "/sys/fs/cgroup/cpu,cpuacct");
+  EXPECT_EQ(parse_cgroup1_mount(hybrid, "cpuacct").value(), "/sys/fs/cgroup/cpu,cpuacct");
+  EXPECT_EQ(parse_cgroup1_mount(hybrid, "cpuset").value(), "/sys/fs/cgroup/cpuset");
+  EXPECT_EQ(parse_cgroup1_mount("1 0 0:1 / /c\\040g rw - cgroup cgroup rw,cpu\n", "cpu").value(),
+            "/c g");
+  // Only whole controller names count, and never a cgroup2 or other mount.
+  EXPECT_FALSE(parse_cgroup1_mount("1 0 0:1 / /x rw - cgroup cgroup rw,cpuset\n", "cpu"));
+  EXPECT_FALSE(parse_cgroup1_mount("1 0 0:1 / /x rw - cgroup2 cgroup2 rw,cpu\n", "cpu"));
+  auto none = parse_cgroup1_mount(
+      "25 20 0:23 / /sys/fs/cgroup rw shared:4 - cgroup2 cgroup2 rw,nsdelegate\n", "cpu");
+  ASSERT_FALSE(none);
+  EXPECT_NE(none.error().message.find("cpu controller"), std::string::npos);
+  TempDir dir;
+  const auto mi = dir.write("mountinfo", hybrid);
+  EXPECT_EQ(cgroup1_mount("cpu", mi).value(), "/sys/fs/cgroup/cpu,cpuacct");
+  EXPECT_FALSE(cgroup1_mount("cpu", dir.path() / "missing"));
+}
+
 TEST(Cgroup, Cgroup2MountFromMountinfo) {
   constexpr const char* hybrid =
       "30 22 0:27 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"

@@ -31,7 +31,10 @@ TEST(Manifest, InitialHasEverythingAskedFor) {
   in.vm = {{"kind", "testvm"}};
   in.versions = {{"cinergy", "0.1.0"}, {"kernel", "6.18"}, {"stress-ng", "x"}, {"libvirt", "9"}};
   in.start = std::chrono::system_clock::from_time_t(86400);
+  in.noise = {{"cpu_hierarchy", "cgroup1"}, {"idle", "cpu.idle=1"}};
   auto m = initial_manifest(in);
+  EXPECT_EQ(m["noise"]["cpu_hierarchy"], "cgroup1");
+  EXPECT_EQ(m["noise"]["idle"], "cpu.idle=1");
   EXPECT_EQ(m["host"]["name"], "h1");
   EXPECT_EQ(m["host"]["threads"], 2);
   EXPECT_EQ(m["host"]["sockets"], 1);

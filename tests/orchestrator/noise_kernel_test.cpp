@@ -95,11 +95,11 @@ TEST(NoiseKernel, ExecFailureIsReportedNotSilent) {
   Cgroup2Root root;
   ASSERT_FALSE(root.path().empty());
   auto runner = make_process_runner();
-  SpawnRequest r{{"/nonexistent/binary"}, root.path() / "cgroup.procs", {}, {}};
+  SpawnRequest r{{"/nonexistent/binary"}, root.path() / "cgroup.procs", {}, {}, {}};
   auto pid = runner->spawn(r);
   ASSERT_FALSE(pid);
   EXPECT_NE(pid.error().message.find("exec"), std::string::npos) << pid.error().what();
-  SpawnRequest bad_cgroup{{"/bin/true"}, root.path() / "missing" / "cgroup.procs", {}, {}};
+  SpawnRequest bad_cgroup{{"/bin/true"}, root.path() / "missing" / "cgroup.procs", {}, {}, {}};
   auto pid2 = runner->spawn(bad_cgroup);
   ASSERT_FALSE(pid2);
   EXPECT_NE(pid2.error().message.find("joining cgroup"), std::string::npos) << pid2.error().what();
@@ -113,7 +113,7 @@ TEST(NoiseKernel, RunRefusesToStartBesideAStaleNoiseCgroup) {
   const auto stale = root.path() / "cinergy" / "run-999999999-20260101T000000Z" / "noise";
   fs::create_directories(stale);
   auto runner = make_process_runner();
-  auto sleeper = runner->spawn({{"sleep", "60"}, stale / "cgroup.procs", {}, {}});
+  auto sleeper = runner->spawn({{"sleep", "60"}, stale / "cgroup.procs", {}, {}, {}});
   ASSERT_TRUE(sleeper) << sleeper.error().what();
 
   RunOptions o;

@@ -24,6 +24,15 @@ Result<std::filesystem::path> parse_cgroup2_mount(std::string_view mountinfo_tex
 Result<std::filesystem::path> cgroup2_mount(
     const std::filesystem::path& mountinfo = "/proc/self/mountinfo");
 
+// The mount point of the cgroup v1 hierarchy that holds `controller` (e.g.
+// "cpu", also when co-mounted as "cpu,cpuacct") in a mountinfo text; an error
+// when no v1 hierarchy holds it (pure cgroup2 hosts, or not mounted).
+Result<std::filesystem::path> parse_cgroup1_mount(std::string_view mountinfo_text,
+                                                  std::string_view controller);
+// The same from a mountinfo file.
+Result<std::filesystem::path> cgroup1_mount(
+    std::string_view controller, const std::filesystem::path& mountinfo = "/proc/self/mountinfo");
+
 // Pids in <dir>/cgroup.procs (empty when the file is missing).
 std::vector<pid_t> cgroup_pids(const std::filesystem::path& dir);
 // Whether processes run in `dir` or below: cgroup.events "populated 1", else
@@ -39,7 +48,7 @@ Result<void> make_cgroup(const std::filesystem::path& dir);
 Result<void> kill_cgroup(const std::filesystem::path& dir, std::chrono::milliseconds timeout,
                          const std::function<void(pid_t)>& kill_one = {},
                          const std::function<void()>& each_poll = {});
-// Removes one empty cgroup directory: rmdir(2) on cgroupfs (retried while the
+// Removes one empty cgroup directory: rmdir(2) on cgroupfs (v2 or v1) (retried while the
 // kernel still says EBUSY, up to `timeout`), a recursive delete on any other
 // file system (fake trees). A missing `dir` is fine.
 Result<void> remove_cgroup_dir(const std::filesystem::path& dir,

@@ -29,7 +29,10 @@ struct SpawnOptions {
   // PR_SET_PDEATHSIG(SIGKILL): it dies with us even if we are killed.
   bool die_with_parent = false;
   std::filesystem::path cgroup_dir;  // joins <dir>/cgroup.procs before exec
-  std::vector<int> cpus;             // sched_setaffinity to these CPUs before exec
+  // Joined too, after cgroup_dir, each through its cgroup.procs: directories
+  // of other hierarchies (a cgroup v1 `cpu` one on hybrid hosts).
+  std::vector<std::filesystem::path> extra_cgroup_dirs;
+  std::vector<int> cpus;  // sched_setaffinity to these CPUs before exec
   // stdout and stderr: appended to output_file (created 0644), or output_fd
   // when >= 0 (a pipe), else /dev/null. stdin is /dev/null.
   std::filesystem::path output_file;

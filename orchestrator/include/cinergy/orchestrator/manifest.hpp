@@ -31,6 +31,9 @@ struct ManifestInputs {
   nlohmann::json vm;        // Vm::describe(), or null
   nlohmann::json versions;  // cinergy, kernel, stress-ng, libvirt
   nlohmann::json cgroups;   // root, noise
+  // Where C's SCHED_IDLE noise competes for the CPU (NoiseCpuPlacement::to_json
+  // plus "cgroup2": the noise's cgroup2 dir); refreshed after each phase.
+  nlohmann::json noise;
   bool libvirt_connected = false;
   std::chrono::system_clock::time_point start;
 };

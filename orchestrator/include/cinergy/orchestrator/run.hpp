@@ -57,7 +57,9 @@ struct RunOptions {
   // leaves, so the VM's CPU in C is what it was alone in B at the same point
   // of its workload; on a host with few cores (the quick profile's) normal
   // noise starves the VM and C's windows then match no B window. Scenario
-  // A's workers always run normally.
+  // A's workers always run normally. Idle noise also gets a cgroup that
+  // competes as idle where the cpu controller is (NoiseCpuPlacement,
+  // noise.hpp; manifest "noise").
   enum class NoiseSched { normal, idle };
   NoiseSched cloudlike_noise_sched = NoiseSched::normal;
   double rate_hz = 1000.0;
@@ -70,6 +72,9 @@ struct RunOptions {
   vm::VmOptions vm;        // subject kind vm
   SubjectOptions subject;
   std::filesystem::path cgroup2_root;  // empty = detect
+  // Where the cgroup v1 hierarchy holding `cpu` is looked for (hybrid hosts:
+  // C's SCHED_IDLE noise gets an idle cgroup there); empty: not looked for.
+  std::filesystem::path mountinfo = "/proc/self/mountinfo";
   std::filesystem::path sysfs_cpu_root = "/sys/devices/system/cpu";
   std::string host_name;                  // empty = gethostname()
   std::string csv_prefix;                 // empty = host name
