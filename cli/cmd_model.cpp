@@ -133,6 +133,13 @@ int run_evaluate(const CommonFlags& f, const std::string& out_dir) {
   std::printf("R2 %s  RMSE %s W  MAE %s W  MAPE %s %%\n", fmt_num(e["r2"], "{:.3f}").c_str(),
               fmt_num(e["rmse_w"], "{:.3f}").c_str(), fmt_num(e["mae_w"], "{:.3f}").c_str(),
               fmt_num(e["mape_pct"], "{:.2f}").c_str());
+  if (const auto p = e.find("by_position"); p != e.end() && p->is_object())
+    std::printf(
+        "by profile position: n %zu matched (%zu rejected by share)  RMSE %s W  MAE %s W  "
+        "MAPE %s %%\n",
+        (*p)["n"].get<std::size_t>(), (*p)["rejected_share"].get<std::size_t>(),
+        fmt_num((*p)["rmse_w"], "{:.3f}").c_str(), fmt_num((*p)["mae_w"], "{:.3f}").c_str(),
+        fmt_num((*p)["mape_pct"], "{:.2f}").c_str());
   std::printf("binned: RMSE %s W  MAPE %s %% over %zu bins\n",
               fmt_num(e["binned_rmse_w"], "{:.3f}").c_str(),
               fmt_num(e["binned_mape_pct"], "{:.2f}").c_str(), e["binned"].size());

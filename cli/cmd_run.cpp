@@ -172,8 +172,9 @@ void say(const std::string& line) {
 // recorded under the manifest's "analysis" (an error there is reported and
 // recorded; the measurements stand).
 // One line per method, what `cinergy run` ends with: the isolated estimates
-// of C against the ground truth B (the notebook's matching), and the binned
-// comparison; simulated power said on the line.
+// of C against the ground truth B (the notebook's matching, then by position
+// in the test VM's replayed profile), and the binned comparison; simulated
+// power said on the line.
 std::string accuracy_line(const std::string& method, const nlohmann::json& ev, bool simulated) {
   const auto num = [&](const char* key, const char* unit) {
     const auto it = ev.find(key);
@@ -188,6 +189,15 @@ std::string accuracy_line(const std::string& method, const nlohmann::json& ev, b
   if (ev.value("n", 0) == 0)
     if (const auto r = ev.find("null_reasons"); r != ev.end() && r->contains("rmse_w"))
       line += " (" + (*r)["rmse_w"].get<std::string>() + ")";
+  if (const auto p = ev.find("by_position"); p != ev.end() && p->is_object()) {
+    const auto pnum = [&](const char* key, const char* unit) {
+      const auto it = p->find(key);
+      return it != p->end() && it->is_number() ? fmt::format("{:.2f}{}", it->get<double>(), unit)
+                                               : std::string("n/a");
+    };
+    line += fmt::format("; by profile position {} matched, RMSE {}, MAPE {}", p->value("n", 0),
+                        pnum("rmse_w", " W"), pnum("mape_pct", " %"));
+  }
   if (const auto note = model::extrapolation_note(ev); !note.empty()) line += "; " + note;
   if (simulated) line += " (SIMULATED power)";
   return line;

@@ -20,7 +20,7 @@ Result<Analysis> analyze_dataset(const DataSet& data, const ModelOptions& option
     return fail(fmt::format("{}: missing (needed to evaluate)", name("groundtruth")));
   auto rows = estimate(*model, *data.cloudlike);
   if (!rows) return std::unexpected(rows.error());
-  auto eval = evaluate(*model, *rows, *data.groundtruth);
+  auto eval = evaluate(*model, *rows, *data.groundtruth, {.by_position = data.replayed_profile});
   if (!eval) return std::unexpected(eval.error());
   return Analysis{std::move(*model), std::move(*rows), std::move(*eval)};
 }

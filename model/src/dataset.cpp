@@ -253,7 +253,7 @@ Result<DataSet> load_dataset(const std::filesystem::path& dir) {
   bool has_manifest = false;
   std::optional<int> manifest_threads;
   std::string manifest_prefix;
-  bool simulated = false;
+  bool simulated = false, replayed = false;
   const auto manifest = dir / "manifest.json";
   if (std::filesystem::exists(manifest, ec)) {
     has_manifest = true;
@@ -274,6 +274,9 @@ Result<DataSet> load_dataset(const std::filesystem::path& dir) {
       if (rapl != j.end() && rapl->is_object() && rapl->value("simulated", false) == true)
         simulated = true;
     }
+    if (j.is_object() && j.contains("vm") && j["vm"].is_object() &&
+        j["vm"].value("kind", "") == "testvm")
+      replayed = true;
     if (j.is_object() && j.contains("csv_prefix") && j["csv_prefix"].is_string())
       manifest_prefix = j["csv_prefix"].get<std::string>();
   }
@@ -313,6 +316,7 @@ Result<DataSet> load_dataset(const std::filesystem::path& dir) {
   DataSet d;
   d.has_manifest = has_manifest;
   d.simulated_power = simulated;
+  d.replayed_profile = replayed;
   d.manifest_host_threads = manifest_threads;
   d.dir = dir;
   d.prefix = *prefixes.begin();

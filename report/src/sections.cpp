@@ -99,7 +99,7 @@ std::string metrics_html(const Inputs& in) {
     for (const auto& [m, j] : in.evaluation)
       if (j.is_object())
         for (auto it = j.begin(); it != j.end(); ++it)
-          if (it.value().is_primitive() &&
+          if (it.value().is_primitive() && it.key() != "by_position" &&
               std::find(keys.begin(), keys.end(), it.key()) == keys.end())
             keys.push_back(it.key());
     h += "<table class=grid id=metrics><tr><th>metric</th>";
@@ -111,6 +111,21 @@ std::string metrics_html(const Inputs& in) {
         h += "<td>" + (j.is_object() && j.contains(k) ? cell(j[k]) : std::string("–")) + "</td>";
       h += "</tr>";
     }
+    // Matched by position in the test VM's replayed profile (evaluate's
+    // "by_position"), when an evaluation has it.
+    bool by_position = false;
+    for (const auto& [m, j] : in.evaluation)
+      by_position = by_position ||
+                    (j.is_object() && j.contains("by_position") && j["by_position"].is_object());
+    if (by_position)
+      for (const char* k : {"n", "rejected_share", "rmse_w", "mae_w", "mape_pct", "coverage_pct"}) {
+        h += "<tr><th>by profile position: " + esc(k) + "</th>";
+        for (const auto& [m, j] : in.evaluation) {
+          const json* v = jget(j, {"by_position", k});
+          h += "<td>" + (v != nullptr ? cell(*v) : std::string("–")) + "</td>";
+        }
+        h += "</tr>";
+      }
     h += "</table>";
     for (const auto& [m, j] : in.evaluation) {
       const json* b = jget(j, {"binned"});

@@ -391,6 +391,44 @@ TEST(Evaluate, CountsEstimatesOutsideTheFittedLoadRange) {
   EXPECT_EQ(extrapolation_note(*inside), "");
 }
 
+// By position in the replayed profile: each cloud-like window against the
+// ground-truth window of the same timestamp, kept when the VM shares agree
+// within 2.5 points. The notebook's matching rejects a C share just below
+// every B share; by position it is matched.
+TEST(Evaluate, ByPositionMatchesEqualTimestampsWhenTheSharesAgree) {
+  auto m = two_curve_model();  // 10 threads: share = vm / 10
+  auto gt = parse_long_csv(
+      "timestamp,domain,measure\n"
+      "1,vm,200\n1,package-global-watt,40\n"   // share 20
+      "2,vm,400\n2,package-global-watt,60\n"   // share 40
+      "3,vm,100\n3,package-global-watt,30\n",  // share 10
+      "gt.csv");
+  ASSERT_TRUE(gt);
+  std::vector<EstimateRow> rows(4);
+  rows[0] = {.timestamp_s = 1, .share_pct = 19.5, .isolated_w = 38};  // 0.5 below: matched
+  rows[1] = {.timestamp_s = 2, .share_pct = 39.0, .isolated_w = 63};  // 1 below: matched
+  rows[2] = {.timestamp_s = 3, .share_pct = 14.0, .isolated_w = 30};  // 4 points off: rejected
+  rows[3] = {.timestamp_s = 9, .share_pct = 10.0, .isolated_w = 30};  // no such window
+  for (auto& r : rows) r.vm_pct = r.share_pct * 10;
+  auto off = evaluate(m, rows, *gt);
+  ASSERT_TRUE(off);
+  EXPECT_TRUE((*off)["by_position"].is_null());
+  EXPECT_TRUE((*off)["null_reasons"].contains("by_position"));
+  // The notebook's matching: 19.5 -> 20 is above by 0.5: rejected; 39 -> 40
+  // rejected; 14 -> 10 kept; 10 -> 10 kept.
+  EXPECT_EQ((*off)["n"], 2);
+  auto on = evaluate(m, rows, *gt, {.by_position = true});
+  ASSERT_TRUE(on);
+  const auto& p = (*on)["by_position"];
+  ASSERT_TRUE(p.is_object()) << on->dump();
+  EXPECT_EQ(p["n"], 2);
+  EXPECT_EQ(p["rejected_share"], 1);
+  EXPECT_NEAR(p["rmse_w"].get<double>(), std::sqrt((4.0 + 9.0) / 2), 1e-12);
+  EXPECT_NEAR(p["mae_w"].get<double>(), 2.5, 1e-12);
+  EXPECT_NEAR(p["mape_pct"].get<double>(), 100 * (2.0 / 40 + 3.0 / 60) / 2, 1e-12);
+  EXPECT_EQ((*on)["n"], 2) << "the notebook's matching is unchanged";
+}
+
 TEST(Analyze, WritesTheThreeFilesPerMethod) {
   test::TempDir dir;
   write_paper_dataset(dir);

@@ -59,6 +59,10 @@ struct DataSet {
   std::optional<int> manifest_host_threads;  // manifest.json `host.threads`
   bool has_manifest = false;
   bool simulated_power = false;  // manifest.json says the power was simulated
+  // manifest.json `vm.kind` is "testvm": the VM replays its load profile from
+  // the start of each scenario, so B's and C's windows of equal timestamp are
+  // at the same point of it (evaluate's "by_position").
+  bool replayed_profile = false;
 };
 
 // Discovers the prefix from *-groundtruth.csv / *-training-<S>.csv /

@@ -62,8 +62,19 @@ Result<void> write_estimate_csv(const std::vector<EstimateRow>& rows,
 // the estimates whose VM share lies more than slack_pct outside it, of: the
 // estimates}: figures read off a curve where it was never fitted. Errors: ground
 // truth without `vm` or `package-global-watt`, or no usable row.
+// "by_position" (both methods, in float64: Cinergy's matching, not the
+// notebook's) when options.by_position: each cloud-like window against the
+// ground-truth window at the same timestamp, kept when the VM shares differ
+// by at most 2.5 points: {matching, n, rejected_share, rmse_w, mae_w,
+// mape_pct, coverage_pct}; null (with its reason) otherwise.
+struct EvaluateOptions {
+  // The VM replays the same load profile from the start of B and of C (the
+  // test VM: DataSet::replayed_profile), so equal timestamps are equal
+  // points of it.
+  bool by_position = false;
+};
 Result<nlohmann::json> evaluate(const HostModel& model, const std::vector<EstimateRow>& cloud,
-                                const Table& groundtruth);
+                                const Table& groundtruth, const EvaluateOptions& options = {});
 
 // "N of M estimates EXTRAPOLATED (VM share outside the fitted load range LO
 // to HI %)" from an evaluation object, or "" when none is: the one wording
