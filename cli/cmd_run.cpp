@@ -176,11 +176,12 @@ void say(const std::string& line) {
 // in the test VM's replayed profile), and the binned comparison; simulated
 // power said on the line.
 std::string accuracy_line(const std::string& method, const nlohmann::json& ev, bool simulated) {
-  const auto num = [&](const char* key, const char* unit) {
-    const auto it = ev.find(key);
-    return it != ev.end() && it->is_number() ? fmt::format("{:.2f}{}", it->get<double>(), unit)
-                                             : std::string("n/a");
+  const auto num_in = [](const nlohmann::json& o, const char* key, const char* unit) {
+    const auto it = o.find(key);
+    return it != o.end() && it->is_number() ? fmt::format("{:.2f}{}", it->get<double>(), unit)
+                                            : std::string("n/a");
   };
+  const auto num = [&](const char* key, const char* unit) { return num_in(ev, key, unit); };
   std::string line = fmt::format(
       "accuracy, {} method: {} of {} cloud-like windows matched to the ground truth, RMSE {}, "
       "MAPE {}; binned RMSE {}, MAPE {}",
@@ -190,13 +191,8 @@ std::string accuracy_line(const std::string& method, const nlohmann::json& ev, b
     if (const auto r = ev.find("null_reasons"); r != ev.end() && r->contains("rmse_w"))
       line += " (" + (*r)["rmse_w"].get<std::string>() + ")";
   if (const auto p = ev.find("by_position"); p != ev.end() && p->is_object()) {
-    const auto pnum = [&](const char* key, const char* unit) {
-      const auto it = p->find(key);
-      return it != p->end() && it->is_number() ? fmt::format("{:.2f}{}", it->get<double>(), unit)
-                                               : std::string("n/a");
-    };
     line += fmt::format("; by profile position {} matched, RMSE {}, MAPE {}", p->value("n", 0),
-                        pnum("rmse_w", " W"), pnum("mape_pct", " %"));
+                        num_in(*p, "rmse_w", " W"), num_in(*p, "mape_pct", " %"));
   }
   if (const auto note = model::extrapolation_note(ev); !note.empty()) line += "; " + note;
   if (simulated) line += " (SIMULATED power)";

@@ -163,19 +163,11 @@ class BpfAccounting final : public CpuAccounting {
 
   ~BpfAccounting() override {
     if (acct_ != nullptr) {
-      // Switch-outs whose switch-in never reached the program (see
-      // cpu_account.h): accounted from the scheduler's runtime, counted for
-      // diagnosis.
-      std::uint64_t unpaired = 0, adopted = 0, stale_n = 0, stale_ns = 0;
-      for (std::size_t c = 0; c < ncpu_; ++c) {
-        const auto* row = reinterpret_cast<const volatile cinergy_cpu_row*>(&cpu(c)->row);
-        unpaired += row->unpaired;
-        adopted += row->adopted;
-        stale_n += row->stale_n;
-        stale_ns += row->stale_ns;
-      }
-      // Switches timed at the corrected instant because __schedule() skipped
-      // its clock update (cpu_account.h, "Stale run queue clock").
+      // The counters of diagnostics() (cpu_account.h: unpaired switch-outs,
+      // adopted tasks, switches with a stale run queue clock), logged.
+      const auto d = diagnostics();
+      const auto stale_n = d["stale_clock_switches"].get<std::uint64_t>();
+      const auto stale_ns = d["stale_clock_corrected_ns"].get<std::uint64_t>();
       spdlog::debug(
           "bpf accounting: {} switch(es) with a stale run queue clock, corrected by {} us "
           "in all ({} us on average)",
@@ -185,8 +177,9 @@ class BpfAccounting final : public CpuAccounting {
           "tracked task(s) found by the timer instead; {} cgroup(s) created under subjects "
           "while measuring; {} read pass(es) redone after a preemption, {} kept slow; {} "
           "row(s) checked on their CPU before a read, {} left unchecked (rate limit)",
-          unpaired, adopted, std::atomic_ref<__u32>(skel_->bss->inherited_cg).load(), redone_reads_,
-          slow_reads_, row_checks_, unchecked_rows_);
+          d["unpaired_switch_outs"].get<std::uint64_t>(), d["adopted_tasks"].get<std::uint64_t>(),
+          std::atomic_ref<__u32>(skel_->bss->inherited_cg).load(), redone_reads_, slow_reads_,
+          row_checks_, unchecked_rows_);
       ::munmap(const_cast<char*>(acct_), acct_bytes_);
     }
     cpu_account__destroy(skel_);  // detaches and closes: nothing stays loaded

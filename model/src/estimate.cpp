@@ -376,8 +376,8 @@ Result<nlohmann::json> evaluate(const HostModel& model, const std::vector<Estima
     std::map<long long, std::size_t> gt_at;  // rounded timestamp -> ground-truth index
     for (std::size_t i = 0; i < rows.size(); ++i)
       gt_at.emplace(std::llround(gt.timestamp_s[rows[i]]), i);
-    double se = 0, ae = 0, ape = 0;
-    std::size_t k = 0, far = 0, ape_n = 0, in_interval = 0, with_iv = 0;
+    std::vector<Num> pos_truth, pos_pred;  // float64, whatever the method
+    std::size_t far = 0, in_interval = 0, with_iv = 0;
     for (const auto& e : cloud) {
       if (!std::isfinite(e.isolated_w)) continue;
       const auto it = gt_at.find(std::llround(e.timestamp_s));
@@ -386,20 +386,16 @@ Result<nlohmann::json> evaluate(const HostModel& model, const std::vector<Estima
         ++far;
         continue;
       }
-      const double t = gt_watt[it->second].v, d = e.isolated_w - t;
-      se += d * d;
-      ae += std::abs(d);
-      if (t != 0) {
-        ape += std::abs(d / t);
-        ++ape_n;
-      }
+      const double t = gt_watt[it->second].v;
+      pos_truth.push_back(Num{t, false});
+      pos_pred.push_back(Num{e.isolated_w, false});
       if (std::isfinite(e.isolated_low_w) && std::isfinite(e.isolated_high_w)) {
         ++with_iv;
         in_interval += t >= e.isolated_low_w && t <= e.isolated_high_w ? 1 : 0;
       }
-      ++k;
     }
-    const auto kd = static_cast<double>(k);
+    const std::size_t k = pos_truth.size();
+    const auto met = paper::metrics(pos_truth, pos_pred);  // NaN where undefined
     j["by_position"] = {
         {"matching",
          fmt::format("the ground-truth window at the same position of the replayed VM load "
@@ -408,9 +404,9 @@ Result<nlohmann::json> evaluate(const HostModel& model, const std::vector<Estima
                      kPositionSharePts)},
         {"n", k},
         {"rejected_share", far},
-        {"rmse_w", k > 0 ? json_number(std::sqrt(se / kd)) : nullptr},
-        {"mae_w", k > 0 ? json_number(ae / kd) : nullptr},
-        {"mape_pct", ape_n > 0 ? json_number(100.0 * ape / static_cast<double>(ape_n)) : nullptr},
+        {"rmse_w", json_number(met.rmse)},
+        {"mae_w", json_number(met.mae)},
+        {"mape_pct", json_number(100.0 * met.mape)},
         {"coverage_pct", with_iv > 0 ? json_number(100.0 * static_cast<double>(in_interval) /
                                                    static_cast<double>(with_iv))
                                      : nullptr}};

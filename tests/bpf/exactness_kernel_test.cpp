@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -56,6 +57,43 @@ std::uint64_t cgroup_id(const fs::path& dir) {
   return ::stat(dir.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_ino) : 0;
 }
 
+// Records `seconds` at 1 kHz with the simulated meter on `a`, and prints
+// the interval invariants' counts; nullopt (with the failure recorded) when
+// the sampler cannot be made or started.
+std::optional<sampler::Summary> record_sim_at_1khz(CpuAccounting& a, std::chrono::seconds seconds) {
+  sampler::SourceOptions so;
+  so.source = "sim";
+  auto src = sampler::open_energy_source(so, &a);
+  if (!src) {
+    ADD_FAILURE() << src.error().what();
+    return std::nullopt;
+  }
+  sampler::SamplerConfig cfg;
+  cfg.rate_hz = 1000;
+  auto s = sampler::Sampler::create(std::move(*src), &a, cfg);
+  if (!s) {
+    ADD_FAILURE() << s.error().what();
+    return std::nullopt;
+  }
+  if (auto r = (*s)->start(); !r) {
+    ADD_FAILURE() << r.error().what();
+    return std::nullopt;
+  }
+  std::this_thread::sleep_for(seconds);
+  auto sum = (*s)->stop();
+  const auto& inv = sum.invariants;
+  std::printf(
+      "[measure] %llu intervals: %llu violations (cpu %llu, host %llu, series %llu, power %llu); "
+      "worst ratios cpu %.4f, series %.4f, power %.4f; lateness p99 %.0f us, max %.0f us\n",
+      static_cast<unsigned long long>(inv.intervals),
+      static_cast<unsigned long long>(inv.violations()),
+      static_cast<unsigned long long>(inv.cpu_busy), static_cast<unsigned long long>(inv.host_busy),
+      static_cast<unsigned long long>(inv.series), static_cast<unsigned long long>(inv.sim_power),
+      inv.worst_cpu_ratio, inv.worst_series_ratio, inv.worst_power_ratio, sum.lateness.p99_us,
+      sum.lateness.max_us);
+  return sum;
+}
+
 // Four `stress-ng -c 1` workers (full load) in their own cgroup on a host of
 // fewer CPUs: every CPU saturated, the sampler preempted at any moment. A
 // 1 kHz sampler with the simulated meter then records 5 s, and every pair of
@@ -71,27 +109,10 @@ TEST(Exactness, EveryIntervalWithinItsBoundsUnderSaturation) {
   ASSERT_TRUE(a->add_subject({SubjectKind::cgroup, cg.path().string(), "hogs"}));
   Child hogs({"stress-ng", "-c", "4", "-t", "12", "--quiet"}, cg.path());
   std::this_thread::sleep_for(1s);  // workers forked and running
-  sampler::SourceOptions so;
-  so.source = "sim";
-  auto src = sampler::open_energy_source(so, a.get());
-  ASSERT_TRUE(src) << src.error().what();
-  sampler::SamplerConfig cfg;
-  cfg.rate_hz = 1000;
-  auto s = sampler::Sampler::create(std::move(*src), a.get(), cfg);
-  ASSERT_TRUE(s) << s.error().what();
-  ASSERT_TRUE((*s)->start());
-  std::this_thread::sleep_for(5s);
-  auto sum = (*s)->stop();
+  const auto rec = record_sim_at_1khz(*a, 5s);
+  ASSERT_TRUE(rec);
+  const auto& sum = *rec;
   const auto& inv = sum.invariants;
-  std::printf(
-      "[measure] %llu intervals: %llu violations (cpu %llu, host %llu, series %llu, power %llu); "
-      "worst ratios cpu %.4f, series %.4f, power %.4f; lateness p99 %.0f us, max %.0f us\n",
-      static_cast<unsigned long long>(inv.intervals),
-      static_cast<unsigned long long>(inv.violations()),
-      static_cast<unsigned long long>(inv.cpu_busy), static_cast<unsigned long long>(inv.host_busy),
-      static_cast<unsigned long long>(inv.series), static_cast<unsigned long long>(inv.sim_power),
-      inv.worst_cpu_ratio, inv.worst_series_ratio, inv.worst_power_ratio, sum.lateness.p99_us,
-      sum.lateness.max_us);
   EXPECT_GT(inv.intervals, 3000u) << "the sampler kept sampling under saturation";
   EXPECT_EQ(inv.violations(), 0u);
   EXPECT_GT(inv.power_windows, 300u);
@@ -131,25 +152,10 @@ TEST(Exactness, EveryIntervalWithinItsBoundsWithWakeupsPreemptingSaturatedCpus) 
   ASSERT_TRUE(a);
   ASSERT_TRUE(a->add_subject({SubjectKind::cgroup, hogs_cg.path().string(), "hogs"}));
   ASSERT_TRUE(a->add_subject({SubjectKind::cgroup, switch_cg.path().string(), "switch"}));
-  sampler::SourceOptions so;
-  so.source = "sim";
-  auto src = sampler::open_energy_source(so, a.get());
-  ASSERT_TRUE(src) << src.error().what();
-  sampler::SamplerConfig cfg;
-  cfg.rate_hz = 1000;
-  auto s = sampler::Sampler::create(std::move(*src), a.get(), cfg);
-  ASSERT_TRUE(s) << s.error().what();
-  ASSERT_TRUE((*s)->start());
-  std::this_thread::sleep_for(8s);
-  auto sum = (*s)->stop();
+  const auto rec = record_sim_at_1khz(*a, 8s);
+  ASSERT_TRUE(rec);
+  const auto& sum = *rec;
   const auto& inv = sum.invariants;
-  std::printf(
-      "[measure] %llu intervals: %llu violations (cpu %llu, host %llu, series %llu); worst "
-      "ratios cpu %.4f, series %.4f\n",
-      static_cast<unsigned long long>(inv.intervals),
-      static_cast<unsigned long long>(inv.violations()),
-      static_cast<unsigned long long>(inv.cpu_busy), static_cast<unsigned long long>(inv.host_busy),
-      static_cast<unsigned long long>(inv.series), inv.worst_cpu_ratio, inv.worst_series_ratio);
   EXPECT_GT(inv.intervals, 5000u);
   EXPECT_EQ(inv.violations(), 0u);
   ASSERT_TRUE(sum.host_busy_pct.has_value());
