@@ -207,15 +207,15 @@ Result<std::vector<EstimateRow>> estimate(const HostModel& model, const Table& t
     e.share_pct = e.vm_pct / threads;
     for (std::size_t k = 0; k < vcpus.size(); ++k) loads[k] = (*vcpus[k])[r];
     e.intensity_pct = vcpu_intensity_pct(loads);
-    e.isolated_w = model.power_w(e.share_pct, e.intensity_pct);
-    e.dynamic_w = e.isolated_w - model.idle_w(e.intensity_pct);
+    const IsolatedPower iso = model.isolated(e.share_pct, e.intensity_pct);
+    e.isolated_w = iso.isolated_w;
+    e.dynamic_w = iso.dynamic_w;
     e.host_w = at(host_w, r);
     e.host_util_pct = at(host_u, r);
     e.bottomup_w = e.host_util_pct > 0 ? e.share_pct / e.host_util_pct * e.host_w : kNaN;
     e.ratio = e.isolated_w > 0 ? e.bottomup_w / e.isolated_w : kNaN;
-    const Interval iv = model.isolated_interval(e.share_pct, e.intensity_pct);
-    e.isolated_low_w = iv.low_w;
-    e.isolated_high_w = iv.high_w;
+    e.isolated_low_w = iso.interval.low_w;
+    e.isolated_high_w = iso.interval.high_w;
     out.push_back(e);
   }
   return out;

@@ -72,6 +72,37 @@ Result<void> fit_paper_curves(const DataSet& data, HostModel& m) {
   return ok();
 }
 
+// The host's own load at scenario A's idle level: every window with target
+// 0 of every staircase, the median of their host load (a median: a window
+// that caught a cron job does not move it). None: 0 and a note saying why.
+struct IdleLoad {
+  double pct = 0;
+  std::string note;
+};
+IdleLoad idle_level_load(const DataSet& data) {
+  std::vector<double> loads;
+  for (const auto& [step, table] : data.training) {
+    const auto* target = table.column("target");
+    const auto* util = table.column(kUtil);
+    if (target == nullptr || util == nullptr) continue;
+    for (std::size_t r = 0; r < table.rows(); ++r)
+      if ((*target)[r] == 0.0 && std::isfinite((*util)[r]) && (*util)[r] >= 0)
+        loads.push_back((*util)[r]);
+  }
+  if (loads.empty())
+    return {0.0,
+            "background load 0: scenario A has no idle level (target 0) to measure the host's "
+            "own load; the VM alone is estimated at its share"};
+  const auto mid = loads.begin() + static_cast<std::ptrdiff_t>(loads.size() / 2);
+  std::ranges::nth_element(loads, mid);
+  double med = *mid;
+  if (loads.size() % 2 == 0) med = 0.5 * (med + *std::max_element(loads.begin(), mid));
+  return {med, fmt::format("background load {:.3f} % of the host (median of the {} windows of "
+                           "scenario A's idle level): the VM alone is estimated at its share "
+                           "plus it",
+                           med, loads.size())};
+}
+
 }  // namespace
 
 Result<StepCurve> fit_paper_step(const Table& table, int step_pct, double exclude_beyond) {
@@ -221,12 +252,21 @@ Interval HostModel::isolated_interval(double x, double intensity_pct) const {
   }
   var += 0.25 * (hi - lo) * (hi - lo);
   if (joint && std::isfinite(joint->transfer_rel)) {
-    const double dyn = std::max(0.0, est - idle_w(intensity_pct));
+    const double dyn = std::max(0.0, est - power_w(background_pct, intensity_pct));
     const double t = kTransferScale * joint->transfer_rel * dyn;
     var += t * t;
   }
   const double half = kZ90 * std::sqrt(var);
   return {est - half, est + half};
+}
+
+IsolatedPower HostModel::isolated(double vm_share_pct, double intensity_pct) const {
+  const double x = vm_share_pct + background_pct;
+  IsolatedPower p;
+  p.isolated_w = power_w(x, intensity_pct);
+  p.dynamic_w = p.isolated_w - power_w(background_pct, intensity_pct);
+  p.interval = isolated_interval(x, intensity_pct);
+  return p;
 }
 
 Result<HostModel> fit_model(const DataSet& data, const ModelOptions& options) {
@@ -260,6 +300,9 @@ Result<HostModel> fit_model(const DataSet& data, const ModelOptions& options) {
                      ? std::min(100.0, m.vm_vcpus * 100.0 / m.host_threads * kCinergyRegionFactor)
                      : 100.0;
   if (m.vm_vcpus == 0) m.notes.push_back("VM vCPUs unknown: fitted on the whole load range");
+  const auto bg = idle_level_load(data);
+  m.background_pct = bg.pct;
+  m.notes.push_back(bg.note);
 
   FitOptions fo;
   std::optional<Error> first_error;
@@ -390,6 +433,7 @@ nlohmann::json to_json(const HostModel& m) {
   j["host_threads"] = m.host_threads;
   j["vm_vcpus"] = m.vm_vcpus;
   j["fit_range_pct"] = {0.0, m.fit_hi_pct};
+  j["background_pct"] = m.background_pct;
   j["x"] = "cpu%_package-global";
   j["y"] = "package-global-watt";
   j["steps"] = nlohmann::json::array();
@@ -478,6 +522,11 @@ Result<HostModel> model_from_json(const nlohmann::json& j, std::string_view sour
     m.host_threads = j.at("host_threads").get<int>();
     m.vm_vcpus = j.at("vm_vcpus").get<int>();
     m.fit_hi_pct = j.at("fit_range_pct").at(1).get<double>();
+    // Files written before it existed estimated at the share alone.
+    m.background_pct = j.value("background_pct", 0.0);
+    if (!std::isfinite(m.background_pct) || m.background_pct < 0 || m.background_pct >= 100)
+      return fail(
+          fmt::format("{}: background_pct must be in [0, 100) % (got {})", src, m.background_pct));
     if (m.host_threads <= 0) return fail(fmt::format("{}: host_threads must be positive", src));
     for (const auto& cj : j.at("curves")) {
       StepCurve c;
@@ -579,6 +628,9 @@ std::string describe(const HostModel& m) {
                       : "";
   s += fmt::format("method {}  host_threads {}  vm_vcpus {}  fit region: host load <= {:.2f} %\n",
                    method_name(m.method), m.host_threads, m.vm_vcpus, m.fit_hi_pct);
+  if (m.method != Method::paper)
+    s += fmt::format("background load {:.3f} % (the VM alone: host load = share + it)\n",
+                     m.background_pct);
   for (const auto& c : m.curves) {
     const auto& f = c.fit;
     s += fmt::format("step {:>3} ({}): degree {}, n {}, levels {}, x in [{:.2f}, {:.2f}] %\n",

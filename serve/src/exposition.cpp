@@ -187,7 +187,7 @@ std::vector<MetricFamily> to_families(const Snapshot& s) {
           {"host_threads", std::to_string(s.model_host_threads)},
           {"fitted_on_simulated_power", s.model_simulated ? "1" : "0"}});
   single("cinergy_model_idle_power_watts",
-         "The model's power of this host with nothing running (default intensity), W",
+         "The model's power of this host with only its own background load (default intensity), W",
          MetricType::Gauge, s.model_idle_w);
   single("cinergy_serve_info", "How this cinergy serve measures", MetricType::Gauge, 1,
          {{"source", s.source}, {"cpu_backend", s.cpu_backend}});

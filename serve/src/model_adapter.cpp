@@ -37,15 +37,12 @@ bool PowerModel::gives_intervals() const {
 }
 
 IsolatedEstimate PowerModel::isolated(double share_pct, double intensity_pct) const {
-  const auto& m = impl_->model;
-  IsolatedEstimate e{m.power_w(share_pct, intensity_pct), m.idle_w(intensity_pct), std::nullopt,
-                     std::nullopt};
-  if (gives_intervals()) {
-    const auto iv = m.isolated_interval(share_pct, intensity_pct);
-    if (std::isfinite(iv.low_w) && std::isfinite(iv.high_w)) {
-      e.low_watts = iv.low_w;
-      e.high_watts = iv.high_w;
-    }
+  const auto iso = impl_->model.isolated(share_pct, intensity_pct);
+  IsolatedEstimate e{iso.isolated_w, iso.isolated_w - iso.dynamic_w, std::nullopt, std::nullopt};
+  if (gives_intervals() && std::isfinite(iso.interval.low_w) &&
+      std::isfinite(iso.interval.high_w)) {
+    e.low_watts = iso.interval.low_w;
+    e.high_watts = iso.interval.high_w;
   }
   return e;
 }

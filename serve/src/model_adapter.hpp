@@ -17,8 +17,10 @@ namespace cinergy::serve::detail {
 
 // Isolated power of one subject over one interval.
 struct IsolatedEstimate {
-  double watts = 0;       // host power if only this subject ran, idle included
-  double idle_watts = 0;  // the model's idle power at the same intensity: watts - idle = dynamic
+  double watts = 0;  // host power if only this subject ran, idle included
+  // The model's power of the host without the subject (its own background
+  // load, same intensity): watts - idle = dynamic.
+  double idle_watts = 0;
   // The model's nominal 90 % interval of `watts`, when it gives one (the
   // Cinergy method does; the paper method, as the notebook, does not: both
   // empty, and serve exposes no _low/_high series rather than inventing

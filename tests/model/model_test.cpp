@@ -257,6 +257,81 @@ TEST(CinergyMethod, InterpolatesBetweenStepCurvesByIntensity) {
   EXPECT_DOUBLE_EQ(m.idle_w(62.5), 10);
 }
 
+// The host's own work (daemons, the sampler) loads it at 2 % in every
+// scenario: A's points lie at target + 2, and the VM alone has that work
+// beside it, so its isolated power is the curve at share + 2, its dynamic
+// part against the curve at 2. Without an idle level nothing is assumed.
+TEST(CinergyMethod, TheVmAloneKeepsTheHostsBackgroundLoad) {
+  test::TempDir dir;
+  Csv t50;
+  int ts = 2;
+  for (double bg : {1.5, 2.5, 2.0, 9.0}) {  // idle level; one window caught a cron job
+    t50.add(ts, "target", 0).add(ts, "cpu%_package-global", bg);
+    t50.add(ts, "package-global-watt", 30 + 0.5 * bg);
+    ts += 2;
+  }
+  for (int k = 1; k <= 16; ++k)
+    for (int w = 0; w < 2; ++w, ts += 2) {
+      const double x = k * 6.25 + 2;
+      t50.add(ts, "target", k * 6.25).add(ts, "cpu%_package-global", x);
+      t50.add(ts, "package-global-watt", 30 + 0.5 * x);
+    }
+  dir.write("h-training-50.csv", t50.str());
+  Csv cl;
+  cl.add(2, "target", 0).add(2, "vm", 16).add(2, "CPU0", 8).add(2, "CPU1", 8);
+  cl.add(2, "package-global-watt", 32).add(2, "cpu%_package-global", 4);
+  dir.write("h-cloudlike.csv", cl.str());
+  auto data = load_dataset(dir.path());
+  ASSERT_TRUE(data) << data.error().message;
+
+  auto m = fit_model(*data, {Method::cinergy, 8, 2});
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_DOUBLE_EQ(m->background_pct, 2.25);  // median of 1.5, 2.0, 2.5, 9.0
+  EXPECT_THAT(nlohmann::json(m->notes).dump(), HasSubstr("background load 2.250 %"));
+  auto rows = estimate(*m, *data->cloudlike);
+  ASSERT_TRUE(rows) << rows.error().message;
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_DOUBLE_EQ((*rows)[0].share_pct, 2.0);
+  EXPECT_NEAR((*rows)[0].isolated_w, 30 + 0.5 * (2.0 + 2.25), 1e-6);
+  EXPECT_NEAR((*rows)[0].dynamic_w, 0.5 * 2.0, 1e-6);
+  EXPECT_LE((*rows)[0].isolated_low_w, (*rows)[0].isolated_w);
+  EXPECT_GE((*rows)[0].isolated_high_w, (*rows)[0].isolated_w);
+
+  // The model file keeps it; a file from before it estimates at the share.
+  auto j = to_json(*m);
+  auto back = model_from_json(j, "m.json");
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_DOUBLE_EQ(back->background_pct, 2.25);
+  j.erase("background_pct");
+  auto old = model_from_json(j, "m.json");
+  ASSERT_TRUE(old) << old.error().message;
+  EXPECT_DOUBLE_EQ(old->background_pct, 0.0);
+  EXPECT_NEAR(old->isolated(2.0, 50).isolated_w, 30 + 0.5 * 2.0, 1e-6);
+  j["background_pct"] = -1;
+  EXPECT_THAT(model_from_json(j, "m.json").error().message, HasSubstr("background_pct"));
+
+  // The paper method evaluates at the share, as the notebook.
+  auto p = fit_model(*data, {Method::paper, 8, 2});
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_DOUBLE_EQ(p->background_pct, 0.0);
+
+  // No idle level: no background, and the note says why.
+  test::TempDir no_idle;
+  Csv t50b;
+  ts = 2;
+  for (int k = 1; k <= 16; ++k, ts += 2) {
+    t50b.add(ts, "target", k * 6.25).add(ts, "cpu%_package-global", k * 6.25);
+    t50b.add(ts, "package-global-watt", 30 + 0.5 * k * 6.25);
+  }
+  no_idle.write("h-training-50.csv", t50b.str());
+  auto d2 = load_dataset(no_idle.path());
+  ASSERT_TRUE(d2) << d2.error().message;
+  auto m2 = fit_model(*d2, {Method::cinergy, 8, 2});
+  ASSERT_TRUE(m2) << m2.error().message;
+  EXPECT_DOUBLE_EQ(m2->background_pct, 0.0);
+  EXPECT_THAT(nlohmann::json(m2->notes).dump(), HasSubstr("no idle level"));
+}
+
 TEST(CinergyMethod, IntensityIsTheLoadWeightedMeanVcpuLoad) {
   EXPECT_DOUBLE_EQ(vcpu_intensity_pct({50, 50}), 50);
   EXPECT_DOUBLE_EQ(vcpu_intensity_pct({100, 0, 0, 0}), 100);

@@ -142,6 +142,28 @@ std::vector<KindSummary> summarize(const std::vector<TruthResult>& rs) {
     k.mape_cinergy /= static_cast<double>(v.size());
     k.mean_ratio = k.mape_cinergy / k.mape_paper;
     k.worst_ratio = k.worst->ratio();
+    struct HostSums {
+      double paper = 0, cinergy = 0;
+      const TruthResult* any = nullptr;
+    };
+    // A case's seed is seed * 10^6 + server slot * 10^4 + ...: one host per
+    // (seed, slot).
+    std::map<std::uint64_t, HostSums> hosts;
+    for (const auto* r : v) {
+      auto& h = hosts[r->truth.seed / 10'000];
+      h.paper += r->paper.mape_truth_pct;
+      h.cinergy += r->cinergy.mape_truth_pct;
+      h.any = r;
+    }
+    k.hosts = hosts.size();
+    for (const auto& [key, h] : hosts) {
+      const double ratio = h.cinergy / h.paper;
+      if (ratio > 1) ++k.hosts_above;
+      if (k.worst_host == nullptr || ratio > k.worst_host_ratio) {
+        k.worst_host_ratio = ratio;
+        k.worst_host = h.any;
+      }
+    }
     if (n > 0) k.coverage_pct = 100.0 * in / n;
     out.push_back(k);
   }
@@ -161,14 +183,18 @@ double overall_coverage_pct(const std::vector<TruthResult>& rs) {
 std::string truth_table(const std::vector<TruthResult>& rs) {
   std::string s =
       "| truth | cases | MAPE paper | MAPE cinergy | mean cinergy/paper | worst case "
-      "cinergy/paper (case) | cases > 1 | 90 % interval coverage |\n"
-      "|---|---|---|---|---|---|---|---|\n";
+      "cinergy/paper (case) | cases > 1 | worst host cinergy/paper (host) | hosts > 1 | 90 % "
+      "interval coverage |\n"
+      "|---|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& k : summarize(rs)) {
     const auto& w = *k.worst;
+    const auto& wh = k.worst_host->truth.host;
     s += fmt::format(
-        "| {} | {} | {:.3f} % | {:.3f} % | {:.2f} | {:.2f} ({} t {}, {}) | {} | {} |\n",
+        "| {} | {} | {:.3f} % | {:.3f} % | {:.2f} | {:.2f} ({} t {}, {}) | {} | {:.2f} ({} t {}) "
+        "| {} of {} | {} |\n",
         truth_name(k.kind), k.cases, k.mape_paper, k.mape_cinergy, k.mean_ratio, k.worst_ratio,
         w.truth.host.threads(), w.truth.host.vendor(), shape(w.truth.vm), k.above,
+        k.worst_host_ratio, wh.threads(), wh.vendor(), k.hosts_above, k.hosts,
         std::isfinite(k.coverage_pct) ? fmt::format("{:.1f} %", k.coverage_pct) : "n/a");
   }
   const double all = overall_coverage_pct(rs);

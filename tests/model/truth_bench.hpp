@@ -50,13 +50,18 @@ Result<std::vector<TruthResult>> run_truth_bench(
 std::string truth_cases_csv(const std::vector<TruthResult>& results);
 // Per truth kind: the cases, mean MAPE of each method, their ratio (the
 // "mean" criterion), the worst case's Cinergy/paper MAPE ratio (and the
-// case), cases above 1, and the coverage of the Cinergy method's 90 %
+// case), cases above 1, the same per host (a host: one server of one seed,
+// its ratio the mean Cinergy MAPE over its VM shapes against the paper's:
+// the "every host"), and the coverage of the Cinergy method's 90 %
 // interval over all windows of that kind.
 struct KindSummary {
   TruthKind kind = TruthKind::util;
   std::size_t cases = 0, above = 0;
   double mape_paper = 0, mape_cinergy = 0, mean_ratio = 0, worst_ratio = 0;
   const TruthResult* worst = nullptr;
+  std::size_t hosts = 0, hosts_above = 0;
+  double worst_host_ratio = 0;
+  const TruthResult* worst_host = nullptr;  // a case of that host (names it)
   double coverage_pct = std::numeric_limits<double>::quiet_NaN();
 };
 std::vector<KindSummary> summarize(const std::vector<TruthResult>& results);

@@ -1,9 +1,9 @@
 // The acceptance criteria of the truths benchmark (docs/model.md, "Accuracy
-// against truths") in a short configuration: on every case of every truth
-// kind the Cinergy method's MAPE is at most the paper's, the mean at most
-// half of it, and the nominal 90 % interval covers 85 to 95 % of the
-// windows. Label `accuracy`, not `unit`: it states the goal, and the model
-// does not reach it yet (docs/model.md says by how much).
+// against truths") in a short configuration: on every host of every truth
+// kind the Cinergy method's MAPE (the mean over the host's VM shapes) is at
+// most the paper's, the mean at most half of it, and the nominal 90 % interval covers 85 to 95 % of
+// the windows. Label `accuracy`, not `unit`: it states the goal, and the model does not reach it
+// yet (docs/model.md says by how much).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -25,11 +25,13 @@ TEST(Truths, CinergyBeatsThePaperEverywhereWithCalibratedIntervals) {
   ASSERT_FALSE(rs->empty());
   for (const auto& k : summarize(*rs)) {
     const auto& w = *k.worst;
-    EXPECT_LE(k.worst_ratio, 1.0) << truth_name(k.kind) << ": worst case " << w.truth.host.threads()
-                                  << " threads " << w.truth.host.vendor() << ", "
-                                  << w.truth.vm.vcpus << " vCPUs "
-                                  << (w.truth.vm.skewed ? "skewed" : "even") << " (" << k.above
-                                  << " of " << k.cases << " cases above 1)";
+    const auto& wh = k.worst_host->truth.host;
+    // The issue's "every host": a host's mean MAPE over its VM shapes.
+    EXPECT_LE(k.worst_host_ratio, 1.0)
+        << truth_name(k.kind) << ": worst host " << wh.threads() << " threads " << wh.vendor()
+        << " (" << k.hosts_above << " of " << k.hosts << " hosts above 1; worst case "
+        << w.truth.vm.vcpus << " vCPUs " << (w.truth.vm.skewed ? "skewed" : "even") << " at "
+        << k.worst_ratio << ", " << k.above << " of " << k.cases << " cases above 1)";
     EXPECT_LE(k.mean_ratio, 0.5) << truth_name(k.kind) << ": mean MAPE " << k.mape_cinergy
                                  << " % against the paper's " << k.mape_paper << " %";
   }

@@ -48,8 +48,12 @@ namespace {
 // fitted the steps together (its curves, notes and estimates moved: 794575
 // bytes) and the isolated figure drew the estimate's 90 % interval (two
 // series more; against the model-only HTML the diff only adds them):
-constexpr std::uint64_t kGoldenFnv1a = 0x1d194a3ae0826768;
-constexpr std::size_t kGoldenBytes = 796901;
+// 0x1d194a3ae0826768, 796901 bytes. Re-measured when the Cinergy estimate
+// added the host's background load (HostModel::background_pct): the fixture's
+// Cinergy estimates, metrics and model notes moved (RMSE 1.11 -> 0.19 W),
+// the paper's and the report's code did not (token diff of the two HTMLs):
+constexpr std::uint64_t kGoldenFnv1a = 0xbb8c23c47579a448;
+constexpr std::size_t kGoldenBytes = 797139;
 
 std::uint64_t fnv1a64(const std::string& bytes) {
   std::uint64_t h = 0xcbf29ce484222325;

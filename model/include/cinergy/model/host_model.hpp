@@ -57,6 +57,13 @@ struct Interval {
   double low_w = 0, high_w = 0;
 };
 
+// The isolated estimate of one moment (W): the host running only the VM.
+struct IsolatedPower {
+  double isolated_w = 0;  // host power with the VM alone
+  double dynamic_w = 0;   // isolated_w minus the same host without the VM
+  Interval interval;      // nominal 90 % (NaN bounds for the paper method)
+};
+
 struct HostModel {
   Method method = Method::cinergy;
   int host_threads = 0;
@@ -71,6 +78,13 @@ struct HostModel {
   // The Cinergy method's joint fit, when the steps were fitted together (its
   // coefficient covariance and CV terms give the interval).
   std::optional<JointFit> joint;
+  // Host load (%) of the host's own work (daemons, the sampler) when no
+  // workload runs: the median load of scenario A's idle level (target 0).
+  // The curves' x is the whole host's load, this included, and the VM alone
+  // still has it beside it, so the VM alone is the host at its share plus
+  // this. 0 for the paper method (the notebook evaluates at the share) and
+  // when A has no idle level.
+  double background_pct = 0;
 
   // Host power (W) at host load x (%) when the busy CPUs run at
   // `intensity_pct` each: linear between the neighbouring step curves,
@@ -89,6 +103,10 @@ struct HostModel {
   // leave-one-step-out error of predicting a staircase from the others.
   // NaN bounds for the paper method (the notebook has no interval).
   [[nodiscard]] Interval isolated_interval(double host_util_pct, double intensity_pct) const;
+  // The VM alone at `vm_share_pct` (% of the host's threads): the curves at
+  // host load share + background_pct, its dynamic part against the host at
+  // background_pct, and the interval there.
+  [[nodiscard]] IsolatedPower isolated(double vm_share_pct, double intensity_pct) const;
 };
 
 // Scale of term (4) of HostModel::isolated_interval: the leave-one-step-out
