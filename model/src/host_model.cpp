@@ -479,23 +479,28 @@ nlohmann::json to_json(const HostModel& m) {
   }
   if (m.joint) {
     const auto& f = *m.joint;
-    j["joint"] = {{"degree", f.degree},
-                  {"form", f.form},
-                  {"basis",
-                   "p(x, s) = sum coef[i (form + 1) + j] u^i v^j, u = (x - x_center) / "
-                   "x_scale, v = s / 100"},
-                  {"x_center", f.x_center},
-                  {"x_scale", f.x_scale},
-                  {"x_range_pct", {f.x_lo, f.x_hi}},
-                  {"steps", f.steps},
-                  {"coef", json_vec(f.coef)},
-                  {"cov", json_vec(f.cov)},
-                  {"sigma2_w2", json_number(f.sigma2_w2)},
-                  {"cv_mse_w2", json_number(f.cv_mse_w2)},
-                  {"level_var_w2", json_number(f.level_var_w2)},
-                  {"transfer_rel", json_number(f.transfer_rel)},
-                  {"n", f.n},
-                  {"candidates", f.candidates}};
+    j["joint"] = {
+        {"degree", f.degree},
+        {"form", f.form},
+        {"basis", f.anchored ? "p(x, s) = coef[0] + sum_{i>=1, j<=form} coef[1 + (i-1) (form "
+                               "+ 1) + j] (u^i - (j > 0 ? u_anchor^i : 0)) v^j, u = (x - "
+                               "x_center) / x_scale, v = s / 100: the step terms vanish at x = 0"
+                             : "p(x, s) = sum coef[i (form + 1) + j] u^i v^j, u = (x - "
+                               "x_center) / x_scale, v = s / 100"},
+        {"anchored", f.anchored},
+        {"u_anchor", f.u_anchor},
+        {"x_center", f.x_center},
+        {"x_scale", f.x_scale},
+        {"x_range_pct", {f.x_lo, f.x_hi}},
+        {"steps", f.steps},
+        {"coef", json_vec(f.coef)},
+        {"cov", json_vec(f.cov)},
+        {"sigma2_w2", json_number(f.sigma2_w2)},
+        {"cv_mse_w2", json_number(f.cv_mse_w2)},
+        {"level_var_w2", json_number(f.level_var_w2)},
+        {"transfer_rel", json_number(f.transfer_rel)},
+        {"n", f.n},
+        {"candidates", f.candidates}};
   }
   j["interval"] = m.method == Method::paper
                       ? nlohmann::json(nullptr)
@@ -590,9 +595,13 @@ Result<HostModel> model_from_json(const nlohmann::json& j, std::string_view sour
       f.transfer_rel = num("transfer_rel");
       f.n = jj->value("n", std::size_t{0});
       f.candidates = jj->value("candidates", std::size_t{0});
-      const auto p = static_cast<std::size_t>((f.degree + 1) * (f.form + 1));
+      // Files from before the anchored basis hold the plain one.
+      f.anchored = jj->value("anchored", false);
+      f.u_anchor = f.anchored ? jj->at("u_anchor").get<double>() : 0.0;
+      const auto p =
+          static_cast<std::size_t>(JointFit::coefficient_count(f.degree, f.form, f.anchored));
       if (f.degree < 0 || f.form < 0 || f.form > 2 || f.coef.size() != p || f.cov.size() != p * p ||
-          !(f.x_scale > 0))
+          !(f.x_scale > 0) || !std::isfinite(f.u_anchor))
         return fail(fmt::format("{}: invalid joint fit", src));
       m.joint = std::move(f);
     }

@@ -428,20 +428,31 @@ struct Block {
 };
 
 // R factor of the blocks' rows in the joint design of form J (columns
-// u^i v^j, i-major, then y): each block's R times the block's column map.
-Matrix joint_r(const std::vector<const Block*>& blocks, int dmax, int form) {
+// b_i(u, j) v^j in JointFit's order, then y): each block's R times the
+// block's column map (b_i(u, j) = u^i - ua^i is R's column i minus ua^i its
+// column 0, the ones).
+Matrix joint_r(const std::vector<const Block*>& blocks, int dmax, int form, bool anchored,
+               double ua) {
   const int pin = dmax + 2;  // block columns: u^0..u^dmax, y
-  const int cols = (dmax + 1) * (form + 1) + 1;
+  const int cols = JointFit::coefficient_count(dmax, form, anchored) + 1;
   const auto rows = std::max<Eigen::Index>(static_cast<Eigen::Index>(blocks.size()) * pin,
                                            static_cast<Eigen::Index>(cols));
   Matrix stacked = Matrix::Zero(rows, cols);
   for (std::size_t b = 0; b < blocks.size(); ++b) {
     const auto& blk = *blocks[b];
     const auto top = static_cast<Eigen::Index>(b) * pin;
-    for (int i = 0; i <= dmax; ++i) {
+    double uap = 1.0;
+    int col = 0;
+    for (int i = 0; i <= dmax; ++i, uap *= ua) {
       double vp = 1.0;
-      for (int j = 0; j <= form; ++j, vp *= blk.v)
-        stacked.block(top, i * (form + 1) + j, pin, 1) = blk.r.col(i) * vp;
+      for (int j = 0; j <= form; ++j, vp *= blk.v) {
+        if (anchored && i == 0 && j > 0) continue;
+        if (anchored && j > 0)
+          stacked.block(top, col, pin, 1) = (blk.r.col(i) - uap * blk.r.col(0)) * vp;
+        else
+          stacked.block(top, col, pin, 1) = blk.r.col(i) * vp;
+        ++col;
+      }
     }
     stacked.block(top, cols - 1, pin, 1) = blk.r.col(pin - 1);
   }
@@ -451,8 +462,8 @@ Matrix joint_r(const std::vector<const Block*>& blocks, int dmax, int form) {
 
 // The R factor of [leading k columns | y] from the R factor of [X | y]
 // (R'R = X'X, so the selected columns of R describe the same least squares).
-// In the i-major order of joint_r, the leading (d + 1) (J + 1) columns are
-// exactly the design of degree d.
+// In the i-major order of joint_r, the leading
+// JointFit::coefficient_count(d, J) columns are exactly the design of degree d.
 Matrix leading_r(const Matrix& r, int k) {
   Matrix sel(r.rows(), k + 1);
   sel.leftCols(k) = r.leftCols(k);
@@ -475,11 +486,16 @@ Polynomial JointFit::at_step(double step_pct) const {
   p.x_scale = x_scale;
   const double v = step_pct / 100.0;
   p.coef.assign(static_cast<std::size_t>(degree + 1), 0.0);
-  for (int i = 0; i <= degree; ++i) {
+  std::size_t col = 0;
+  double uap = 1.0;
+  for (int i = 0; i <= degree; ++i, uap *= u_anchor) {
     double vp = 1.0;
-    for (int j = 0; j <= form; ++j, vp *= v)
-      p.coef[static_cast<std::size_t>(i)] +=
-          coef[static_cast<std::size_t>(i * (form + 1) + j)] * vp;
+    for (int j = 0; j <= form; ++j, vp *= v) {
+      if (anchored && i == 0 && j > 0) continue;
+      const double c = coef[col++] * vp;
+      p.coef[static_cast<std::size_t>(i)] += c;
+      if (anchored && j > 0) p.coef[0] -= c * uap;
+    }
   }
   return p;
 }
@@ -487,11 +503,14 @@ Polynomial JointFit::at_step(double step_pct) const {
 std::vector<double> JointFit::gradient(double x, double step_pct) const {
   std::vector<double> g(coef.size(), 0.0);
   const double u = (x - x_center) / x_scale, v = step_pct / 100.0;
-  double up = 1.0;
-  for (int i = 0; i <= degree; ++i, up *= u) {
+  double up = 1.0, uap = 1.0;
+  std::size_t col = 0;
+  for (int i = 0; i <= degree; ++i, up *= u, uap *= u_anchor) {
     double vp = 1.0;
-    for (int j = 0; j <= form; ++j, vp *= v)
-      g[static_cast<std::size_t>(i * (form + 1) + j)] = up * vp;
+    for (int j = 0; j <= form; ++j, vp *= v) {
+      if (anchored && i == 0 && j > 0) continue;
+      g[col++] = (anchored && j > 0 ? up - uap : up) * vp;
+    }
   }
   return g;
 }
@@ -572,6 +591,12 @@ Result<JointFit> fit_joint(std::span<const StepPoints> steps, const FitOptions& 
   out.x_hi = hi;
   out.x_center = 0.5 * (lo + hi);
   out.x_scale = std::max(0.5 * (hi - lo), 1e-9);
+  out.anchored = true;
+  out.u_anchor = (0.0 - out.x_center) / out.x_scale;
+  const double ua = out.u_anchor;
+  auto jr = [&](const std::vector<const Block*>& b, int form) {
+    return joint_r(b, dmax, form, true, ua);
+  };
 
   // Per (step, fold) the R factor of [1 u .. u^dmax | y]: one pass over the data.
   std::vector<Block> blocks;
@@ -605,15 +630,15 @@ Result<JointFit> fit_joint(std::span<const StepPoints> steps, const FitOptions& 
   const auto all = select([](const Block&) { return true; });
   std::vector<Matrix> r_all(static_cast<std::size_t>(max_form + 1));
   for (int form = 0; form <= max_form; ++form) {
-    r_all[static_cast<std::size_t>(form)] = joint_r(all, dmax, form);
+    r_all[static_cast<std::size_t>(form)] = jr(all, form);
     std::vector<Matrix> r_train, r_test;
     std::vector<std::size_t> n_test;
     for (int f = 0; f < folds; ++f) {
-      r_train.push_back(joint_r(select([f](const Block& b) { return b.fold != f; }), dmax, form));
-      r_test.push_back(joint_r(select([f](const Block& b) { return b.fold == f; }), dmax, form));
+      r_train.push_back(jr(select([f](const Block& b) { return b.fold != f; }), form));
+      r_test.push_back(jr(select([f](const Block& b) { return b.fold == f; }), form));
     }
     for (int d = 1; d <= cap[static_cast<std::size_t>(form)]; ++d) {
-      const int k = (d + 1) * (form + 1);
+      const int k = JointFit::coefficient_count(d, form, true);
       auto sub = [k](const Matrix& r) { return leading_r(r, k); };
       bool ok = true;
       double held = 0;
@@ -643,7 +668,8 @@ Result<JointFit> fit_joint(std::span<const StepPoints> steps, const FitOptions& 
     return fail(fmt::format("{}: no joint candidate can be solved in every fold", name));
   auto better = [](const Candidate& a, const Candidate& b) {
     if (a.cv_mse != b.cv_mse) return a.cv_mse < b.cv_mse;
-    return (a.d + 1) * (a.form + 1) < (b.d + 1) * (b.form + 1);
+    return JointFit::coefficient_count(a.d, a.form, true) <
+           JointFit::coefficient_count(b.d, b.form, true);
   };
   const Candidate* best = nullptr;
   const Candidate* best_any = nullptr;
@@ -665,7 +691,7 @@ Result<JointFit> fit_joint(std::span<const StepPoints> steps, const FitOptions& 
   out.degree = best->d;
   out.form = best->form;
   out.cv_mse_w2 = best->cv_mse;
-  const int k = (out.degree + 1) * (out.form + 1);
+  const int k = JointFit::coefficient_count(out.degree, out.form, true);
   {
     const Matrix rk = leading_r(r_all[static_cast<std::size_t>(out.form)], k);
     const auto c = solve_leading(rk, k);
@@ -691,11 +717,11 @@ Result<JointFit> fit_joint(std::span<const StepPoints> steps, const FitOptions& 
       const auto others =
           select([s](const Block& b) { return b.step_index != static_cast<int>(s); });
       const auto mine = select([s](const Block& b) { return b.step_index == static_cast<int>(s); });
-      const int kk = (d + 1) * 2;
+      const int kk = JointFit::coefficient_count(d, 1, true);
       auto reduce = [kk](const Matrix& r) { return leading_r(r, kk); };
-      const auto c = solve_leading(reduce(joint_r(others, dmax, 1)), kk);
+      const auto c = solve_leading(reduce(jr(others, 1)), kk);
       if (!c) continue;
-      excess += sse(reduce(joint_r(mine, dmax, 1)), *c);
+      excess += sse(reduce(jr(mine, 1)), *c);
       const Polynomial p = out.at_step(steps[s].step_pct);
       const double idle = p(0.0);
       for (std::size_t i = 0; i < steps[s].x.size(); ++i) {

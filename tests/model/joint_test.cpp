@@ -99,6 +99,63 @@ TEST(FitJoint, CovarianceMatchesTheErrorOverNoiseDraws) {
   EXPECT_LT(z2 / draws, 2.0);
 }
 
+// At target 0 no staircase runs a worker: every step is the same state.
+// Staircases whose idle windows differ by noise (here 0.4 W apart, as the
+// three idle means of a real case did) still give one idle power, and the
+// step terms' variance vanishes there.
+TEST(FitJoint, EveryStepIdlesAtTheSamePower) {
+  auto f = [](double x, int s) { return 40 + (1 + s / 200.0) * x; };
+  auto data = make(f, {25, 50, 100}, 30, 10, 6, 0.05);
+  const double idle_bias[] = {-0.2, 0.0, 0.2};
+  for (std::size_t k = 0; k < data.size(); ++k)
+    for (std::size_t i = 0; i < data[k].x.size(); ++i)
+      if (data[k].x[i] == 0) data[k].y[i] += idle_bias[k];
+  auto j = fit_joint(points(data), {}, "anchored");
+  ASSERT_TRUE(j) << j.error().message;
+  ASSERT_TRUE(j->anchored);
+  EXPECT_GE(j->form, 1);  // the slope depends on the step
+  EXPECT_EQ(j->coef.size(),
+            static_cast<std::size_t>(JointFit::coefficient_count(j->degree, j->form, true)));
+  const double idle25 = j->at_step(25)(0);
+  for (int s : {50, 75, 100}) EXPECT_NEAR(j->at_step(s)(0), idle25, 1e-9) << s;
+  EXPECT_NEAR(j->variance(j->gradient(0, 100)), j->variance(j->gradient(0, 25)), 1e-12);
+  for (int s : {25, 100}) EXPECT_NEAR(j->at_step(s)(20), f(20, s), 0.2) << s;
+}
+
+// Model files written before the anchored basis hold the plain one
+// (sum coef[i (J+1) + j] u^i v^j): read as such, and a size that fits
+// neither basis is refused.
+TEST(FitJoint, ModelFilesOfThePlainBasisStillRead) {
+  HostModel m;
+  m.host_threads = 8;
+  JointFit plain;
+  plain.degree = 1;
+  plain.form = 1;
+  plain.anchored = false;
+  plain.x_center = 0;
+  plain.x_scale = 1;
+  plain.x_hi = 10;
+  plain.steps = {25, 100};
+  plain.coef = {10, 2, 3, 4};  // 10 + 2v + 3u + 4uv
+  plain.cov.assign(16, 0.0);
+  PolyFit pf;
+  pf.poly = plain.at_step(50);
+  pf.x_hi = 10;
+  m.curves.push_back({50, "", pf});
+  m.joint = plain;
+  auto j = to_json(m);
+  j["joint"].erase("anchored");  // as such a file has it
+  j["joint"].erase("u_anchor");
+  auto back = model_from_json(j, "old");
+  ASSERT_TRUE(back) << back.error().message;
+  ASSERT_TRUE(back->joint);
+  EXPECT_FALSE(back->joint->anchored);
+  EXPECT_NEAR(back->joint->at_step(50)(2), 10 + 1 + (3 + 2) * 2, 1e-12);
+  j["joint"]["anchored"] = true;  // 4 coefficients: not degree 1 form 1 anchored (3)
+  j["joint"]["u_anchor"] = -1.0;
+  EXPECT_FALSE(model_from_json(j, "mixed"));
+}
+
 TEST(FitJoint, Errors) {
   auto f = [](double x, int) { return x; };
   auto one = make(f, {50}, 10, 5, 2, 0.0);

@@ -52,8 +52,11 @@ namespace {
 // added the host's background load (HostModel::background_pct): the fixture's
 // Cinergy estimates, metrics and model notes moved (RMSE 1.11 -> 0.19 W),
 // the paper's and the report's code did not (token diff of the two HTMLs):
-constexpr std::uint64_t kGoldenFnv1a = 0xbb8c23c47579a448;
-constexpr std::size_t kGoldenBytes = 797139;
+// 0xbb8c23c47579a448, 797139 bytes. Re-measured when the joint fit's step
+// terms vanish at no load (the anchored basis): only curve values moved, in
+// the third or fourth digit (token diff):
+constexpr std::uint64_t kGoldenFnv1a = 0x51c55938be409c55;
+constexpr std::size_t kGoldenBytes = 797138;
 
 std::uint64_t fnv1a64(const std::string& bytes) {
   std::uint64_t h = 0xcbf29ce484222325;

@@ -106,20 +106,31 @@ struct StepPoints {
   std::span<const int> group;
 };
 
-// All staircases in one model, p(x, s) = sum_{i<=D, j<=J} coef[i (J+1) + j]
-// u^i v^j, u = (x - x_center) / x_scale, v = s / 100, with the degree D in
-// load and the form J in the step chosen together by grouped CV (the lowest
+// All staircases in one model, p(x, s) = sum_{i<=D, j<=J} c_ij b_i(u, j)
+// v^j, u = (x - x_center) / x_scale, v = s / 100, with the degree D in load
+// and the form J in the step chosen together by grouped CV (the lowest
 // held-out MSE): J = 0 one curve for every step (the step does not matter),
 // J = 1 a curve that changes linearly with the step, J = 2 (three steps or
 // more) a curve of its own per step. Only candidates whose curve is
 // non-decreasing at every step over the fitted loads are chosen (when none
 // is, the best one, with a note).
+// The step terms vanish at no load (`anchored`): b_i(u, 0) = u^i and, for j
+// >= 1, b_i(u, j) = u^i - u_anchor^i (i >= 1), u_anchor the u of x = 0: at
+// target 0 no staircase runs a worker, so every step is the same state and
+// the data cannot make the steps' idle powers differ by their noise. Model
+// files written before it hold unanchored fits (b_i = u^i for every j, i
+// from 0), still read as such.
 struct JointFit {
   int degree = 0;
   int form = 0;
   double x_center = 0, x_scale = 1, x_lo = 0, x_hi = 0;
-  std::vector<int> steps;    // ascending
-  std::vector<double> coef;  // (D + 1) (J + 1)
+  bool anchored = true;
+  double u_anchor = 0;     // (0 - x_center) / x_scale when anchored
+  std::vector<int> steps;  // ascending
+  // i-major: (i, j) at i (J + 1) + j; anchored, the (0, j >= 1) terms do not
+  // exist: (0, 0) first, then (i, j) at 1 + (i - 1) (J + 1) + j.
+  // coefficient_count(D, J, anchored) of them.
+  std::vector<double> coef;
   // Covariance of coef (row-major, coef.size()^2): sigma2 (X'X)^-1.
   std::vector<double> cov;
   double sigma2_w2 = 0;     // residual variance (W^2), n - p degrees of freedom
@@ -134,6 +145,9 @@ struct JointFit {
   std::size_t candidates = 0;  // (D, J) pairs evaluated
   std::string note;            // the monotone rule, if it acted
 
+  [[nodiscard]] static int coefficient_count(int degree, int form, bool anchored) {
+    return anchored ? 1 + degree * (form + 1) : (degree + 1) * (form + 1);
+  }
   // The curve of one step (any s, in %): a Form::scaled polynomial in x.
   [[nodiscard]] Polynomial at_step(double step_pct) const;
   // d p(x, s) / d coef, for variances: g' cov g.
