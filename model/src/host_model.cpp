@@ -3,9 +3,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <fstream>
 #include <limits>
+#include <map>
+#include <span>
 #include <unordered_set>
 
 #include "cinergy/model/paper.hpp"
@@ -103,6 +106,144 @@ IdleLoad idle_level_load(const DataSet& data) {
                            med, loads.size())};
 }
 
+// Linear between knots (x ascending); beyond either end, the edge segment's
+// slope, at least 0.
+double interpolate_knots(const std::vector<double>& kx, const std::vector<double>& kw, double x) {
+  const std::size_t n = kx.size();
+  std::size_t i = 1;
+  if (x >= kx[n - 1]) {
+    i = n - 1;
+  } else {
+    while (i < n - 1 && kx[i] < x) ++i;
+  }
+  const double dx = kx[i] - kx[i - 1];
+  double slope = dx > 0 ? (kw[i] - kw[i - 1]) / dx : 0.0;
+  if (x < kx[0] || x > kx[n - 1]) slope = std::max(0.0, slope);
+  const double base_x = x < kx[0] ? kx[0] : kx[i - 1];
+  const double base_w = x < kx[0] ? kw[0] : kw[i - 1];
+  return base_w + slope * (x - base_x);
+}
+
+// One step's level means: the points of every level whose fold is not
+// `skip_fold` (-1: all), each level's mean load and mean power, ascending in
+// load, the power made non-decreasing by pooling adjacent violators (weighted
+// by windows). Levels with equal mean load merge.
+struct Knots {
+  std::vector<double> x, w, n;
+};
+Knots level_knots(std::span<const double> x, std::span<const double> y, std::span<const int> group,
+                  int step_index, int folds, int skip_fold) {
+  std::map<int, std::array<double, 3>> by;  // level -> sum x, sum y, count
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const int f = ((group[i] + step_index) % folds + folds) % folds;
+    if (f == skip_fold) continue;
+    auto& a = by[group[i]];
+    a[0] += x[i];
+    a[1] += y[i];
+    a[2] += 1;
+  }
+  std::vector<std::array<double, 3>> lv;  // mean x, mean y, count
+  for (const auto& [g, a] : by) lv.push_back({a[0] / a[2], a[1] / a[2], a[2]});
+  std::ranges::sort(lv, {}, [](const auto& a) { return a[0]; });
+  Knots k;
+  for (const auto& a : lv) {
+    if (!k.x.empty() && a[0] == k.x.back()) {
+      const double n = k.n.back() + a[2];
+      k.w.back() = (k.w.back() * k.n.back() + a[1] * a[2]) / n;
+      k.n.back() = n;
+      continue;
+    }
+    k.x.push_back(a[0]);
+    k.w.push_back(a[1]);
+    k.n.push_back(a[2]);
+  }
+  // Pool adjacent violators: blocks of equal power, each the weighted mean.
+  std::vector<double> bw, bn;
+  std::vector<std::size_t> bc;
+  for (std::size_t i = 0; i < k.w.size(); ++i) {
+    bw.push_back(k.w[i]);
+    bn.push_back(k.n[i]);
+    bc.push_back(1);
+    while (bw.size() >= 2 && bw[bw.size() - 2] > bw.back()) {
+      const std::size_t t = bw.size() - 1;
+      const double n = bn[t - 1] + bn[t];
+      bw[t - 1] = (bw[t - 1] * bn[t - 1] + bw[t] * bn[t]) / n;
+      bn[t - 1] = n;
+      bc[t - 1] += bc[t];
+      bw.pop_back();
+      bn.pop_back();
+      bc.pop_back();
+    }
+  }
+  std::size_t at = 0;
+  for (std::size_t b = 0; b < bw.size(); ++b)
+    for (std::size_t c = 0; c < bc[b]; ++c) k.w[at++] = bw[b];
+  return k;
+}
+
+// The level means against the joint fit: the same folds (fold = (level +
+// step index) mod folds, whole levels held out), each held-out window
+// predicted by the knots of the other folds' levels. When their held-out MSE
+// is lower, every step's curve becomes its knots (`m.levels` set, a note);
+// otherwise a note with both errors. Needs every step's own levels, 5 or
+// more of them (fewer: folds would hold out most of the curve).
+void choose_level_curves(std::span<const StepPoints> steps, int folds, HostModel& m) {
+  if (!m.joint || steps.size() != m.curves.size()) return;
+  for (const auto& st : steps) {
+    std::unordered_set<int> g(st.group.begin(), st.group.end());
+    if (st.group.size() != st.x.size() || g.size() < static_cast<std::size_t>(folds)) return;
+  }
+  double held = 0, within = 0, n_all = 0, levels = 0;
+  for (std::size_t s = 0; s < steps.size(); ++s) {
+    const auto& st = steps[s];
+    const int si = static_cast<int>(s);
+    for (int f = 0; f < folds; ++f) {
+      const Knots k = level_knots(st.x, st.y, st.group, si, folds, f);
+      if (k.x.size() < 2) return;
+      for (std::size_t i = 0; i < st.x.size(); ++i) {
+        if (((st.group[i] + si) % folds + folds) % folds != f) continue;
+        const double e = st.y[i] - interpolate_knots(k.x, k.w, st.x[i]);
+        held += e * e;
+      }
+    }
+    std::map<int, std::array<double, 3>> by;  // level -> sum y, sum y^2, count
+    for (std::size_t i = 0; i < st.x.size(); ++i) {
+      auto& a = by[st.group[i]];
+      a[0] += st.y[i];
+      a[1] += st.y[i] * st.y[i];
+      a[2] += 1;
+    }
+    for (const auto& [g, a] : by) within += a[1] - a[0] * a[0] / a[2];
+    n_all += static_cast<double>(st.x.size());
+    levels += static_cast<double>(by.size());
+  }
+  const double cv = held / n_all;
+  if (!(cv < m.joint->cv_mse_w2)) {
+    m.notes.push_back(fmt::format(
+        "curves: the joint polynomial (CV RMSE {:.3f} W) against the level means interpolated "
+        "({:.3f} W)",
+        std::sqrt(m.joint->cv_mse_w2), std::sqrt(cv)));
+    return;
+  }
+  LevelCurves lc;
+  lc.cv_mse_w2 = cv;
+  lc.sigma2_w2 = within / std::max(1.0, n_all - levels);
+  lc.level_n = n_all / levels;
+  for (std::size_t s = 0; s < steps.size(); ++s) {
+    const Knots k =
+        level_knots(steps[s].x, steps[s].y, steps[s].group, static_cast<int>(s), folds, -1);
+    auto& c = m.curves[s];
+    c.knot_x_pct = k.x;
+    c.knot_w = k.w;
+    c.fit.non_decreasing = true;
+  }
+  m.levels = lc;
+  m.notes.push_back(fmt::format(
+      "curves: linear between the load levels' means (CV RMSE {:.3f} W, the joint polynomial's "
+      "{:.3f} W)",
+      std::sqrt(cv), std::sqrt(m.joint->cv_mse_w2)));
+}
+
 }  // namespace
 
 Result<StepCurve> fit_paper_step(const Table& table, int step_pct, double exclude_beyond) {
@@ -176,6 +317,8 @@ std::string_view method_name(Method method) {
 }
 
 double StepCurve::power_w(double x, bool guard) const {
+  if (knot_x_pct.size() >= 2 && knot_x_pct.size() == knot_w.size())
+    return interpolate_knots(knot_x_pct, knot_w, x);
   const auto& p = fit.poly;
   if (guard && x > fit.x_hi) {
     const double slope = std::max(0.0, p.derivative(fit.x_hi));
@@ -230,7 +373,11 @@ Interval HostModel::isolated_interval(double x, double intensity_pct) const {
     w = (intensity_pct - curves[ia].step_pct) / (curves[ib].step_pct - curves[ia].step_pct);
   }
   double var = 0;
-  if (joint) {
+  if (levels) {
+    // The knots' own variance and the misfit between levels.
+    var += levels->sigma2_w2 / std::max(1.0, levels->level_n) +
+           std::max(0.0, levels->cv_mse_w2 - levels->sigma2_w2);
+  } else if (joint) {
     const double xc = std::clamp(x, joint->x_lo, joint->x_hi);
     auto g = joint->gradient(xc, curves[ia].step_pct);
     const auto gb = joint->gradient(xc, curves[ib].step_pct);
@@ -398,9 +545,10 @@ Result<HostModel> fit_model(const DataSet& data, const ModelOptions& options) {
         f.mae = sa / n;
         f.r2 = st > 0 ? 1.0 - ss / st : kNaN;
         f.non_decreasing = f.poly.non_decreasing(f.x_lo, f.x_hi);
-        m.curves.push_back(StepCurve{d.step, d.source, std::move(f)});
+        m.curves.push_back(StepCurve{d.step, d.source, std::move(f), {}, {}});
       }
       m.joint = std::move(*joint);
+      choose_level_curves(pts, fo.folds, m);
       return m;
     }
     m.notes.push_back(fmt::format("steps fitted one by one: {}", joint.error().message));
@@ -417,7 +565,7 @@ Result<HostModel> fit_model(const DataSet& data, const ModelOptions& options) {
     if (!fit->folds_from.empty())
       m.notes.push_back(fmt::format("step {}: {}", step, fit->folds_from));
     if (!fit->note.empty()) m.notes.push_back(fmt::format("step {}: {}", step, fit->note));
-    m.curves.push_back(StepCurve{step, d.source, std::move(*fit)});
+    m.curves.push_back(StepCurve{step, d.source, std::move(*fit), {}, {}});
   }
   if (m.curves.empty()) return std::unexpected(*first_error);
   std::ranges::sort(m.curves, {}, &StepCurve::step_pct);
@@ -475,6 +623,11 @@ nlohmann::json to_json(const HostModel& m) {
     cj["unconstrained_degree"] = f.unconstrained_degree;
     if (!f.note.empty()) cj["note"] = f.note;
     if (!f.folds_from.empty()) cj["folds_from"] = f.folds_from;
+    if (!c.knot_x_pct.empty()) {
+      cj["curve"] = "linear between the knots (load levels' means); coef: the polynomial it beat";
+      cj["knots_x_pct"] = json_vec(c.knot_x_pct);
+      cj["knots_w"] = json_vec(c.knot_w);
+    }
     j["curves"].push_back(std::move(cj));
   }
   if (m.joint) {
@@ -502,6 +655,10 @@ nlohmann::json to_json(const HostModel& m) {
         {"n", f.n},
         {"candidates", f.candidates}};
   }
+  j["levels"] = m.levels ? nlohmann::json{{"cv_mse_w2", json_number(m.levels->cv_mse_w2)},
+                                          {"sigma2_w2", json_number(m.levels->sigma2_w2)},
+                                          {"level_n", json_number(m.levels->level_n)}}
+                         : nlohmann::json(nullptr);
   j["interval"] = m.method == Method::paper
                       ? nlohmann::json(nullptr)
                       : nlohmann::json(
@@ -561,6 +718,19 @@ Result<HostModel> model_from_json(const nlohmann::json& j, std::string_view sour
           return fail(fmt::format("{}: curve step {}: raw powers need x_center 0 and x_scale 1",
                                   src, c.step_pct));
       }
+      if (const auto kx = cj.find("knots_x_pct"); kx != cj.end()) {
+        c.knot_x_pct = vec_from(*kx);
+        c.knot_w = vec_from(cj.at("knots_w"));
+        bool ok = c.knot_x_pct.size() >= 2 && c.knot_x_pct.size() == c.knot_w.size();
+        for (std::size_t i = 0; ok && i < c.knot_x_pct.size(); ++i)
+          ok = std::isfinite(c.knot_x_pct[i]) && std::isfinite(c.knot_w[i]) &&
+               (i == 0 || c.knot_x_pct[i] > c.knot_x_pct[i - 1]);
+        if (!ok)
+          return fail(
+              fmt::format("{}: curve step {}: knots must be 2 or more finite points of "
+                          "ascending load",
+                          src, c.step_pct));
+      }
       if (f.poly.coef.empty() ||
           !std::ranges::all_of(f.poly.coef, [](double v) { return std::isfinite(v); }) ||
           !(f.poly.x_scale > 0))
@@ -605,6 +775,13 @@ Result<HostModel> model_from_json(const nlohmann::json& j, std::string_view sour
         return fail(fmt::format("{}: invalid joint fit", src));
       m.joint = std::move(f);
     }
+    if (auto lv = j.find("levels"); lv != j.end() && lv->is_object()) {
+      LevelCurves lc;
+      lc.cv_mse_w2 = lv->at("cv_mse_w2").get<double>();
+      lc.sigma2_w2 = lv->at("sigma2_w2").get<double>();
+      lc.level_n = lv->at("level_n").get<double>();
+      m.levels = lc;
+    }
     if (auto n = j.find("notes"); n != j.end() && n->is_array())
       for (const auto& s : *n)
         if (s.is_string()) m.notes.push_back(s.get<std::string>());
@@ -644,6 +821,12 @@ std::string describe(const HostModel& m) {
     const auto& f = c.fit;
     s += fmt::format("step {:>3} ({}): degree {}, n {}, levels {}, x in [{:.2f}, {:.2f}] %\n",
                      c.step_pct, c.source, f.degree, f.n, f.levels, f.x_lo, f.x_hi);
+    if (!c.knot_x_pct.empty())
+      s += fmt::format(
+          "  used: linear between {} level means ({:.2f} % {:.2f} W .. {:.2f} % "
+          "{:.2f} W); the polynomial below is what it beat\n",
+          c.knot_x_pct.size(), c.knot_x_pct.front(), c.knot_w.front(), c.knot_x_pct.back(),
+          c.knot_w.back());
     s += fmt::format("  P(x) W = ");
     const bool raw = f.poly.sklearn();
     const char* var = raw ? "x" : "u";

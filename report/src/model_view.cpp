@@ -64,7 +64,12 @@ Result<ModelView> read_model_view(nlohmann::json file, const std::string& source
       const double y = c.power_w(x, !paper);
       if (std::isfinite(y)) s.curve.emplace_back(x, y);
     }
-    s.formula = formula_text(c.fit.poly);
+    s.formula = c.knot_x_pct.empty()
+                    ? formula_text(c.fit.poly)
+                    : fmt::format(
+                          "linear between {} load levels' means (chosen by CV over the "
+                          "polynomial {})",
+                          c.knot_x_pct.size(), formula_text(c.fit.poly));
     s.curve_source = paper ? "sampled with the model library on the fit range"
                            : "sampled with the model library (linear beyond the fit range)";
     s.fields = nlohmann::json::object();

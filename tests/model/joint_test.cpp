@@ -141,7 +141,7 @@ TEST(FitJoint, ModelFilesOfThePlainBasisStillRead) {
   PolyFit pf;
   pf.poly = plain.at_step(50);
   pf.x_hi = 10;
-  m.curves.push_back({50, "", pf});
+  m.curves.push_back({50, "", pf, {}, {}});
   m.joint = plain;
   auto j = to_json(m);
   j["joint"].erase("anchored");  // as such a file has it
@@ -181,7 +181,7 @@ TEST(Interval, CoversTheEstimateWidensWithSpreadAndIsNaNForThePaper) {
     pf.poly = j->at_step(s.step);
     pf.x_lo = j->x_lo;
     pf.x_hi = j->x_hi;
-    m.curves.push_back({s.step, "", pf});
+    m.curves.push_back({s.step, "", pf, {}, {}});
   }
   m.joint = *j;
   const Interval at0 = m.isolated_interval(0, 50);
@@ -209,7 +209,7 @@ TEST(Interval, RoundTripsThroughTheModelJson) {
     pf.degree = pf.poly.degree();
     pf.x_lo = j->x_lo;
     pf.x_hi = j->x_hi;
-    m.curves.push_back({s.step, "", pf});
+    m.curves.push_back({s.step, "", pf, {}, {}});
   }
   m.joint = *j;
   auto back = model_from_json(to_json(m), "mem");

@@ -332,6 +332,73 @@ TEST(CinergyMethod, TheVmAloneKeepsTheHostsBackgroundLoad) {
   EXPECT_THAT(nlohmann::json(m2->notes).dump(), HasSubstr("no idle level"));
 }
 
+// Three staircases of 9 levels, 4 windows each, power f(load, step) plus
+// a fixed pattern of +-0.2 W noise.
+template <typename F>
+void write_staircases(const test::TempDir& dir, F f) {
+  for (int step : {25, 50, 100}) {
+    Csv t;
+    int ts = 2;
+    for (int level = 0; level <= 8; ++level)
+      for (int w = 0; w < 4; ++w, ts += 2) {
+        const double x = level * 5.0;
+        t.add(ts, "target", x).add(ts, "cpu%_package-global", x);
+        t.add(ts, "package-global-watt", f(x, step) + ((w + level) % 2 == 0 ? 0.2 : -0.2));
+      }
+    dir.write("h-training-" + std::to_string(step) + ".csv", t.str());
+  }
+}
+
+// Where the curve turns sharply (here at 20 % load: the last core of a
+// socket busy, say), no polynomial of the levels follows it, and the level
+// means, linear between them, win the cross-validation; a smooth curve keeps
+// the polynomial. Both say so in the notes, and the choice survives the JSON.
+TEST(CinergyMethod, LevelMeansReplaceThePolynomialWhereTheyPredictHeldOutLevelsBetter) {
+  auto corner = [](double x, int step) {
+    return 50 + (1 + step / 400.0) * (2 * std::min(x, 20.0) + 0.2 * std::max(0.0, x - 20));
+  };
+  test::TempDir dir;
+  write_staircases(dir, corner);
+  auto data = load_dataset(dir.path());
+  ASSERT_TRUE(data) << data.error().message;
+  auto m = fit_model(*data, {Method::cinergy, 40, 8});  // fit region: loads <= 40 %
+  ASSERT_TRUE(m) << m.error().message;
+  ASSERT_TRUE(m->levels) << nlohmann::json(m->notes).dump();
+  EXPECT_THAT(nlohmann::json(m->notes).dump(), HasSubstr("linear between the load levels' means"));
+  EXPECT_LT(m->levels->cv_mse_w2, m->joint->cv_mse_w2);
+  for (int step : {25, 100}) {
+    ASSERT_EQ(m->curve(step)->knot_x_pct.size(), 9u);
+    for (double x : {0.0, 2.5, 12.0, 20.0, 33.0, 40.0})
+      EXPECT_NEAR(m->power_w(x, step), corner(x, step), 1e-9) << x << " " << step;
+    // Beyond the last level: its segment's slope.
+    EXPECT_NEAR(m->power_w(50, step), corner(40, step) + (1 + step / 400.0) * 0.2 * 10, 1e-9);
+  }
+  const Interval iv = m->isolated_interval(12, 50);
+  EXPECT_LT(iv.low_w, m->power_w(12, 50));
+  EXPECT_GT(iv.high_w, m->power_w(12, 50));
+  auto back = model_from_json(to_json(*m), "m.json");
+  ASSERT_TRUE(back) << back.error().message;
+  ASSERT_TRUE(back->levels);
+  for (double x : {0.0, 7.0, 33.0, 60.0})
+    for (double s : {25.0, 60.0, 100.0}) EXPECT_DOUBLE_EQ(back->power_w(x, s), m->power_w(x, s));
+  EXPECT_DOUBLE_EQ(back->isolated_interval(12, 50).high_w, iv.high_w);
+  auto bad = to_json(*m);
+  bad["curves"][0]["knots_x_pct"] = nlohmann::json::array({5.0, 1.0});
+  bad["curves"][0]["knots_w"] = nlohmann::json::array({50.0, 51.0});
+  EXPECT_THAT(model_from_json(bad, "bad.json").error().message, HasSubstr("knots must be"));
+
+  auto smooth = [](double x, int step) { return 50 + (1.5 + step / 400.0) * x - 0.01 * x * x; };
+  test::TempDir dir2;
+  write_staircases(dir2, smooth);
+  auto data2 = load_dataset(dir2.path());
+  ASSERT_TRUE(data2) << data2.error().message;
+  auto m2 = fit_model(*data2, {Method::cinergy, 40, 8});
+  ASSERT_TRUE(m2) << m2.error().message;
+  EXPECT_FALSE(m2->levels);
+  EXPECT_THAT(nlohmann::json(m2->notes).dump(), HasSubstr("the joint polynomial (CV RMSE"));
+  EXPECT_TRUE(m2->curve(50)->knot_x_pct.empty());
+}
+
 TEST(CinergyMethod, IntensityIsTheLoadWeightedMeanVcpuLoad) {
   EXPECT_DOUBLE_EQ(vcpu_intensity_pct({50, 50}), 50);
   EXPECT_DOUBLE_EQ(vcpu_intensity_pct({100, 0, 0, 0}), 100);

@@ -47,9 +47,26 @@ struct StepCurve {
   int step_pct = 0;    // the stress-ng -l of the training workers
   std::string source;  // file name
   PolyFit fit;
+  // When the level means won the cross-validation (HostModel::levels): the
+  // curve is linear between these knots, each load level's mean load (%,
+  // ascending) and mean power (W, made non-decreasing), and `fit` is only
+  // the polynomial it was compared with. Empty: the polynomial.
+  std::vector<double> knot_x_pct, knot_w;
   // Power (W) at host load x (%). With `guard`, x beyond the fitted range
-  // continues linearly with the edge slope (>= 0) instead of the polynomial.
+  // continues linearly with the edge slope (>= 0) instead of the polynomial
+  // (the knots always continue so).
   [[nodiscard]] double power_w(double host_util_pct, bool guard) const;
+};
+
+// The Cinergy method's alternative to polynomials: every step's curve linear
+// between its load levels' means. Chosen when its held-out error, with the
+// joint fit's folds (whole levels held out, each predicted from the others'
+// means), is below the joint fit's; the interval then takes its terms from
+// here.
+struct LevelCurves {
+  double cv_mse_w2 = 0;  // held-out MSE (the joint fit's is JointFit::cv_mse_w2)
+  double sigma2_w2 = 0;  // pooled variance of the windows around their level's mean
+  double level_n = 0;    // mean windows per level (a knot's variance: sigma2 / level_n)
 };
 
 // A nominal 90 % interval of an isolated estimate (W).
@@ -85,6 +102,8 @@ struct HostModel {
   // this. 0 for the paper method (the notebook evaluates at the share) and
   // when A has no idle level.
   double background_pct = 0;
+  // Set when the curves are the level means (StepCurve::knot_*).
+  std::optional<LevelCurves> levels;
 
   // Host power (W) at host load x (%) when the busy CPUs run at
   // `intensity_pct` each: linear between the neighbouring step curves,
