@@ -191,7 +191,13 @@ void choose_level_curves(std::span<const StepPoints> steps, int folds, HostModel
   if (!m.joint || steps.size() != m.curves.size()) return;
   for (const auto& st : steps) {
     std::unordered_set<int> g(st.group.begin(), st.group.end());
-    if (st.group.size() != st.x.size() || g.size() < static_cast<std::size_t>(folds)) return;
+    if (st.group.size() != st.x.size() || g.size() < static_cast<std::size_t>(folds)) {
+      m.notes.push_back(fmt::format(
+          "curves: the level means not tried (step {} has {} load level(s) of its own in the "
+          "fit region, fewer than the {} folds)",
+          st.step_pct, g.size(), folds));
+      return;
+    }
   }
   double held = 0, within = 0, n_all = 0, levels = 0;
   for (std::size_t s = 0; s < steps.size(); ++s) {
