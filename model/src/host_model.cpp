@@ -414,10 +414,12 @@ Interval HostModel::isolated_interval(double x, double intensity_pct) const {
 }
 
 IsolatedPower HostModel::isolated(double vm_share_pct, double intensity_pct) const {
-  const double x = vm_share_pct + background_pct;
+  // The notebook evaluates at the share, whatever a file says.
+  const double bg = method == Method::paper ? 0.0 : background_pct;
+  const double x = vm_share_pct + bg;
   IsolatedPower p;
   p.isolated_w = power_w(x, intensity_pct);
-  p.dynamic_w = p.isolated_w - power_w(background_pct, intensity_pct);
+  p.dynamic_w = p.isolated_w - power_w(bg, intensity_pct);
   p.interval = isolated_interval(x, intensity_pct);
   return p;
 }

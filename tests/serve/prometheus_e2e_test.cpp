@@ -283,7 +283,9 @@ class ServePrometheus : public ::testing::Test {
 TEST_F(ServePrometheus, VmSeriesThroughARealPrometheus) {
   const int threads = static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN));
   const auto model = work_.path() / "model.json";
-  test::write_test_model(model, threads);
+  // The host's own load: the VM alone is the curves at its share plus it.
+  constexpr double kBackgroundPct = 1.5;
+  test::write_test_model(model, threads, false, "cinergy", kBackgroundPct);
 
   // The test VM as a transient domain with a fixed uuid (created again
   // with the same one: a restart; nothing stays defined on the host),
@@ -355,8 +357,9 @@ TEST_F(ServePrometheus, VmSeriesThroughARealPrometheus) {
     EXPECT_NEAR(got, want, 0.04 * want);
   }
 
-  // The isolated power equals `cinergy predict` at the VM's share and
-  // intensity of the same interval (one scrape).
+  // The isolated power equals `cinergy predict` at the VM's share (plus the
+  // model's background load: predict takes the host's load) and intensity of
+  // the same interval (one scrape).
   {
     const double t = unix_now() - 1;
     const auto iso = prom.query("cinergy_isolated_power_watts{" + vm_sel + "}", t);
@@ -369,10 +372,10 @@ TEST_F(ServePrometheus, VmSeriesThroughARealPrometheus) {
                 host.size() == 1);
     EXPECT_EQ(iso[0]["value"][0], share[0]["value"][0]) << "one scrape";
     const double step = intensity.size() == 1 ? value_of(intensity[0]) : 50.0;
-    auto predicted =
-        run_capture({kCinergy, "predict", "--model", model.string(), "--host-util",
-                     std::to_string(value_of(share[0])), "--step", std::to_string(step)},
-                    30s);
+    auto predicted = run_capture(
+        {kCinergy, "predict", "--model", model.string(), "--host-util",
+         std::to_string(value_of(share[0]) + kBackgroundPct), "--step", std::to_string(step)},
+        30s);
     ASSERT_TRUE(predicted && predicted->exit_code == 0);
     const double want = std::stod(predicted->output);
     std::printf(
@@ -385,10 +388,10 @@ TEST_F(ServePrometheus, VmSeriesThroughARealPrometheus) {
     const auto low = prom.query("cinergy_isolated_power_low_watts{" + vm_sel + "}", t);
     const auto high = prom.query("cinergy_isolated_power_high_watts{" + vm_sel + "}", t);
     ASSERT_TRUE(low.size() == 1 && high.size() == 1);
-    auto bounds = run_capture(
-        {kCinergy, "predict", "--model", model.string(), "--host-util",
-         std::to_string(value_of(share[0])), "--step", std::to_string(step), "--interval"},
-        30s);
+    auto bounds = run_capture({kCinergy, "predict", "--model", model.string(), "--host-util",
+                               std::to_string(value_of(share[0]) + kBackgroundPct), "--step",
+                               std::to_string(step), "--interval"},
+                              30s);
     ASSERT_TRUE(bounds && bounds->exit_code == 0);
     std::istringstream line(bounds->output);
     double w = 0, want_low = 0, want_high = 0;
