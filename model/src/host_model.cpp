@@ -124,28 +124,35 @@ double interpolate_knots(const std::vector<double>& kx, const std::vector<double
   return base_w + slope * (x - base_x);
 }
 
-// One step's level means: the points of every level whose fold is not
-// `skip_fold` (-1: all), each level's mean load and mean power, ascending in
-// load, the power made non-decreasing by pooling adjacent violators (weighted
-// by windows). Levels with equal mean load merge.
+// One step's level means: the points of every level whose fold (joint_fold)
+// is not `skip_fold` (-1: all), each level's mean load and mean power,
+// ascending in load, the power made non-decreasing by pooling adjacent
+// violators (weighted by windows). Levels with equal mean load merge.
+// `within_ss`: the windows' squared deviations from their level's mean power.
 struct Knots {
   std::vector<double> x, w, n;
+  double within_ss = 0;
+  std::size_t levels = 0;
 };
 Knots level_knots(std::span<const double> x, std::span<const double> y, std::span<const int> group,
                   int step_index, int folds, int skip_fold) {
-  std::map<int, std::array<double, 3>> by;  // level -> sum x, sum y, count
+  std::map<int, std::array<double, 4>> by;  // level -> sum x, sum y, sum y^2, count
   for (std::size_t i = 0; i < x.size(); ++i) {
-    const int f = ((group[i] + step_index) % folds + folds) % folds;
-    if (f == skip_fold) continue;
+    if (joint_fold(group[i], step_index, folds) == skip_fold) continue;
     auto& a = by[group[i]];
     a[0] += x[i];
     a[1] += y[i];
-    a[2] += 1;
+    a[2] += y[i] * y[i];
+    a[3] += 1;
   }
-  std::vector<std::array<double, 3>> lv;  // mean x, mean y, count
-  for (const auto& [g, a] : by) lv.push_back({a[0] / a[2], a[1] / a[2], a[2]});
-  std::ranges::sort(lv, {}, [](const auto& a) { return a[0]; });
   Knots k;
+  k.levels = by.size();
+  std::vector<std::array<double, 3>> lv;  // mean x, mean y, count
+  for (const auto& [g, a] : by) {
+    lv.push_back({a[0] / a[3], a[1] / a[3], a[3]});
+    k.within_ss += a[2] - a[1] * a[1] / a[3];
+  }
+  std::ranges::sort(lv, {}, [](const auto& a) { return a[0]; });
   for (const auto& a : lv) {
     if (!k.x.empty() && a[0] == k.x.back()) {
       const double n = k.n.back() + a[2];
@@ -181,8 +188,8 @@ Knots level_knots(std::span<const double> x, std::span<const double> y, std::spa
   return k;
 }
 
-// The level means against the joint fit: the same folds (fold = (level +
-// step index) mod folds, whole levels held out), each held-out window
+// The level means against the joint fit: the same folds (joint_fold, whole
+// levels held out), each held-out window
 // predicted by the knots of the other folds' levels. When their held-out MSE
 // is lower, every step's curve becomes its knots (`m.levels` set, a note);
 // otherwise a note with both errors. Needs every step's own levels, 5 or
@@ -200,6 +207,7 @@ void choose_level_curves(std::span<const StepPoints> steps, int folds, HostModel
     }
   }
   double held = 0, within = 0, n_all = 0, levels = 0;
+  std::vector<Knots> all;  // every level of each step: the curves if chosen
   for (std::size_t s = 0; s < steps.size(); ++s) {
     const auto& st = steps[s];
     const int si = static_cast<int>(s);
@@ -207,21 +215,15 @@ void choose_level_curves(std::span<const StepPoints> steps, int folds, HostModel
       const Knots k = level_knots(st.x, st.y, st.group, si, folds, f);
       if (k.x.size() < 2) return;
       for (std::size_t i = 0; i < st.x.size(); ++i) {
-        if (((st.group[i] + si) % folds + folds) % folds != f) continue;
+        if (joint_fold(st.group[i], si, folds) != f) continue;
         const double e = st.y[i] - interpolate_knots(k.x, k.w, st.x[i]);
         held += e * e;
       }
     }
-    std::map<int, std::array<double, 3>> by;  // level -> sum y, sum y^2, count
-    for (std::size_t i = 0; i < st.x.size(); ++i) {
-      auto& a = by[st.group[i]];
-      a[0] += st.y[i];
-      a[1] += st.y[i] * st.y[i];
-      a[2] += 1;
-    }
-    for (const auto& [g, a] : by) within += a[1] - a[0] * a[0] / a[2];
+    all.push_back(level_knots(st.x, st.y, st.group, si, folds, -1));
+    within += all.back().within_ss;
     n_all += static_cast<double>(st.x.size());
-    levels += static_cast<double>(by.size());
+    levels += static_cast<double>(all.back().levels);
   }
   const double cv = held / n_all;
   if (!(cv < m.joint->cv_mse_w2)) {
@@ -236,11 +238,9 @@ void choose_level_curves(std::span<const StepPoints> steps, int folds, HostModel
   lc.sigma2_w2 = within / std::max(1.0, n_all - levels);
   lc.level_n = n_all / levels;
   for (std::size_t s = 0; s < steps.size(); ++s) {
-    const Knots k =
-        level_knots(steps[s].x, steps[s].y, steps[s].group, static_cast<int>(s), folds, -1);
     auto& c = m.curves[s];
-    c.knot_x_pct = k.x;
-    c.knot_w = k.w;
+    c.knot_x_pct = std::move(all[s].x);
+    c.knot_w = std::move(all[s].w);
     c.fit.non_decreasing = true;
   }
   m.levels = lc;

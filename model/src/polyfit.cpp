@@ -427,6 +427,20 @@ struct Block {
   std::size_t n = 0;
 };
 
+// Every term of JointFit's basis in coefficient order: f(i, j, col, u^i,
+// v^j, ua^i), the powers by repeated multiplication. Anchored, the (0, j >= 1)
+// terms do not exist.
+template <typename F>
+void for_each_term(int degree, int form, bool anchored, double u, double v, double ua, F&& f) {
+  int col = 0;
+  double up = 1.0, uap = 1.0;
+  for (int i = 0; i <= degree; ++i, up *= u, uap *= ua) {
+    double vp = 1.0;
+    for (int j = 0; j <= form; ++j, vp *= v)
+      if (!(anchored && i == 0 && j > 0)) f(i, j, col++, up, vp, uap);
+  }
+}
+
 // R factor of the blocks' rows in the joint design of form J (columns
 // b_i(u, j) v^j in JointFit's order, then y): each block's R times the
 // block's column map (b_i(u, j) = u^i - ua^i is R's column i minus ua^i its
@@ -441,19 +455,13 @@ Matrix joint_r(const std::vector<const Block*>& blocks, int dmax, int form, bool
   for (std::size_t b = 0; b < blocks.size(); ++b) {
     const auto& blk = *blocks[b];
     const auto top = static_cast<Eigen::Index>(b) * pin;
-    double uap = 1.0;
-    int col = 0;
-    for (int i = 0; i <= dmax; ++i, uap *= ua) {
-      double vp = 1.0;
-      for (int j = 0; j <= form; ++j, vp *= blk.v) {
-        if (anchored && i == 0 && j > 0) continue;
-        if (anchored && j > 0)
-          stacked.block(top, col, pin, 1) = (blk.r.col(i) - uap * blk.r.col(0)) * vp;
-        else
-          stacked.block(top, col, pin, 1) = blk.r.col(i) * vp;
-        ++col;
-      }
-    }
+    for_each_term(dmax, form, anchored, 0.0, blk.v, ua,
+                  [&](int i, int j, int col, double, double vp, double uap) {
+                    if (anchored && j > 0)
+                      stacked.block(top, col, pin, 1) = (blk.r.col(i) - uap * blk.r.col(0)) * vp;
+                    else
+                      stacked.block(top, col, pin, 1) = blk.r.col(i) * vp;
+                  });
     stacked.block(top, cols - 1, pin, 1) = blk.r.col(pin - 1);
   }
   Eigen::HouseholderQR<Matrix> qr(stacked);
@@ -486,32 +494,22 @@ Polynomial JointFit::at_step(double step_pct) const {
   p.x_scale = x_scale;
   const double v = step_pct / 100.0;
   p.coef.assign(static_cast<std::size_t>(degree + 1), 0.0);
-  std::size_t col = 0;
-  double uap = 1.0;
-  for (int i = 0; i <= degree; ++i, uap *= u_anchor) {
-    double vp = 1.0;
-    for (int j = 0; j <= form; ++j, vp *= v) {
-      if (anchored && i == 0 && j > 0) continue;
-      const double c = coef[col++] * vp;
-      p.coef[static_cast<std::size_t>(i)] += c;
-      if (anchored && j > 0) p.coef[0] -= c * uap;
-    }
-  }
+  for_each_term(degree, form, anchored, 0.0, v, u_anchor,
+                [&](int i, int j, int col, double, double vp, double uap) {
+                  const double c = coef[static_cast<std::size_t>(col)] * vp;
+                  p.coef[static_cast<std::size_t>(i)] += c;
+                  if (anchored && j > 0) p.coef[0] -= c * uap;
+                });
   return p;
 }
 
 std::vector<double> JointFit::gradient(double x, double step_pct) const {
   std::vector<double> g(coef.size(), 0.0);
   const double u = (x - x_center) / x_scale, v = step_pct / 100.0;
-  double up = 1.0, uap = 1.0;
-  std::size_t col = 0;
-  for (int i = 0; i <= degree; ++i, up *= u, uap *= u_anchor) {
-    double vp = 1.0;
-    for (int j = 0; j <= form; ++j, vp *= v) {
-      if (anchored && i == 0 && j > 0) continue;
-      g[col++] = (anchored && j > 0 ? up - uap : up) * vp;
-    }
-  }
+  for_each_term(degree, form, anchored, u, v, u_anchor,
+                [&](int, int j, int col, double up, double vp, double uap) {
+                  g[static_cast<std::size_t>(col)] = (anchored && j > 0 ? up - uap : up) * vp;
+                });
   return g;
 }
 
@@ -606,7 +604,7 @@ Result<JointFit> fit_joint(std::span<const StepPoints> steps, const FitOptions& 
     std::vector<std::size_t> fn(static_cast<std::size_t>(folds), 0);
     const auto& st = steps[s];
     for (std::size_t i = 0; i < st.x.size(); ++i) {
-      const int f = ((groups[s][i] + static_cast<int>(s)) % folds + folds) % folds;
+      const int f = joint_fold(groups[s][i], static_cast<int>(s), folds);
       acc[static_cast<std::size_t>(f)].add((st.x[i] - out.x_center) / out.x_scale, st.y[i]);
       ++fn[static_cast<std::size_t>(f)];
     }

@@ -114,12 +114,14 @@ struct HostModel {
   [[nodiscard]] const StepCurve* curve(int step_pct) const;
   // The nominal 90 % interval of power_w(x, intensity) as an estimate of the
   // isolated power: +-1.645 sqrt of the sum of (1) the fit's variance at x
-  // (the joint fit's covariance; without one, the curve's CV MSE x (D+1)/n),
-  // (2) the misfit between load levels (CV MSE minus the residual variance),
+  // (the level means': sigma2 / windows per level; else the joint fit's
+  // covariance; without one, the curve's CV MSE x (D+1)/n), (2) the misfit
+  // between load levels (CV MSE minus the residual variance),
   // (3) (spread / 2)^2, the spread of the step curves at x (how much the
   // unknown mapping of the VM onto the staircases can move the estimate),
   // (4) (kTransferScale x transfer_rel x dynamic power)^2, the
-  // leave-one-step-out error of predicting a staircase from the others.
+  // leave-one-step-out error of predicting a staircase from the others
+  // (dynamic: against the host at background_pct).
   // NaN bounds for the paper method (the notebook has no interval).
   [[nodiscard]] Interval isolated_interval(double host_util_pct, double intensity_pct) const;
   // The VM alone at `vm_share_pct` (% of the host's threads): the curves at

@@ -155,6 +155,14 @@ struct JointFit {
   [[nodiscard]] double variance(const std::vector<double>& g) const;
 };
 
+// The CV fold of a window of load level `level` in step `step_index` (the
+// steps' ascending order): fit_joint's, and any comparison with its CV error
+// must hold out the same windows. Consecutive levels of a step fall in
+// different folds, and the steps' folds are shifted against each other.
+[[nodiscard]] inline int joint_fold(int level, int step_index, int folds) {
+  return ((level + step_index) % folds + folds) % folds;
+}
+
 // Errors: fewer than two steps, a step with fewer than 3 levels (fit each
 // step alone then), a size mismatch or non-finite value, no candidate that
 // can be solved in every fold.
