@@ -36,6 +36,7 @@ struct RunFlags {
   bool live = false;
   bool no_analysis = false;
   bool no_pin = false;
+  bool no_unpinned = false;
   std::string vm_name;
   std::string connect_uri = "qemu:///system";
   std::string vm_launch;
@@ -100,6 +101,7 @@ Result<orch::RunOptions> build_options(const RunFlags& f, const CLI::App& cmd,
   o.live = f.live;
   o.analysis = !f.no_analysis;
   o.pin_socket = !f.no_pin;
+  o.unpinned_training = !f.no_unpinned;
   o.csv_prefix = f.prefix;
   o.cgroup2_root = f.cgroup_root;
   o.command_line = std::move(command_line);
@@ -279,6 +281,9 @@ void register_run(CLI::App& app, int& exit_code) {
   cmd->add_flag("--live", f.live, "Print host power and each subject's CPU every window");
   cmd->add_flag("--no-analysis", f.no_analysis, "Skip the model analysis and the report");
   cmd->add_flag("--no-pin", f.no_pin, "Do not place stress-ng workers on their socket's CPUs");
+  cmd->add_flag("--no-unpinned-training", f.no_unpinned,
+                "Several sockets: skip scenario A's unpinned staircases (training-unpinned-S, "
+                "the Cinergy method's training; the paper method's are the pinned ones)");
   cmd->add_option("--vm", f.vm_name, "Subject: an existing libvirt domain (started for B and C)");
   cmd->add_option("--connect", f.connect_uri, "libvirt URI")->capture_default_str();
   cmd->add_option("--vm-launch", f.vm_launch,

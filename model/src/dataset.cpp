@@ -282,10 +282,14 @@ Result<DataSet> load_dataset(const std::filesystem::path& dir) {
   }
   // Any staircase step 1..100 (`cinergy run --steps`); the paper method
   // needs step 50, the Cinergy method interpolates between the steps it has.
-  static const std::regex kName(R"((.+)-(training-([1-9][0-9]?|100)|groundtruth|cloudlike)\.csv)");
+  // `training-unpinned-<S>`: the same staircase with its workers left to the
+  // scheduler (`cinergy run` on a host of several sockets).
+  static const std::regex kName(
+      R"((.+)-(training-(unpinned-)?([1-9][0-9]?|100)|groundtruth|cloudlike)\.csv)");
   struct Found {
     std::string prefix, phase;
     int step = 0;
+    bool unpinned = false;
     std::filesystem::path path;
   };
   std::vector<Found> found;
@@ -297,7 +301,8 @@ Result<DataSet> load_dataset(const std::filesystem::path& dir) {
     if (!std::regex_match(name, m, kName)) continue;
     if (name.starts_with("events-")) continue;  // a run directory's event logs, not data
     if (!manifest_prefix.empty() && m[1].str() != manifest_prefix) continue;
-    Found f{m[1].str(), m[2].str(), m[3].matched ? std::stoi(m[3].str()) : 0, entry.path()};
+    Found f{m[1].str(), m[2].str(), m[4].matched ? std::stoi(m[4].str()) : 0, m[3].matched,
+            entry.path()};
     prefixes.insert(f.prefix);
     found.push_back(std::move(f));
   }
@@ -325,7 +330,7 @@ Result<DataSet> load_dataset(const std::filesystem::path& dir) {
     auto t = load_long_csv(f.path);
     if (!t) return std::unexpected(t.error());
     if (f.step != 0)
-      d.training.emplace(f.step, std::move(*t));
+      (f.unpinned ? d.training_unpinned : d.training).emplace(f.step, std::move(*t));
     else if (f.phase == "groundtruth")
       d.groundtruth = std::move(*t);
     else

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <set>
 #include <span>
 #include <unordered_set>
 
@@ -82,9 +83,9 @@ struct IdleLoad {
   double pct = 0;
   std::string note;
 };
-IdleLoad idle_level_load(const DataSet& data) {
+IdleLoad idle_level_load(const std::map<int, Table>& training) {
   std::vector<double> loads;
-  for (const auto& [step, table] : data.training) {
+  for (const auto& [step, table] : training) {
     const auto* target = table.column("target");
     const auto* util = table.column(kUtil);
     if (target == nullptr || util == nullptr) continue;
@@ -406,11 +407,17 @@ Interval HostModel::isolated_interval(double x, double intensity_pct) const {
   var += 0.25 * (hi - lo) * (hi - lo);
   if (joint && std::isfinite(joint->transfer_rel)) {
     const double dyn = std::max(0.0, est - power_w(background_pct, intensity_pct));
-    const double t = kTransferScale * joint->transfer_rel * dyn;
+    const double t = transfer_scale() * joint->transfer_rel * dyn;
     var += t * t;
   }
   const double half = kZ90 * std::sqrt(var);
   return {est - half, est + half};
+}
+
+double HostModel::transfer_scale() const {
+  return training_placement == "unpinned" || training_placement == "one socket"
+             ? 1.0
+             : kPinnedTransferScale;
 }
 
 IsolatedPower HostModel::isolated(double vm_share_pct, double intensity_pct) const {
@@ -422,6 +429,42 @@ IsolatedPower HostModel::isolated(double vm_share_pct, double intensity_pct) con
   p.dynamic_w = p.isolated_w - power_w(bg, intensity_pct);
   p.interval = isolated_interval(x, intensity_pct);
   return p;
+}
+
+// The staircases the Cinergy method trains on: the unpinned ones when
+// scenario A has them (placed like the VM's threads, so the VM alone is a
+// state between them), else the paper's pinned ones; sets
+// m.training_placement and says so in the notes.
+const std::map<int, Table>& cinergy_training(const DataSet& data, HostModel& m) {
+  if (!data.training_unpinned.empty()) {
+    m.training_placement = "unpinned";
+    m.notes.push_back(
+        "trained on scenario A's unpinned staircases (training-unpinned-<step>: workers placed "
+        "by the scheduler, as the VM's threads are); the pinned ones are the paper method's");
+    return data.training_unpinned;
+  }
+  // Sockets the data show: its per-socket load columns.
+  std::set<std::string> sockets;
+  for (const auto& [step, table] : data.training)
+    for (const auto& name : table.names)
+      if (name.starts_with("cpu%_package-") && name != kUtil) sockets.insert(name);
+  if (sockets.size() == 1) {
+    m.training_placement = "one socket";
+    m.notes.push_back(
+        "trained on scenario A's staircases (training-<step>); the data show one socket, so "
+        "their workers were placed as the VM's threads are");
+  } else {
+    m.training_placement = "pinned";
+    m.notes.push_back(fmt::format(
+        "trained on scenario A's pinned staircases (training-<step>, socket 0 first): no "
+        "training-unpinned-<step> files, and the data show {} sockets; the VM alone spreads "
+        "over sockets as no pinned staircase does, so the interval's transfer term is scaled "
+        "by {} (cinergy run records unpinned staircases on hosts of several sockets)",
+        sockets.empty() ? std::string("no per-socket load, so not one")
+                        : std::to_string(sockets.size()),
+        kPinnedTransferScale));
+  }
+  return data.training;
 }
 
 Result<HostModel> fit_model(const DataSet& data, const ModelOptions& options) {
@@ -441,7 +484,7 @@ Result<HostModel> fit_model(const DataSet& data, const ModelOptions& options) {
   } else if (auto v2 = vcpus_from(data.cloudlike)) {
     m.vm_vcpus = *v2;
   }
-  if (data.training.empty())
+  if (data.training.empty() && (options.method == Method::paper || data.training_unpinned.empty()))
     return fail(
         fmt::format("{}: no {}-training-<step>.csv to fit", data.dir.string(), data.prefix));
   if (options.method == Method::paper) {
@@ -455,7 +498,8 @@ Result<HostModel> fit_model(const DataSet& data, const ModelOptions& options) {
                      ? std::min(100.0, m.vm_vcpus * 100.0 / m.host_threads * kCinergyRegionFactor)
                      : 100.0;
   if (m.vm_vcpus == 0) m.notes.push_back("VM vCPUs unknown: fitted on the whole load range");
-  const auto bg = idle_level_load(data);
+  const auto& training = cinergy_training(data, m);
+  const auto bg = idle_level_load(training);
   m.background_pct = bg.pct;
   m.notes.push_back(bg.note);
 
@@ -473,7 +517,7 @@ Result<HostModel> fit_model(const DataSet& data, const ModelOptions& options) {
     std::vector<int> group;
   };
   std::vector<StepData> steps;
-  for (const auto& [step, table] : data.training) {
+  for (const auto& [step, table] : training) {
     const std::string src = table.source.string();
     const auto* xs = table.column(kUtil);
     const auto* ys = table.column(kPower);
@@ -590,6 +634,7 @@ nlohmann::json to_json(const HostModel& m) {
   j["vm_vcpus"] = m.vm_vcpus;
   j["fit_range_pct"] = {0.0, m.fit_hi_pct};
   j["background_pct"] = m.background_pct;
+  if (m.method != Method::paper) j["training_placement"] = m.training_placement;
   j["x"] = "cpu%_package-global";
   j["y"] = "package-global-watt";
   j["steps"] = nlohmann::json::array();
@@ -697,6 +742,15 @@ Result<HostModel> model_from_json(const nlohmann::json& j, std::string_view sour
     if (!std::isfinite(m.background_pct) || m.background_pct < 0 || m.background_pct >= 100)
       return fail(
           fmt::format("{}: background_pct must be in [0, 100) % (got {})", src, m.background_pct));
+    // Files written before it existed were trained on the pinned staircases.
+    if (m.method != Method::paper) {
+      m.training_placement = j.value("training_placement", std::string("pinned"));
+      if (m.training_placement != "unpinned" && m.training_placement != "one socket" &&
+          m.training_placement != "pinned")
+        return fail(
+            fmt::format("{}: training_placement must be unpinned, one socket or pinned (got '{}')",
+                        src, m.training_placement));
+    }
     if (m.host_threads <= 0) return fail(fmt::format("{}: host_threads must be positive", src));
     for (const auto& cj : j.at("curves")) {
       StepCurve c;
@@ -823,8 +877,10 @@ std::string describe(const HostModel& m) {
   s += fmt::format("method {}  host_threads {}  vm_vcpus {}  fit region: host load <= {:.2f} %\n",
                    method_name(m.method), m.host_threads, m.vm_vcpus, m.fit_hi_pct);
   if (m.method != Method::paper)
-    s += fmt::format("background load {:.3f} % (the VM alone: host load = share + it)\n",
-                     m.background_pct);
+    s += fmt::format(
+        "background load {:.3f} % (the VM alone: host load = share + it); trained on {} "
+        "staircases\n",
+        m.background_pct, m.training_placement);
   for (const auto& c : m.curves) {
     const auto& f = c.fit;
     s += fmt::format("step {:>3} ({}): degree {}, n {}, levels {}, x in [{:.2f}, {:.2f}] %\n",

@@ -47,6 +47,11 @@ std::vector<PhasePlan> plan_phases(const RunOptions& o, const Topology& topology
   if (o.scenarios.find('A') != std::string::npos)
     for (int s : o.steps)
       plan.push_back({'A', fmt::format("training-{}", s), s, staircase(topology, s, o.pin_socket)});
+  if (o.scenarios.find('A') != std::string::npos && o.pin_socket && o.unpinned_training &&
+      topology.sockets() > 1)
+    for (int s : o.steps)
+      plan.push_back(
+          {'A', fmt::format("training-unpinned-{}", s), s, staircase(topology, s, false)});
   if (o.scenarios.find('B') != std::string::npos) plan.push_back({'B', "groundtruth", 0, {}});
   if (o.scenarios.find('C') != std::string::npos)
     plan.push_back({'C', "cloudlike", 25, staircase(topology, 25, o.pin_socket)});
@@ -109,6 +114,7 @@ nlohmann::json settings_json(const RunOptions& o) {
           {"live", o.live},
           {"analysis", o.analysis},
           {"pin_socket", o.pin_socket},
+          {"unpinned_training", o.unpinned_training},
           {"subject", subject},
           {"subject_cgroup", o.subject.cgroup.string()},
           {"subject_command", o.subject.command},

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 
@@ -49,22 +50,32 @@ std::map<std::int64_t, double> by_second(const model::Table& t, std::string_view
 
 json model_figures(const Inputs& in) {
   json out = json::array();
+  // One figure per step: its pinned staircase's windows (the paper's
+  // training) and, where A has it, the unpinned one's (the Cinergy method's).
+  std::set<int> steps;
   for (const std::string& phase : in.phases) {
-    if (!phase.starts_with("training-")) continue;
-    const auto it = in.csv.find(phase);
-    if (it == in.csv.end()) continue;
-    const int step = std::stoi(phase.substr(9));
+    if (!phase.starts_with("training-") || !in.csv.contains(phase)) continue;
+    const std::size_t at = phase.rfind('-') + 1;
+    steps.insert(std::stoi(phase.substr(at)));
+  }
+  for (const int step : steps) {
+    const auto pinned = in.csv.find(fmt::format("training-{}", step));
+    const auto unpinned = in.csv.find(fmt::format("training-unpinned-{}", step));
     XyChart c;
     c.id = fmt::format("model-{}", step);
     c.title = fmt::format("Step {}: host power model over the training windows", step);
     c.x_label = "host load (%)";
     c.y_label = "package-global (W)";
-    c.series.push_back({"training windows", false, training_points(it->second)});
+    if (pinned != in.csv.end())
+      c.series.push_back({"training windows", false, training_points(pinned->second)});
+    if (unpinned != in.csv.end())
+      c.series.push_back({"unpinned training windows", false, training_points(unpinned->second)});
+    const std::size_t data_series = c.series.size();
     for (const auto& [method, view] : in.model)
       for (const auto& s : view.steps)
         if (s.step_pct == step && !s.curve.empty())
           c.series.push_back({"model (" + method + ")", true, s.curve});
-    if (c.series.size() == 1) c.note = "no fitted curve for this step in the model files";
+    if (c.series.size() == data_series) c.note = "no fitted curve for this step in the model files";
     out.push_back(c.to_json());
   }
   return out;

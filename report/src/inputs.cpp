@@ -100,22 +100,26 @@ std::vector<std::string> run_phases(const std::filesystem::path& dir,
           steps.insert(v.get<int>());
   // A file named for a step: "...training-<N>" followed by '.' (".csv",
   // ".csv.xz", ".meta.json"), N in 1..100 without a leading zero.
+  // The same after "training-unpinned-": scenario A's unpinned staircases.
+  std::set<int> unpinned;
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
     const std::string name = e.path().filename().string();
     for (std::size_t at = name.find("training-"); at != std::string::npos;
          at = name.find("training-", at + 1)) {
-      const std::size_t b = at + 9;
+      const bool is_unpinned = name.compare(at + 9, 9, "unpinned-") == 0;
+      const std::size_t b = at + (is_unpinned ? 18 : 9);
       std::size_t end = b;
       while (end < name.size() && end - b < 4 && name[end] >= '0' && name[end] <= '9') ++end;
       if (end == b || end >= name.size() || name[end] != '.' || name[b] == '0') continue;
       const int n = std::stoi(name.substr(b, end - b));
-      if (n >= 1 && n <= 100) steps.insert(n);
+      if (n >= 1 && n <= 100) (is_unpinned ? unpinned : steps).insert(n);
     }
   }
   if (steps.empty()) steps = {25, 50, 100};
   std::vector<std::string> out;
   for (int s : steps) out.push_back(fmt::format("training-{}", s));
+  for (int s : unpinned) out.push_back(fmt::format("training-unpinned-{}", s));
   out.emplace_back("groundtruth");
   out.emplace_back("cloudlike");
   return out;

@@ -4,7 +4,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -261,6 +263,84 @@ TEST(CinergyMethod, InterpolatesBetweenStepCurvesByIntensity) {
 // scenario: A's points lie at target + 2, and the VM alone has that work
 // beside it, so its isolated power is the curve at share + 2, its dynamic
 // part against the curve at 2. Without an idle level nothing is assumed.
+// A staircase of step 50 on two sockets: power = 30 + slope x host load.
+std::string two_socket_staircase(double slope, bool pinned) {
+  Csv t;
+  int ts = 2;
+  for (int k = 0; k <= 16; ++k)
+    for (int w = 0; w < 2; ++w, ts += 2) {
+      const double x = k * 6.25;
+      // Pinned: socket 0 fills first; unpinned: both sockets alike.
+      const double s0 = pinned ? std::min(100.0, 2 * x) : x;
+      t.add(ts, "target", x).add(ts, "cpu%_package-global", x);
+      t.add(ts, "cpu%_package-0", s0).add(ts, "cpu%_package-1", 2 * x - s0);
+      t.add(ts, "package-global-watt", 30 + slope * x);
+    }
+  return t.str();
+}
+
+TEST(CinergyMethod, TrainsOnTheUnpinnedStaircasesWhenTheDataHaveThem) {
+  test::TempDir dir;
+  dir.write("h-training-50.csv", two_socket_staircase(0.5, true));
+  dir.write("h-training-unpinned-50.csv", two_socket_staircase(0.8, false));
+  auto data = load_dataset(dir.path());
+  ASSERT_TRUE(data) << data.error().message;
+  ASSERT_EQ(data->training.size(), 1u);
+  ASSERT_EQ(data->training_unpinned.size(), 1u) << "training-unpinned-50 is not step 50's pinned";
+
+  auto m = fit_model(*data, {Method::cinergy, 8, 2});
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_EQ(m->training_placement, "unpinned");
+  EXPECT_EQ(m->transfer_scale(), 1.0);
+  ASSERT_EQ(m->curves.size(), 1u);
+  EXPECT_EQ(m->curves[0].source, "h-training-unpinned-50.csv");
+  EXPECT_THAT(nlohmann::json(m->notes).dump(), HasSubstr("unpinned staircases"));
+  EXPECT_NEAR(m->power_w(10, 50), 30 + 0.8 * 10, 1e-6) << "the unpinned staircase's curve";
+  // The paper method keeps its protocol's pinned staircase.
+  auto p = fit_model(*data, {Method::paper, 8, 2});
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_EQ(p->curves[0].source, "h-training-50.csv");
+  EXPECT_NEAR(p->power_w(10, 50), 30 + 0.5 * 10, 1e-3);
+
+  // The model file keeps it; files from before it read as pinned; others refused.
+  auto j = to_json(*m);
+  EXPECT_EQ(j["training_placement"], "unpinned");
+  auto back = model_from_json(j, "m.json");
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->training_placement, "unpinned");
+  j.erase("training_placement");
+  auto old = model_from_json(j, "m.json");
+  ASSERT_TRUE(old) << old.error().message;
+  EXPECT_EQ(old->training_placement, "pinned");
+  EXPECT_EQ(old->transfer_scale(), kPinnedTransferScale);
+  j["training_placement"] = "sideways";
+  EXPECT_THAT(model_from_json(j, "m.json").error().message, HasSubstr("training_placement"));
+
+  // Without them: pinned across the data's two sockets, or one socket.
+  std::filesystem::remove(dir.path() / "h-training-unpinned-50.csv");
+  data = load_dataset(dir.path());
+  ASSERT_TRUE(data) << data.error().message;
+  m = fit_model(*data, {Method::cinergy, 8, 2});
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_EQ(m->training_placement, "pinned");
+  EXPECT_EQ(m->transfer_scale(), kPinnedTransferScale);
+  EXPECT_THAT(nlohmann::json(m->notes).dump(), HasSubstr("show 2 sockets"));
+  test::TempDir one;
+  Csv t1;
+  for (int k = 0, ts = 2; k <= 8; ++k, ts += 2)
+    t1.add(ts, "target", k * 12.5)
+        .add(ts, "cpu%_package-global", k * 12.5)
+        .add(ts, "cpu%_package-0", k * 12.5)
+        .add(ts, "package-global-watt", 30 + 0.5 * k * 12.5);
+  one.write("h-training-50.csv", t1.str());
+  data = load_dataset(one.path());
+  ASSERT_TRUE(data) << data.error().message;
+  m = fit_model(*data, {Method::cinergy, 8, 2});
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_EQ(m->training_placement, "one socket");
+  EXPECT_EQ(m->transfer_scale(), 1.0);
+}
+
 TEST(CinergyMethod, TheVmAloneKeepsTheHostsBackgroundLoad) {
   test::TempDir dir;
   Csv t50;

@@ -27,6 +27,10 @@ struct TruthBenchOptions {
   std::vector<bool> skewed{false, true};  // a 1-vCPU VM is only "even"
   std::filesystem::path keep;             // empty: data in a temporary directory, removed
   int windows_per_level = 10;
+  // The paper method trained on the unpinned staircases where the data have
+  // them (not its protocol): how much of the Cinergy method's gain is the
+  // experiment's, how much the method's.
+  bool paper_trains_unpinned = false;
 };
 
 struct TruthResult {

@@ -308,9 +308,14 @@ class Generator {
       s.util(u);
       out.true_idle_w = physics_.power_w(u, sw, f);
     }
-    for (int step : {25, 50, 100}) staircase(step, dir, out);
+    for (int step : {25, 50, 100}) staircase(step, dir, out, /*pinned=*/true);
     groundtruth(dir, out);
     cloudlike(dir, out);
+    // As `cinergy run` does on a host of several sockets (on one, pinned is
+    // unpinned). Written last, so that the scenarios above (the paper's
+    // protocol) are the same draws with or without them.
+    if (topo_.sockets > 1)
+      for (int step : {25, 50, 100}) staircase(step, dir, out, /*pinned=*/false);
     return out;
   }
 
@@ -557,8 +562,11 @@ class Generator {
     std::vector<double> energy_, last_read_;
   };
 
-  // A stress-ng worker of the staircase: pinned to a socket's CPUs, socket 0 first.
-  Task worker(int index, int step) const {
+  // A stress-ng worker of the staircase: pinned to a socket's CPUs, socket 0
+  // first (the paper's protocol), or unpinned: placed by the scheduler like
+  // the VM's threads (`cinergy run`'s training-unpinned-S).
+  Task worker(int index, int step, bool pinned = true) const {
+    if (!pinned) return {step / 100.0, -1};
     const int per_socket = topo_.cps * topo_.smt * std::max(1, 100 / step);
     return {step / 100.0, std::min(index / per_socket, topo_.sockets - 1)};
   }
@@ -572,8 +580,10 @@ class Generator {
     return {Piece{late, before, {}, 0}, Piece{1 - late, now, {}, 0}};
   }
 
-  void staircase(int step, const std::filesystem::path& dir, const TruthData& out) {
-    Writer w(*this, fmt::format("training-{}", step));
+  void staircase(int step, const std::filesystem::path& dir, const TruthData& out, bool pinned) {
+    const std::string phase =
+        pinned ? fmt::format("training-{}", step) : fmt::format("training-unpinned-{}", step);
+    Writer w(*this, phase);
     const int n = topo_.threads();
     const int levels = n * std::max(1, 100 / step);
     Scheduler workers(topo_, h_);
@@ -582,7 +592,7 @@ class Generator {
     Thermal th;
     int window = 0;
     for (int k = 0; k <= levels; ++k) {
-      if (k > 0) worker_cpu.push_back(workers.place(worker(k - 1, step)));
+      if (k > 0) worker_cpu.push_back(workers.place(worker(k - 1, step, pinned)));
       const double target = static_cast<double>(k) * step / n;
       for (int r = 0; r < c_.windows_per_level; ++r, ++window) {
         Scheduler s(topo_, h_);
@@ -598,7 +608,7 @@ class Generator {
         before = now;
       }
     }
-    w.save(dir / fmt::format("{}-training-{}.csv", out.prefix, step));
+    w.save(dir / fmt::format("{}-{}.csv", out.prefix, phase));
   }
 
   // The VM's pieces of the window starting at t_s (its phases may change

@@ -7,7 +7,9 @@
 // 2 s window it was busy, on the server's topology (sockets x cores x SMT
 // threads, Linux numbering: cpu = thread * cores + core), with tasks placed
 // by a scheduler model (stress-ng workers pinned to a socket's CPUs, socket 0
-// first; the VM's threads unpinned). The power of a state:
+// first, as the paper's protocol; on a host of several sockets also the
+// unpinned staircases `cinergy run` adds, placed like the VM's threads,
+// which are unpinned). The power of a state:
 // * util: the SPECpower curve at the mean utilisation, nothing else;
 // * cores: per physical core an awake fraction (busy time plus a C-state
 //   exit tail, saturating at 1), SMT siblings sharing their core, per socket
@@ -86,7 +88,8 @@ struct TruthData {
   double true_idle_w = 0;  // the host with only its background
 };
 
-// Writes <prefix>-training-{25,50,100}.csv, -groundtruth.csv and
+// Writes <prefix>-training-{25,50,100}.csv (and, with several sockets,
+// -training-unpinned-{25,50,100}.csv), -groundtruth.csv and
 // -cloudlike.csv into `dir` (created) and returns the truth.
 TruthData generate_truth(const TruthCase& c, const std::filesystem::path& dir);
 

@@ -5,6 +5,7 @@
 //   model_truths [--kinds util,cores,freq,realistic] [--seeds 1,2]
 //                [--hosts 8:intel,128:amd,power_ssj2008-...] [--vcpus 1,2,4,8]
 //                [--loads even,skewed] [--keep DIR] [--csv FILE]
+//                [--paper-trains-unpinned]
 #include <fmt/format.h>
 
 #include <cstdio>
@@ -31,7 +32,7 @@ int usage() {
   std::fprintf(stderr,
                "usage: model_truths [--kinds util,cores,freq,realistic] [--seeds S,...] "
                "[--hosts THREADS:VENDOR|RESULT_ID,...] [--vcpus N,...] [--loads even,skewed] "
-               "[--keep DIR] [--csv FILE]\n");
+               "[--keep DIR] [--csv FILE] [--paper-trains-unpinned]\n");
   return 2;
 }
 
@@ -43,6 +44,10 @@ int main(int argc, char** argv) {
   std::string csv;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
+    if (a == "--paper-trains-unpinned") {  // not the paper's protocol: for comparison
+      o.paper_trains_unpinned = true;
+      continue;
+    }
     if (i + 1 >= argc) return usage();
     const std::string v = argv[++i];
     if (a == "--kinds") {

@@ -1,6 +1,7 @@
 // Manifest content and the run plan (pure parts of `cinergy run`).
 #include "cinergy/orchestrator/manifest.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "cinergy/orchestrator/run.hpp"
@@ -113,6 +114,47 @@ TEST(Plan, PhasesAndDurations) {
 
   o.scenarios = "B";
   EXPECT_EQ(plan_phases(o, two_cpus()).size(), 1u);
+}
+
+// Two sockets of two CPUs each (Linux numbering: cores first).
+Topology two_sockets() {
+  Topology t;
+  t.socket_cpus = {{0, 2}, {1, 3}};
+  t.cores = 4;
+  return t;
+}
+
+TEST(Plan, SeveralSocketsAddUnpinnedStaircasesAfterThePinnedOnes) {
+  RunOptions o;
+  ASSERT_TRUE(apply_profile(o, "quick"));
+  auto plan = plan_phases(o, two_sockets());
+  ASSERT_EQ(plan.size(), 8u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(plan[i].name, fmt::format("training-{}", o.steps[i]));
+    EXPECT_EQ(plan[i + 3].name, fmt::format("training-unpinned-{}", o.steps[i]));
+    EXPECT_EQ(plan[i + 3].scenario, 'A');
+    EXPECT_EQ(plan[i + 3].step, o.steps[i]);
+    ASSERT_EQ(plan[i + 3].levels.size(), plan[i].levels.size()) << "the same staircase";
+    for (std::size_t l = 1; l < plan[i].levels.size(); ++l) {
+      EXPECT_FALSE(plan[i].levels[l].cpus.empty()) << "pinned: on its socket's CPUs";
+      EXPECT_TRUE(plan[i + 3].levels[l].cpus.empty()) << "unpinned: the scheduler places it";
+      EXPECT_EQ(plan[i + 3].levels[l].workers, plan[i].levels[l].workers);
+    }
+  }
+  EXPECT_EQ(plan[6].name, "groundtruth");
+  EXPECT_EQ(plan[7].name, "cloudlike");
+  EXPECT_FALSE(plan[7].levels.back().cpus.empty()) << "C's noise stays the paper's";
+  EXPECT_EQ(settings_json(o)["unpinned_training"], true);
+
+  o.unpinned_training = false;
+  EXPECT_EQ(plan_phases(o, two_sockets()).size(), 5u) << "--no-unpinned-training";
+  o.unpinned_training = true;
+  o.pin_socket = false;
+  EXPECT_EQ(plan_phases(o, two_sockets()).size(), 5u) << "--no-pin: A is unpinned already";
+  o.pin_socket = true;
+  EXPECT_EQ(plan_phases(o, two_cpus()).size(), 5u) << "one socket: pinned is unpinned";
+  o.scenarios = "BC";
+  EXPECT_EQ(plan_phases(o, two_sockets()).size(), 2u) << "no A, no staircase of A";
 }
 
 TEST(Plan, PaperProfileIsTheOriginal) {

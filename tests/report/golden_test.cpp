@@ -56,9 +56,14 @@ namespace {
 // terms vanish at no load (the anchored basis): only curve values moved, in
 // the third or fourth digit (token diff): 0x51c55938be409c55, 797138 bytes.
 // Re-measured when the model's notes said why the level means were not
-// tried (the only difference: one note, token diff):
-constexpr std::uint64_t kGoldenFnv1a = 0x9842363aa9d2524a;
-constexpr std::size_t kGoldenBytes = 797264;
+// tried (the only difference: one note, token diff): 0x9842363aa9d2524a,
+// 797264 bytes. Re-measured when the model recorded how its staircases were
+// placed (the fixture has one socket: `training_placement = one socket`, one
+// note, and the interval's transfer term at scale 1 instead of 4, so only the
+// 40 values of the "90 % interval low/high (cinergy)" series moved, each
+// nearer the estimate; diff of the two HTMLs split at ',' and '<'):
+constexpr std::uint64_t kGoldenFnv1a = 0x9bbce8a1502b1dab;
+constexpr std::size_t kGoldenBytes = 797466;
 
 std::uint64_t fnv1a64(const std::string& bytes) {
   std::uint64_t h = 0xcbf29ce484222325;

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -218,6 +219,37 @@ TEST(WriteReport, AnySetOfStepsIsDrawn) {
   EXPECT_EQ(model_series["model-50"], 3u) << "training points + both methods' curves";
   EXPECT_GE(model_series["model-80"], 2u);
   EXPECT_EQ(html.find("training-25"), std::string::npos);
+}
+
+// Scenario A's unpinned staircases (a host of several sockets): each is
+// read and drawn beside its step's pinned windows, in the step's model chart.
+TEST(WriteReport, UnpinnedStaircasesBesideThePinnedOnes) {
+  TempDir dir;
+  ASSERT_EQ(cinergy::test::write_fixture(dir.path(), FixtureOptions{}), "");
+  fs::path pinned;
+  for (const auto& e : fs::directory_iterator(dir.path()))
+    if (e.path().filename().string().ends_with("-training-50.csv")) pinned = e.path();
+  ASSERT_FALSE(pinned.empty());
+  std::string name = pinned.filename().string();
+  name.replace(name.rfind("training-50"), 11, "training-unpinned-50");
+  fs::copy_file(pinned, dir.path() / name);
+  auto r = write_report(dir.path(), dir.path() / "report.html");
+  ASSERT_TRUE(r.has_value()) << r.error().what();
+  for (const auto& m : r->missing)
+    EXPECT_FALSE(m.starts_with("<host>-")) << "its CSV was read (only its trace is missing): " << m;
+  const std::string html = slurp(dir.path() / "report.html");
+  auto data = script_json(html, "cinergy-data");
+  std::size_t charts = 0;
+  for (const auto& c : data["xy"]) {
+    if (!c["id"].get<std::string>().starts_with("model-")) continue;
+    ++charts;
+    std::vector<std::string> labels;
+    for (const auto& series : c["series"]) labels.push_back(series["label"]);
+    const bool has = std::ranges::find(labels, "unpinned training windows") != labels.end();
+    EXPECT_EQ(has, c["id"] == "model-50") << c["id"];
+    EXPECT_EQ(labels.front(), "training windows") << c["id"];
+  }
+  EXPECT_EQ(charts, 3u) << "one chart per step, not one per staircase";
 }
 
 // The notebook's figures (section 6) from the directory's own files: the

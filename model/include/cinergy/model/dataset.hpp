@@ -52,8 +52,12 @@ Result<Table> load_long_csv(const std::filesystem::path& file);
 // cinergy run directory (same files plus manifest.json).
 struct DataSet {
   std::filesystem::path dir;
-  std::string prefix;                        // "<prefix>-training-50.csv" etc.
-  std::map<int, Table> training;             // staircase step (1..100) -> scenario A data
+  std::string prefix;             // "<prefix>-training-50.csv" etc.
+  std::map<int, Table> training;  // staircase step (1..100) -> scenario A data
+  // Scenario A's unpinned staircases (`<prefix>-training-unpinned-<S>.csv`):
+  // workers placed by the scheduler, as the VM's threads are. The Cinergy
+  // method trains on these when present; the paper method never reads them.
+  std::map<int, Table> training_unpinned;
   std::optional<Table> groundtruth;          // scenario B
   std::optional<Table> cloudlike;            // scenario C
   std::optional<int> manifest_host_threads;  // manifest.json `host.threads`
@@ -66,9 +70,9 @@ struct DataSet {
 };
 
 // Discovers the prefix from *-groundtruth.csv / *-training-<S>.csv /
-// *-cloudlike.csv names and loads every such file present. Errors: not a
-// directory, no scenario file, several prefixes, any file error above, a
-// manifest.json that is not valid JSON.
+// *-training-unpinned-<S>.csv / *-cloudlike.csv names and loads every such file present. Errors:
+// not a directory, no scenario file, several prefixes, any file error above, a manifest.json that
+// is not valid JSON.
 Result<DataSet> load_dataset(const std::filesystem::path& dir);
 
 // Host threads to use: the flag if given, else the manifest's host.threads;

@@ -69,7 +69,14 @@ struct RunOptions {
   bool live = false;
   bool analysis = true;    // read by the caller: run() measures, it does not analyse
   bool pin_socket = true;  // workers on their socket's CPUs
-  vm::VmOptions vm;        // subject kind vm
+  // On a host of several sockets, scenario A also runs each step's staircase
+  // unpinned (training-unpinned-S): the scheduler places those workers as it
+  // places the VM's threads, while the pinned ones fill socket 0 first, a
+  // state the VM alone is never in. The Cinergy method trains on them, the
+  // paper method on the pinned ones (docs/model.md). Not run on one socket
+  // (pinned to it is unpinned) or with pin_socket false (A is unpinned).
+  bool unpinned_training = true;
+  vm::VmOptions vm;  // subject kind vm
   SubjectOptions subject;
   std::filesystem::path cgroup2_root;  // empty = detect
   // Where the cgroup v1 hierarchy holding `cpu` is looked for (hybrid hosts:
