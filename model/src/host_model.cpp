@@ -457,11 +457,11 @@ const std::map<int, Table>& cinergy_training(const DataSet& data, HostModel& m) 
     m.training_placement = "pinned";
     m.notes.push_back(fmt::format(
         "trained on scenario A's pinned staircases (training-<step>, socket 0 first): no "
-        "training-unpinned-<step> files, and the data show {} sockets; the VM alone spreads "
-        "over sockets as no pinned staircase does, so the interval's transfer term is scaled "
-        "by {} (cinergy run records unpinned staircases on hosts of several sockets)",
-        sockets.empty() ? std::string("no per-socket load, so not one")
-                        : std::to_string(sockets.size()),
+        "training-unpinned-<step> files, and {}; the VM alone spreads over sockets as no "
+        "pinned staircase does, so the interval's transfer term is scaled by {} (cinergy run "
+        "records unpinned staircases on hosts of several sockets)",
+        sockets.empty() ? std::string("the data have no per-socket load to show one socket")
+                        : fmt::format("the data show {} sockets", sockets.size()),
         kPinnedTransferScale));
   }
   return data.training;
