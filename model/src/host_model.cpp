@@ -11,6 +11,7 @@
 #include <set>
 #include <span>
 #include <unordered_set>
+#include <utility>
 
 #include "cinergy/model/paper.hpp"
 
@@ -323,6 +324,25 @@ std::string_view method_name(Method method) {
   return method == Method::paper ? "paper" : "cinergy";
 }
 
+namespace {
+constexpr std::array<std::pair<Placement, std::string_view>, 3> kPlacementNames{
+    {{Placement::pinned, "pinned"},
+     {Placement::one_socket, "one socket"},
+     {Placement::unpinned, "unpinned"}}};
+}  // namespace
+
+std::string_view placement_name(Placement placement) {
+  for (const auto& [p, name] : kPlacementNames)
+    if (p == placement) return name;
+  return "pinned";
+}
+
+std::optional<Placement> parse_placement(std::string_view name) {
+  for (const auto& [p, n] : kPlacementNames)
+    if (n == name) return p;
+  return std::nullopt;
+}
+
 double StepCurve::power_w(double x, bool guard) const {
   if (knot_x_pct.size() >= 2 && knot_x_pct.size() == knot_w.size())
     return interpolate_knots(knot_x_pct, knot_w, x);
@@ -415,9 +435,7 @@ Interval HostModel::isolated_interval(double x, double intensity_pct) const {
 }
 
 double HostModel::transfer_scale() const {
-  return training_placement == "unpinned" || training_placement == "one socket"
-             ? 1.0
-             : kPinnedTransferScale;
+  return training_placement == Placement::pinned ? kPinnedTransferScale : 1.0;
 }
 
 IsolatedPower HostModel::isolated(double vm_share_pct, double intensity_pct) const {
@@ -437,7 +455,7 @@ IsolatedPower HostModel::isolated(double vm_share_pct, double intensity_pct) con
 // m.training_placement and says so in the notes.
 const std::map<int, Table>& cinergy_training(const DataSet& data, HostModel& m) {
   if (!data.training_unpinned.empty()) {
-    m.training_placement = "unpinned";
+    m.training_placement = Placement::unpinned;
     m.notes.push_back(
         "trained on scenario A's unpinned staircases (training-unpinned-<step>: workers placed "
         "by the scheduler, as the VM's threads are); the pinned ones are the paper method's");
@@ -449,12 +467,12 @@ const std::map<int, Table>& cinergy_training(const DataSet& data, HostModel& m) 
     for (const auto& name : table.names)
       if (name.starts_with("cpu%_package-") && name != kUtil) sockets.insert(name);
   if (sockets.size() == 1) {
-    m.training_placement = "one socket";
+    m.training_placement = Placement::one_socket;
     m.notes.push_back(
         "trained on scenario A's staircases (training-<step>); the data show one socket, so "
         "their workers were placed as the VM's threads are");
   } else {
-    m.training_placement = "pinned";
+    m.training_placement = Placement::pinned;
     m.notes.push_back(fmt::format(
         "trained on scenario A's pinned staircases (training-<step>, socket 0 first): no "
         "training-unpinned-<step> files, and {}; the VM alone spreads over sockets as no "
@@ -634,7 +652,7 @@ nlohmann::json to_json(const HostModel& m) {
   j["vm_vcpus"] = m.vm_vcpus;
   j["fit_range_pct"] = {0.0, m.fit_hi_pct};
   j["background_pct"] = m.background_pct;
-  if (m.method != Method::paper) j["training_placement"] = m.training_placement;
+  if (m.method != Method::paper) j["training_placement"] = placement_name(m.training_placement);
   j["x"] = "cpu%_package-global";
   j["y"] = "package-global-watt";
   j["steps"] = nlohmann::json::array();
@@ -744,12 +762,12 @@ Result<HostModel> model_from_json(const nlohmann::json& j, std::string_view sour
           fmt::format("{}: background_pct must be in [0, 100) % (got {})", src, m.background_pct));
     // Files written before it existed were trained on the pinned staircases.
     if (m.method != Method::paper) {
-      m.training_placement = j.value("training_placement", std::string("pinned"));
-      if (m.training_placement != "unpinned" && m.training_placement != "one socket" &&
-          m.training_placement != "pinned")
-        return fail(
-            fmt::format("{}: training_placement must be unpinned, one socket or pinned (got '{}')",
-                        src, m.training_placement));
+      const auto name = j.value("training_placement", std::string("pinned"));
+      const auto placement = parse_placement(name);
+      if (!placement)
+        return fail(fmt::format(
+            "{}: training_placement must be unpinned, one socket or pinned (got '{}')", src, name));
+      m.training_placement = *placement;
     }
     if (m.host_threads <= 0) return fail(fmt::format("{}: host_threads must be positive", src));
     for (const auto& cj : j.at("curves")) {
@@ -880,7 +898,7 @@ std::string describe(const HostModel& m) {
     s += fmt::format(
         "background load {:.3f} % (the VM alone: host load = share + it); trained on {} "
         "staircases\n",
-        m.background_pct, m.training_placement);
+        m.background_pct, placement_name(m.training_placement));
   for (const auto& c : m.curves) {
     const auto& f = c.fit;
     s += fmt::format("step {:>3} ({}): degree {}, n {}, levels {}, x in [{:.2f}, {:.2f}] %\n",

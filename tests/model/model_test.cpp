@@ -290,7 +290,7 @@ TEST(CinergyMethod, TrainsOnTheUnpinnedStaircasesWhenTheDataHaveThem) {
 
   auto m = fit_model(*data, {Method::cinergy, 8, 2});
   ASSERT_TRUE(m) << m.error().message;
-  EXPECT_EQ(m->training_placement, "unpinned");
+  EXPECT_EQ(m->training_placement, Placement::unpinned);
   EXPECT_EQ(m->transfer_scale(), 1.0);
   ASSERT_EQ(m->curves.size(), 1u);
   EXPECT_EQ(m->curves[0].source, "h-training-unpinned-50.csv");
@@ -307,11 +307,11 @@ TEST(CinergyMethod, TrainsOnTheUnpinnedStaircasesWhenTheDataHaveThem) {
   EXPECT_EQ(j["training_placement"], "unpinned");
   auto back = model_from_json(j, "m.json");
   ASSERT_TRUE(back) << back.error().message;
-  EXPECT_EQ(back->training_placement, "unpinned");
+  EXPECT_EQ(back->training_placement, Placement::unpinned);
   j.erase("training_placement");
   auto old = model_from_json(j, "m.json");
   ASSERT_TRUE(old) << old.error().message;
-  EXPECT_EQ(old->training_placement, "pinned");
+  EXPECT_EQ(old->training_placement, Placement::pinned);
   EXPECT_EQ(old->transfer_scale(), kPinnedTransferScale);
   j["training_placement"] = "sideways";
   EXPECT_THAT(model_from_json(j, "m.json").error().message, HasSubstr("training_placement"));
@@ -322,7 +322,7 @@ TEST(CinergyMethod, TrainsOnTheUnpinnedStaircasesWhenTheDataHaveThem) {
   ASSERT_TRUE(data) << data.error().message;
   m = fit_model(*data, {Method::cinergy, 8, 2});
   ASSERT_TRUE(m) << m.error().message;
-  EXPECT_EQ(m->training_placement, "pinned");
+  EXPECT_EQ(m->training_placement, Placement::pinned);
   EXPECT_EQ(m->transfer_scale(), kPinnedTransferScale);
   EXPECT_THAT(nlohmann::json(m->notes).dump(), HasSubstr("show 2 sockets"));
   test::TempDir one;
@@ -337,7 +337,7 @@ TEST(CinergyMethod, TrainsOnTheUnpinnedStaircasesWhenTheDataHaveThem) {
   ASSERT_TRUE(data) << data.error().message;
   m = fit_model(*data, {Method::cinergy, 8, 2});
   ASSERT_TRUE(m) << m.error().message;
-  EXPECT_EQ(m->training_placement, "one socket");
+  EXPECT_EQ(m->training_placement, Placement::one_socket);
   EXPECT_EQ(m->transfer_scale(), 1.0);
 }
 

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <random>
 
 #include "cinergy/model/dataset.hpp"
@@ -77,11 +78,14 @@ Result<std::vector<TruthResult>> run_truth_bench(
             const TruthData t = generate_truth(r.truth, dir);
             auto data = load_dataset(dir);
             if (!data) return std::unexpected(data.error());
-            DataSet paper_data = *data;
-            if (o.paper_trains_unpinned && !data->training_unpinned.empty())
-              paper_data.training = data->training_unpinned;
-            auto p = score_method(paper_data, t.threads, Method::paper, t.cloud_ts_s,
-                                  t.cloud_true_w, t.true_idle_w);
+            // Only when asked: a copy of the scenarios with A's unpinned tables.
+            std::optional<DataSet> unpinned_a;
+            if (o.paper_trains_unpinned && !data->training_unpinned.empty()) {
+              unpinned_a = *data;
+              unpinned_a->training = data->training_unpinned;
+            }
+            auto p = score_method(unpinned_a ? *unpinned_a : *data, t.threads, Method::paper,
+                                  t.cloud_ts_s, t.cloud_true_w, t.true_idle_w);
             if (!p) return std::unexpected(p.error());
             auto c = score_method(*data, t.threads, Method::cinergy, t.cloud_ts_s, t.cloud_true_w,
                                   t.true_idle_w);

@@ -37,6 +37,17 @@ namespace cinergy::model {
 Result<Method> parse_method(std::string_view name);  // "cinergy" | "paper"
 std::string_view method_name(Method method);
 
+// How scenario A's workers that trained the Cinergy method were placed:
+// unpinned (training-unpinned-<S>, the scheduler placing them as it places
+// the VM's threads), one socket (training-<S> on a host whose data show one
+// socket: pinned to it is unpinned), pinned (training-<S> across sockets,
+// socket 0 first: states the VM alone never is in; also files written
+// before this existed). Names in model.json: "unpinned", "one socket",
+// "pinned".
+enum class Placement { pinned, one_socket, unpinned };
+std::string_view placement_name(Placement placement);
+std::optional<Placement> parse_placement(std::string_view name);
+
 struct ModelOptions {
   Method method = Method::cinergy;
   std::optional<int> host_threads;  // else from the manifest
@@ -102,14 +113,9 @@ struct HostModel {
   // this. 0 for the paper method (the notebook evaluates at the share) and
   // when A has no idle level.
   double background_pct = 0;
-  // How scenario A's workers that trained the Cinergy method were placed:
-  // "unpinned" (training-unpinned-<S>, the scheduler placing them as it
-  // places the VM's threads), "one socket" (training-<S> on a host whose
-  // data show one socket: pinned to it is unpinned), "pinned" (training-<S>
-  // across sockets, socket 0 first: states the VM alone never is in; also
-  // files written before this existed, and the default). It sets the
+  // How the staircases that trained it were placed (Placement). It sets the
   // interval's transfer scale (transfer_scale()); the paper method ignores it.
-  std::string training_placement = "pinned";
+  Placement training_placement = Placement::pinned;
   [[nodiscard]] double transfer_scale() const;
   // Set when the curves are the level means (StepCurve::knot_*).
   std::optional<LevelCurves> levels;
